@@ -1,0 +1,1 @@
+"""What the three steps share: workspace paths, configuration, errors, domain tables."""

@@ -1,0 +1,105 @@
+"""Atomic writes: every file goes to a temporary name in its folder and is renamed into place.
+
+A reader never sees a partial file, and a failed step leaves the previous file (or none).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any, Iterator, Union
+
+from .errors import StepError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@contextlib.contextmanager
+def atomic_path(target: PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; rename it onto `target` when the block succeeds."""
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+    except OSError as failure:
+        raise StepError(f"cannot write {target}: {failure.strerror or failure}") from failure
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except OSError as failure:
+        tmp.unlink(missing_ok=True)
+        raise StepError(f"cannot write {target}: {failure.strerror or failure}") from failure
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(target: PathLike, data: bytes) -> Path:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+    return Path(target)
+
+
+def write_text(target: PathLike, text: str) -> Path:
+    """UTF-8 with \\n line ends (workspace.md §1.5)."""
+    return write_bytes(target, text.encode("utf-8"))
+
+
+def dumps_json(data: Any) -> str:
+    """JSON as kepler-model-server writes it: default separators, no indentation, keys in given order."""
+    return json.dumps(data)
+
+
+def write_json(target: PathLike, data: Any) -> Path:
+    return write_text(target, dumps_json(data))
+
+
+def write_csv(target: PathLike, frame: Any, **kwargs: Any) -> Path:
+    """A pandas DataFrame as pandas writes it (leading index column unless told otherwise)."""
+    with atomic_path(target) as tmp:
+        frame.to_csv(tmp, **kwargs)
+    return Path(target)
+
+
+def staging_dir(target: PathLike, purpose: str) -> Path:
+    """A fresh folder beside `target` (same filesystem) to assemble a replacement in."""
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{target.name}.{purpose}-", dir=target.parent))
+    except OSError as failure:
+        raise StepError(f"cannot write {target.parent}: {failure.strerror or failure}") from failure
+
+
+def swap_dir(staged: PathLike, target: PathLike) -> None:
+    """Replace folder `target` by `staged`: old renamed aside, new renamed in, old deleted."""
+    staged, target = Path(staged), Path(target)
+    aside = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+    try:
+        if target.exists():
+            os.replace(target, aside)
+        os.replace(staged, target)
+    except OSError as failure:
+        if aside.exists() and not target.exists():
+            os.replace(aside, target)
+        raise StepError(f"cannot write {target}: {failure.strerror or failure}") from failure
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def remove_empty_dirs(root: PathLike) -> None:
+    """Remove empty folders below `root` (deepest first); no step leaves one behind."""
+    root = Path(root)
+    if not root.is_dir():
+        return
+    for current, dirs, files in os.walk(root, topdown=False):
+        path = Path(current)
+        if path != root and not any(path.iterdir()):
+            path.rmdir()

@@ -1,0 +1,279 @@
+"""The workspace contract: every file and folder the steps exchange, and their validating readers.
+
+Paths come only from here (`ws.query_response(name)`, `ws.pipeline(name).model_zip(...)`), so the
+layout of workspace.md §2 lives in one place. Readers fail with a StepError naming the file and
+the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from .. import VERSION_FOLDER
+from .config import Environment, resolve
+from .errors import StepError
+from .machine_spec import Spec, spec_from_document
+from .timefmt import WINDOW_FORMAT
+
+DEFAULT_DATA_PATH = "/data"
+
+
+def plain_name(name: str) -> str:
+    """Workspace names are given with or without `.json`."""
+    return name[:-5] if name.endswith(".json") else name
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The shared workspace folder (DATAPATH) and the root of trained pipelines (MODEL_PATH)."""
+
+    data_path: Path
+    model_path: Path
+
+    @classmethod
+    def from_settings(cls, data_path_flag: Optional[str], env: Environment) -> "Workspace":
+        data = resolve(data_path_flag, env, "DATAPATH", default=DEFAULT_DATA_PATH)
+        model = env.get("MODEL_PATH") or data
+        return cls(Path(data), Path(model))  # type: ignore[arg-type]
+
+    # -- workspace files (workspace.md §2.1)
+    def query_response(self, name: str) -> Path:
+        return self.data_path / f"{plain_name(name)}.json"
+
+    def window(self, name: str) -> Path:
+        return self.data_path / f"{plain_name(name)}.json"
+
+    def validation_table(self, output: str) -> Path:
+        return self.data_path / f"{plain_name(output)}_validate_result.csv"
+
+    def query_csv_dir(self, output: str) -> Path:
+        return self.data_path / f"{plain_name(output)}_csv"
+
+    def query_csv(self, output: str, metric: str) -> Path:
+        return self.query_csv_dir(output) / f"{metric}.csv"
+
+    def machine_spec(self, machine_id: str) -> Path:
+        return self.data_path / "machine_spec" / f"{machine_id}.json"
+
+    def machine_spec_candidates(self, machine_id: str) -> List[Path]:
+        """Where readers look: machine_spec/<id>.json, then <id>.json at the root (seed.md)."""
+        return [self.machine_spec(machine_id), self.data_path / f"{machine_id}.json"]
+
+    def profile(self, pipeline: str, source: str) -> Path:
+        return self.data_path / pipeline / "profile" / f"{source}.json"
+
+    # -- trained pipelines (workspace.md §2.2)
+    def pipeline(self, name: str) -> "PipelineLayout":
+        return PipelineLayout(self.model_path / name)
+
+    def pipeline_zip(self, name: str) -> Path:
+        return self.model_path / f"{name}.zip"
+
+
+@dataclass(frozen=True)
+class PipelineLayout:
+    """One pipeline folder, as train writes it and as export publishes it (workspace.md §2.2/§2.3)."""
+
+    root: Path
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def metadata(self) -> Path:
+        return self.root / "metadata.json"
+
+    @property
+    def train_arguments(self) -> Path:
+        return self.root / "train_arguments.json"
+
+    @property
+    def node_type_index(self) -> Path:
+        return self.root / "node_type_index.json"
+
+    @property
+    def readme(self) -> Path:
+        return self.root / "README.md"
+
+    def model_metadata_csv(self, source: str, output_type: str) -> Path:
+        return self.root / f"{source}_{output_type}_model_metadata.csv"
+
+    def metadata_plot(self, source: str, output_type: str) -> Path:
+        return self.root / f"{source}_{output_type}_model_metadata.png"
+
+    def power_curve_plot(self, source: str, output_type: str) -> Path:
+        return self.root / f"{source}_{output_type}_power_curve.png"
+
+    @property
+    def preprocessed_dir(self) -> Path:
+        return self.root / "preprocessed_data"
+
+    def preprocessed_abs(self, extractor: str, source: str, group: str) -> Path:
+        return self.preprocessed_dir / f"preprocess_abs_{extractor}_{source}_{group}.csv"
+
+    def preprocessed_dyn(self, extractor: str, isolator: str, source: str, group: str) -> Path:
+        return self.preprocessed_dir / f"preprocess_dyn_{extractor}_{isolator}_{source}_{group}.csv"
+
+    def group_dir(self, source: str, output_type: str, group: str) -> Path:
+        return self.root / source / output_type / group
+
+    def model_dir(self, source: str, output_type: str, group: str, model_name: str) -> Path:
+        return self.group_dir(source, output_type, group) / model_name
+
+    def model_zip(self, source: str, output_type: str, group: str, model_name: str) -> Path:
+        return self.group_dir(source, output_type, group) / f"{model_name}.zip"
+
+    def weight_json(self, source: str, output_type: str, group: str, model_name: str) -> Path:
+        """The published weight file next to the model zip (model database only)."""
+        return self.group_dir(source, output_type, group) / f"{model_name}.json"
+
+    def error_report(self, node_type: int) -> Path:
+        return self.root / "error_report" / f"node_type_{node_type}.md"
+
+
+@dataclass(frozen=True)
+class ModelDatabase:
+    """A kepler-model-db `models/` folder (export -o), layout of workspace.md §2.3."""
+
+    root: Path
+    version: str = VERSION_FOLDER
+
+    @property
+    def version_dir(self) -> Path:
+        return self.root / self.version
+
+    @property
+    def version_readme(self) -> Path:
+        return self.version_dir / "README.md"
+
+    def doc_page(self, pipeline: str) -> Path:
+        return self.version_dir / ".doc" / f"{pipeline}.md"
+
+    def pipeline(self, name: str) -> PipelineLayout:
+        return PipelineLayout(self.version_dir / name)
+
+    def pipeline_zip(self, name: str) -> Path:
+        return self.version_dir / f"{name}.zip"
+
+
+# ---------------------------------------------------------------- readers
+
+
+def read_json(path: Path, what: str) -> Any:
+    """Parse a JSON file or fail naming the file and what it should have been."""
+    try:
+        with open(path, "rb") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise StepError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise StepError(f"{what} {path} is a folder, not a file") from None
+    except PermissionError:
+        raise StepError(f"{what} {path} is not readable (permission denied)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as failure:
+        raise StepError(f"{what} {path} is not valid JSON: {failure}") from None
+    except OSError as failure:
+        raise StepError(f"{what} {path} cannot be read: {failure.strerror or failure}") from None
+
+
+QueryResponse = Dict[str, List[Dict[str, Any]]]
+
+
+def validate_query_response(document: Any, path: Path) -> QueryResponse:
+    """Check the shape of workspace.md §3.1: {metric: [{"metric": {labels}, "values": [[t, v]...]}]}."""
+    if not isinstance(document, dict):
+        raise StepError(f"{path} is not a query response: expected an object of metric name to series list")
+    for metric, series_list in document.items():
+        if not isinstance(series_list, list):
+            raise StepError(f"{path} is not a query response: {metric!r} does not map to a list of series")
+        for position, series in enumerate(series_list):
+            if not isinstance(series, dict) or not isinstance(series.get("metric"), dict) \
+                    or not isinstance(series.get("values"), list):
+                raise StepError(f"{path} is not a query response: series {position} of {metric!r} "
+                                "lacks a 'metric' object or a 'values' list")
+            for sample in series["values"][:1]:
+                if not isinstance(sample, (list, tuple)) or len(sample) != 2:
+                    raise StepError(f"{path} is not a query response: series {position} of {metric!r} "
+                                    "has a value that is not a [time, value] pair")
+    return document
+
+
+def read_query_response(path: Path) -> QueryResponse:
+    return validate_query_response(read_json(path, "query response"), path)
+
+
+Window = Tuple[datetime, datetime]
+
+
+def _parse_pushed_time(text: str) -> datetime:
+    """`2023-02-24 03:36:49.554647945 +0000 UTC m=+...`: first 19 chars, then the offset if any."""
+    moment = datetime.strptime(text[:19], "%Y-%m-%d %H:%M:%S")
+    rest = text[19:].split()
+    offset = timedelta(0)
+    if rest and rest[0].startswith(".") and len(rest) > 1:
+        rest = rest[1:]
+    elif rest and rest[0].startswith("."):
+        rest = []
+    if rest and len(rest[0]) == 5 and rest[0][0] in "+-" and rest[0][1:].isdigit():
+        sign = 1 if rest[0][0] == "+" else -1
+        offset = sign * timedelta(hours=int(rest[0][1:3]), minutes=int(rest[0][3:5]))
+    return (moment - offset).replace(tzinfo=timezone.utc)
+
+
+def window_from_document(document: Any) -> Window:
+    """Both window forms of workspace.md §3.2; ValueError describing the problem otherwise."""
+    if not isinstance(document, dict):
+        raise ValueError("expected a JSON object")
+    if "metadata" in document:
+        start_text = document["metadata"].get("creationTimestamp") if isinstance(document["metadata"], dict) else None
+        if not start_text:
+            raise ValueError("CPE Benchmark without metadata.creationTimestamp")
+        start = datetime.strptime(start_text, WINDOW_FORMAT).replace(tzinfo=timezone.utc)
+        pushed = []
+        for result in (document.get("status") or {}).get("results") or []:
+            for repetition in result.get("repetitions") or []:
+                if repetition.get("pushedTime"):
+                    pushed.append(_parse_pushed_time(str(repetition["pushedTime"])))
+        if not pushed:
+            raise ValueError("CPE Benchmark without any status.results[*].repetitions[*].pushedTime")
+        end = max(pushed)
+    else:
+        if "startTimeUTC" not in document or "endTimeUTC" not in document:
+            raise ValueError("expected startTimeUTC and endTimeUTC")
+        start = datetime.strptime(str(document["startTimeUTC"]), WINDOW_FORMAT).replace(tzinfo=timezone.utc)
+        end = datetime.strptime(str(document["endTimeUTC"]), WINDOW_FORMAT).replace(tzinfo=timezone.utc)
+    if end <= start:
+        raise ValueError(f"its end {end:%Y-%m-%dT%H:%M:%SZ} is not after its start {start:%Y-%m-%dT%H:%M:%SZ}")
+    return start, end
+
+
+def read_window(path: Path) -> Window:
+    document = read_json(path, "time-window file")
+    try:
+        return window_from_document(document)
+    except (ValueError, TypeError, AttributeError) as failure:
+        raise StepError(f"time-window file {path} is invalid: {failure}") from None
+
+
+def window_document(start: datetime, end: datetime) -> Dict[str, str]:
+    return {"startTimeUTC": start.strftime(WINDOW_FORMAT), "endTimeUTC": end.strftime(WINDOW_FORMAT)}
+
+
+def read_machine_spec(path: Path) -> Spec:
+    document = read_json(path, "machine spec")
+    try:
+        return spec_from_document(document)
+    except ValueError as failure:
+        raise StepError(f"machine spec {path} is invalid: {failure}") from None
+
+
+def finite_float(text: Any) -> float:
+    """A sample value as a float (Prometheus sends strings, "NaN" and "+Inf" included)."""
+    value = float(text)
+    return value if math.isfinite(value) else math.nan
