@@ -120,6 +120,12 @@ class PipelineLayout:
     def preprocessed_dyn(self, extractor: str, isolator: str, source: str, group: str) -> Path:
         return self.preprocessed_dir / f"preprocess_dyn_{extractor}_{isolator}_{source}_{group}.csv"
 
+    def source_dir(self, source: str) -> Path:
+        return self.root / source
+
+    def output_dir(self, source: str, output_type: str) -> Path:
+        return self.root / source / output_type
+
     def group_dir(self, source: str, output_type: str, group: str) -> Path:
         return self.root / source / output_type / group
 
@@ -128,6 +134,10 @@ class PipelineLayout:
 
     def model_zip(self, source: str, output_type: str, group: str, model_name: str) -> Path:
         return self.group_dir(source, output_type, group) / f"{model_name}.zip"
+
+    def model_weight_file(self, source: str, output_type: str, group: str, model_name: str) -> Path:
+        """`weight.json` inside the model folder (trained pipeline, workspace.md §3.13)."""
+        return self.model_dir(source, output_type, group, model_name) / "weight.json"
 
     def weight_json(self, source: str, output_type: str, group: str, model_name: str) -> Path:
         """The published weight file next to the model zip (model database only)."""

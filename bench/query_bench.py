@@ -1,0 +1,148 @@
+"""Benchmark of `kepler-model query` against a real Prometheus holding 50 synthetic containers.
+
+For each case (window length @ step) it measures, in the same run:
+- the step: `python -m steps query ...` in a child process: wall time, peak memory (the child's
+  ru_maxrss from wait4) and the size of the JSON it writes;
+- the reference: the same range requests (same metrics, same chunks) issued one after another
+  with plain `requests.get` (Prometheus's default gzip encoding), bodies read and discarded.
+Targets: step time <= 1.0x the reference; at 24 h / 3 s, peak memory < 2x the JSON size.
+
+    .venv/bin/python bench/query_bench.py            # 1h@15, 6h@15, 24h@15, 6h@3, 24h@3
+    .venv/bin/python bench/query_bench.py --quick    # 1h@15, 6h@15, 6h@3
+    .venv/bin/python bench/query_bench.py --cases 24h@3 --repeat 2
+
+The data (24 h at a 15 s scrape; 3 s steps re-read the latest sample as Prometheus does) is
+generated and backfilled once into --work-dir and reused by later runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from steps.common.timefmt import format_window_time  # noqa: E402
+from steps.query.chunks import format_seconds, parse_step, plan_chunks  # noqa: E402
+from steps.synth import PrometheusServer, SynthConfig, backfill, generate  # noqa: E402
+
+CONFIG = SynthConfig(containers=50, duration_s=86_400, step_s=15, seed=0)
+FULL = ("1h@15", "6h@15", "24h@15", "6h@3", "24h@3")
+QUICK = ("1h@15", "6h@15", "6h@3")
+
+
+def prepared_tsdb(work_dir: Path) -> Path:
+    """The backfilled TSDB of CONFIG, built once (about a minute on 2 cores)."""
+    tsdb = work_dir / f"tsdb-{CONFIG.containers}c-{int(CONFIG.duration_s)}s-{int(CONFIG.step_s)}s"
+    if (tsdb / ".complete").exists():
+        return tsdb
+    shutil.rmtree(tsdb, ignore_errors=True)
+    print(f"generating {CONFIG.containers} containers x {CONFIG.duration_s / 3600:g} h and backfilling into {tsdb} ...",
+          flush=True)
+    openmetrics = work_dir / "bench.om"
+    generate(CONFIG).write_openmetrics(openmetrics)
+    backfill(openmetrics, tsdb)
+    openmetrics.unlink()
+    (tsdb / ".complete").write_text("ok")
+    return tsdb
+
+
+def run_step(url: str, start, end, step: str, out_dir: Path) -> dict:
+    """The query step as a child process; wall time, peak RSS (wait4) and JSON size."""
+    command = [sys.executable, "-m", "steps", "query", "--benchmark", "bench", "--output", "bench_query",
+               "--server", url, "--start-time", format_window_time(start), "--end-time", format_window_time(end),
+               "--step", step, "--id", "bench", "--data-path", str(out_dir)]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    # GNU time forks the step from a tiny process: a fork of this (large) script would inflate
+    # the child's ru_maxrss with pages it never touches after exec.
+    gnu_time = shutil.which("time") or ("/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None)
+    rss_file = out_dir / "maxrss"
+    if gnu_time:
+        command = [gnu_time, "-f", "%M", "-o", str(rss_file)] + command
+    started = time.perf_counter()
+    child = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    stderr = child.stderr.read().decode() if child.stderr else ""
+    if code != 0:
+        raise SystemExit(f"the query step failed ({code}): {stderr.strip()}")
+    maxrss_kib = int(rss_file.read_text().split()[-1]) if gnu_time else usage.ru_maxrss
+    size = (out_dir / "bench_query.json").stat().st_size
+    return {"wall": wall, "maxrss": maxrss_kib * 1024, "json": size}
+
+
+def run_reference(url: str, start, end, step: str) -> float:
+    """The same range requests one after another with plain requests.get; bodies read and discarded."""
+    started = time.perf_counter()
+    names = requests.get(f"{url}/api/v1/label/__name__/values",
+                         params={"start": int(start.timestamp()), "end": int(end.timestamp())}, timeout=600).json()
+    metrics = sorted(name for name in names["data"] if name.startswith("kepler_"))
+    step_value = parse_step(step)
+    for metric in metrics:
+        for chunk in plan_chunks(int(start.timestamp()), int(end.timestamp()), step_value):
+            response = requests.get(f"{url}/api/v1/query_range", timeout=600,
+                                    params={"query": metric, "start": format_seconds(chunk.start),
+                                            "end": format_seconds(chunk.end), "step": format_seconds(step_value)})
+            response.raise_for_status()
+            _ = response.content
+    return time.perf_counter() - started
+
+
+def parse_case(text: str):
+    length, _, step = text.partition("@")
+    hours = float(length.rstrip("h"))
+    return hours, step or "15"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
+    parser.add_argument("--cases", help=f"comma list of <hours>h@<step> (default {','.join(FULL)})")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per case; the best time is kept")
+    parser.add_argument("--work-dir", default=os.path.join(tempfile.gettempdir(), "kepler-query-bench"),
+                        help="where the backfilled data is kept between runs")
+    args = parser.parse_args(argv)
+    cases = args.cases.split(",") if args.cases else (QUICK if args.quick else FULL)
+    work_dir = Path(args.work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    tsdb = prepared_tsdb(work_dir)
+    data_start = CONFIG.start
+    print(f"{'case':<8} {'step s':>8} {'ref s':>8} {'ratio':>6} {'JSON MB':>9} {'peak MB':>9} {'mem/JSON':>9}",
+          flush=True)
+    with PrometheusServer(tsdb, work_dir) as server:
+        for case in cases:
+            hours, step = parse_case(case)
+            start = data_start
+            end = start + timedelta(hours=hours)
+            best_step, best_ref = None, None
+            for _ in range(max(1, args.repeat)):
+                reference = run_reference(server.url, start, end, step)
+                out_dir = Path(tempfile.mkdtemp(prefix="query-bench-", dir=work_dir))
+                try:
+                    measured = run_step(server.url, start, end, step, out_dir)
+                finally:
+                    shutil.rmtree(out_dir, ignore_errors=True)
+                if best_step is None or measured["wall"] < best_step["wall"]:
+                    best_step = measured
+                best_ref = reference if best_ref is None else min(best_ref, reference)
+            mb = 1e6
+            print(f"{case:<8} {best_step['wall']:>8.2f} {best_ref:>8.2f} {best_step['wall'] / best_ref:>6.2f} "
+                  f"{best_step['json'] / mb:>9.1f} {best_step['maxrss'] / mb:>9.1f} "
+                  f"{best_step['maxrss'] / best_step['json']:>9.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

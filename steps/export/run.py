@@ -1,0 +1,227 @@
+"""The export step: read the pipeline, select, build reports and plots, publish (export.md).
+
+IO happens here and in pipeline_reader/write; selection, texts and plots are pure functions.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ..common.atomic import dumps_json
+from ..common.console import Console
+from ..common.domain import ENERGY_SOURCES, OUTPUT_TYPES, PUBLISHED_WEIGHT_TRAINERS
+from ..common.errors import StepError
+from ..common.timefmt import Clock, format_plain, utc_now
+from ..common.workspace import PipelineLayout, read_window
+from . import markdown, plots
+from .pipeline_reader import (TrainedPipeline, existing_zips, node_attributes, parse_weight, read_pipeline,
+                              read_weight)
+from .select import BestKey, ModelKey, ModelRow, TableSelection, best_models, select_table
+from .settings import ExportSettings
+from .write import ExportContent, Publication, check_ownership, publish
+
+CURVE_GROUP = "BPFOnly"
+PUBLISH_KEYS = ("publisher", "collect_time", "export_time")
+# Paths inside the exported pipeline folder, relative to it.
+RELATIVE = PipelineLayout(Path())
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    target: Path
+    exported: int
+    selections: Tuple[TableSelection, ...]
+    written: Tuple[Path, ...]
+
+
+def collect_time(settings: ExportSettings) -> str:
+    """`--collect-date` verbatim, else the benchmark window's start in UTC (export.md §3)."""
+    if settings.collect_date is not None:
+        return settings.collect_date
+    start, _ = read_window(settings.workspace.window(str(settings.benchmark)))
+    return format_plain(start)
+
+
+def publish_metadata(metadata: Mapping[str, Any], publisher: str, collected: str, exported: str) -> Dict[str, Any]:
+    """The pipeline's metadata with publisher, collect_time, export_time appended in that order."""
+    document = {k: v for k, v in metadata.items() if k not in PUBLISH_KEYS}
+    document.update(publisher=publisher, collect_time=collected, export_time=exported)
+    return document
+
+
+def csv_text(columns: Sequence[str], rows: Sequence[ModelRow]) -> bytes:
+    """The exported rows as pandas writes a frame: leading unnamed index 0..n-1, cells as read."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([""] + list(columns))
+    for number, row in enumerate(rows):
+        writer.writerow([str(number)] + [row.cells.get(c, "") for c in columns])
+    return buffer.getvalue().encode("utf-8")
+
+
+def _load_weights(pipeline: TrainedPipeline, exported: Sequence[ModelRow],
+                  console: Console) -> Dict[ModelKey, Tuple[bytes, Dict[str, Any]]]:
+    weights: Dict[ModelKey, Tuple[bytes, Dict[str, Any]]] = {}
+    for row in exported:
+        if row.trainer not in PUBLISHED_WEIGHT_TRAINERS:
+            continue
+        data = read_weight(pipeline.layout, row.key)
+        document = parse_weight(data) if data is not None else None
+        where = pipeline.layout.model_dir(*row.key)
+        if data is None:
+            console.warn(f"weight.json not found in {where} or its zip; the model is exported without weights")
+        elif document is None:
+            console.warn(f"weight.json of {where} is not a JSON object; the model is exported without weights")
+        else:
+            weights[row.key] = (data, document)
+    return weights
+
+
+def _report_lines(best: Mapping[BestKey, ModelRow], node_type: int, settings: ExportSettings,
+                  extension: str) -> Dict[Tuple[str, str], List[markdown.ReportLine]]:
+    lines: Dict[Tuple[str, str], List[markdown.ReportLine]] = {}
+    for (n, source, output_type, group), row in best.items():
+        if n != node_type:
+            continue
+        url = markdown.model_url(settings.base_url, settings.database.version, settings.pipeline, source,
+                                 output_type, group, row.model_name, extension)
+        lines.setdefault((source, output_type), []).append(
+            markdown.ReportLine(group, row.model_name, row.mae, row.mape, url))
+    return lines
+
+
+def _power_curves(selection: TableSelection, local: Mapping[BestKey, ModelRow], node_types: Sequence[int],
+                  weights: Mapping[ModelKey, Tuple[bytes, Dict[str, Any]]], console: Console) -> Optional[bytes]:
+    component = ENERGY_SOURCES[selection.source].components[0]
+    curves = []
+    for n in node_types:
+        row = local.get((n, selection.source, selection.output_type, CURVE_GROUP))
+        if row is None:
+            continue
+        document = weights[row.key][1]
+        try:
+            plots.predict_curve(document, component, row.trainer)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as failure:
+            console.warn(f"weight.json of {'/'.join(row.key)} cannot be evaluated ({failure!r}); no power curve")
+            continue
+        curves.append((n, row.model_name, row.trainer, document))
+    if not curves:
+        return None
+    return plots.power_curve_plot(selection.source, selection.output_type, component, curves)
+
+
+def build_content(pipeline: TrainedPipeline, settings: ExportSettings, selections: Sequence[TableSelection],
+                  weights: Mapping[ModelKey, Tuple[bytes, Dict[str, Any]]], collected: str, exported_at: str,
+                  console: Console) -> ExportContent:
+    """Every file of the exported pipeline folder."""
+    content = ExportContent()
+    exported = [row for s in selections for row in s.exported]
+    sidecar = best_models(exported, settings.error_key)
+    local = best_models(exported, settings.error_key, eligible=set(weights))
+    node_types = sorted({row.node_type for row in exported if row.node_type is not None})
+    columns = {(t.source, t.output_type): t.columns for t in pipeline.tables}
+
+    content.files[RELATIVE.metadata] = dumps_json(
+        publish_metadata(pipeline.metadata, settings.publisher, collected, exported_at)).encode("utf-8")
+    content.files[RELATIVE.node_type_index] = dumps_json(
+        {str(n): entry for n, entry in pipeline.node_type_index.items()}).encode("utf-8")
+    metadata_plots: Dict[Tuple[str, str], str] = {}
+    curve_plots: Dict[Tuple[str, str], str] = {}
+    for selection in selections:
+        if not selection.exported:
+            continue
+        source, output_type = selection.source, selection.output_type
+        content.files[RELATIVE.model_metadata_csv(source, output_type)] = csv_text(
+            columns[(source, output_type)], selection.exported)
+        plot_path = RELATIVE.metadata_plot(source, output_type)
+        content.files[plot_path] = plots.metadata_plot(source, output_type, ENERGY_SOURCES[source].components,
+                                                       selection.exported)
+        metadata_plots[(source, output_type)] = plot_path.name
+        curve = _power_curves(selection, local, node_types, weights, console)
+        if curve is not None:
+            curve_path = RELATIVE.power_curve_plot(source, output_type)
+            content.files[curve_path] = curve
+            curve_plots[(source, output_type)] = curve_path.name
+        for row in selection.exported:
+            content.copies[RELATIVE.model_zip(*row.key)] = pipeline.layout.model_zip(*row.key)
+            if row.key in weights:
+                content.files[RELATIVE.weight_json(*row.key)] = weights[row.key][0]
+
+    order = [(s.source, s.output_type) for s in selections]
+    by_output_type = sorted(order, key=lambda pair: list(OUTPUT_TYPES).index(pair[1]))
+    lines = [markdown.NodeTypeLine(n, node_attributes(pipeline.node_type_index[n]),
+                                   len(pipeline.node_type_index[n].get("members") or []))
+             for n in node_types]
+    content.files[RELATIVE.readme] = markdown.pipeline_readme(
+        settings.pipeline, settings.thresholds.mae, settings.thresholds.mape, lines,
+        [metadata_plots[p] for p in by_output_type if p in metadata_plots],
+        [(s, ot, curve_plots[(s, ot)]) for s, ot in by_output_type if (s, ot) in curve_plots]).encode("utf-8")
+    for n in node_types:
+        content.files[RELATIVE.error_report(n)] = markdown.error_report(
+            n, node_attributes(pipeline.node_type_index[n]),
+            _report_lines(local, n, settings, "json"), _report_lines(sidecar, n, settings, "zip")).encode("utf-8")
+    return content
+
+
+def _doc_page(pipeline: TrainedPipeline, settings: ExportSettings, console: Console) -> str:
+    workloads = []
+    for item in settings.inputs:
+        name = markdown.workload_name(item)
+        window = settings.workspace.window(name)
+        text = None
+        try:
+            text = window.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            console.warn(f"time-window file {window} of --input {item!r} not found; its <details> block is left out")
+        workloads.append((name, text))
+    metadata = pipeline.metadata
+    return markdown.pipeline_page(settings.pipeline, str(metadata.get("extractor", "")),
+                                  str(metadata.get("isolator", "")),
+                                  markdown.unique(metadata.get("abs_trainers") or []),
+                                  markdown.unique(metadata.get("dyn_trainers") or []), workloads)
+
+
+def export(settings: ExportSettings, console: Console, clock: Clock = utc_now) -> ExportResult:
+    """Run the whole step; StepError (exit 1) when nothing can be exported or written."""
+    pipeline = read_pipeline(settings.workspace.pipeline(settings.pipeline))
+    collected = collect_time(settings)
+    owner = (pipeline.metadata.get("name"), pipeline.metadata.get("init_time"))
+    check_ownership(settings.database.pipeline(settings.pipeline).root, *owner)  # fail early; publish checks again
+    zips = existing_zips(pipeline)
+    indexed = set(pipeline.node_type_index)
+    selections = tuple(select_table(t.source, t.output_type, t.rows, settings.thresholds, zips, indexed,
+                                    settings.error_key) for t in pipeline.tables)
+    for selection in selections:
+        console.info(selection.summary())
+        for row in selection.without_zip:
+            console.warn(f"model zip not found: {pipeline.layout.model_zip(*row.key)}")
+        for row in selection.without_node_type:
+            console.warn(f"{'/'.join(row.key)}: node type {row.node_type} has no entry in "
+                         f"{pipeline.layout.node_type_index}; not exported")
+    exported = [row for s in selections for row in s.exported]
+    t = settings.thresholds
+    if not exported:
+        raise StepError(f"no model of {settings.pipeline} passes the selection (MAE <= {markdown.shortest(t.mae)} W "
+                        f"or MAPE <= {markdown.shortest(t.mape)}%, both <= {markdown.shortest(t.hard)}, zip and "
+                        "node type present); nothing was written")
+    weights = _load_weights(pipeline, exported, console)
+    content = build_content(pipeline, settings, selections, weights, collected, format_plain(clock()), console)
+    row = markdown.version_row(settings.pipeline, collected, str(pipeline.metadata.get("last_update_time", "")),
+                               settings.publisher)
+    publication = Publication(
+        update_version_readme=lambda old: markdown.upsert_version_row(old, settings.database.version,
+                                                                      settings.pipeline, row),
+        doc_page=lambda: _doc_page(pipeline, settings, console),
+        make_zip=settings.make_zip,
+    )
+    written = publish(settings.database, settings.pipeline, owner, content, publication)
+    target = settings.database.pipeline(settings.pipeline).root
+    console.info(f"wrote {len(content.paths())} files in {target}")
+    for path in written[1:]:
+        console.info(f"wrote {path}")
+    console.info(f"exported {len(exported)} models of {settings.pipeline} to {target}")
+    return ExportResult(target, len(exported), selections, tuple(written))

@@ -1,0 +1,175 @@
+"""The order of work of `kepler-model query` (query.md §2): window, machine spec, metrics, JSON, validation."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+from ..common.atomic import atomic_path, staging_dir, swap_dir, write_json, write_text
+from ..common.config import Environment
+from ..common.console import Console
+from ..common.errors import StepError
+from ..common.kepler_metrics import DEFAULT_GENERATION, GENERATIONS, detect_generation
+from ..common.machine_spec import spec_document
+from ..common.timefmt import Clock, format_window_time, utc_now
+from ..common.workspace import Workspace, read_window, window_document
+from .chunks import plan_chunks
+from .collect import collect, discover, select_metrics
+from .machine import HostProbe, read_node_incluster, resolve_machine_spec
+from .output import write_metric, write_metric_csv
+from .prom import PromClient, ServerAddress, check_ca_file, read_token
+from .validate import rows_csv, summary_lines, validation_rows
+from .window import ResolvedWindow, WindowRequest, check_request, resolve_window, short_window_warning
+
+WRITE_BUFFER = 1 << 20
+
+
+@dataclass(frozen=True)
+class QuerySettings:
+    """Every resolved flag of query.md §1."""
+
+    workspace: Workspace
+    output: str
+    window: WindowRequest
+    step: Fraction
+    server: ServerAddress
+    metric_prefix: str = "kepler_"
+    thirdparty: Tuple[str, ...] = ()
+    to_csv: bool = False
+    machine_id: str = "unknown"
+    id_given: bool = False
+    vm_train: bool = False
+    machine_spec: Optional[Path] = None
+    selector: Optional[str] = None
+    insecure: bool = False
+    token_file: Optional[str] = None
+    env_token: Optional[str] = None
+    ca_file: Optional[str] = None
+    timeout: float = 120.0
+    concurrency: int = 4
+    generation: str = "auto"
+
+
+@dataclass
+class QueryDeps:
+    """The outside world of the step; production defaults, test overrides."""
+
+    clock: Clock = utc_now
+    host: Optional[HostProbe] = None
+    read_node: Callable[[str], Mapping[str, Any]] = read_node_incluster
+    in_cluster: Optional[bool] = None  # None: decide from the environment
+    sleep: Optional[Callable[[float], None]] = None
+
+
+def run_query(settings: QuerySettings, env: Environment, console: Console, deps: Optional[QueryDeps] = None) -> int:
+    deps = deps or QueryDeps()
+    ws = settings.workspace
+    # 1. usage checks and unreadable credential files, before anything is written
+    for message in check_request(settings.window, settings.output):
+        console.warn(message)
+    token = read_token(settings.token_file, settings.env_token)
+    ca_file = check_ca_file(settings.ca_file)
+    if not settings.id_given:
+        console.warn("--id (COLLECT_ID) not given: the machine spec is saved as machine_spec/unknown.json")
+    # 2. the workspace folder
+    try:
+        ws.data_path.mkdir(parents=True, exist_ok=True)
+    except OSError as failure:
+        raise StepError(f"cannot create the data path {ws.data_path}: {failure.strerror or failure}") from None
+    written: List[Path] = []
+    # 3. the window
+    window = resolve_window(settings.window, settings.output, deps.clock, lambda name: read_window(ws.window(name)))
+    if window.save:
+        written.append(write_json(ws.window(window.benchmark), window_document(window.start, window.end)))
+    warning = short_window_warning(window, settings.step)
+    if warning:
+        console.warn(warning)
+    console.info(f"window {format_window_time(window.start)} to {format_window_time(window.end)}, "
+                 f"step {float(settings.step):g} s, benchmark {window.benchmark}")
+    # 4. the machine spec
+    spec = resolve_machine_spec(settings.machine_id, settings.id_given, settings.machine_spec, env, console.warn,
+                                read_node=deps.read_node, host=deps.host, cluster=deps.in_cluster)
+    written.append(write_json(ws.machine_spec(settings.machine_id), spec_document(spec)))
+    # 5. metrics
+    client = _client(settings, token, ca_file, console, deps)
+    try:
+        return _collect_and_write(settings, window, client, console, written)
+    finally:
+        client.close()
+
+
+def _client(settings: QuerySettings, token: Optional[str], ca_file: Optional[str], console: Console,
+            deps: QueryDeps) -> PromClient:
+    if settings.insecure:
+        console.warn(f"TLS certificate of {settings.server.display} is not verified (--insecure)")
+        verify: Any = False
+    else:
+        verify = ca_file or True
+    if token and not settings.server.is_https:
+        console.warn(f"a bearer token is sent to {settings.server.display} over plain http")
+    extra = {"sleep": deps.sleep} if deps.sleep else {}
+    return PromClient.create(settings.server, timeout=settings.timeout, concurrency=settings.concurrency,
+                             verify=verify, token=token, warn=console.warn, **extra)
+
+
+def _collect_and_write(settings: QuerySettings, window: ResolvedWindow, client: PromClient, console: Console,
+                       written: List[Path]) -> int:
+    ws = settings.workspace
+    names = discover(client, window.start_epoch, window.end_epoch, settings.selector)
+    selection = select_metrics(names, settings.metric_prefix, settings.thirdparty)
+    for name in selection.missing_thirdparty:
+        console.warn(f"third-party metric {name} has no data in the window and is not collected")
+    if not selection.metrics:
+        raise StepError(f"no metric starting with {settings.metric_prefix!r} has data on {client.address.display} "
+                        f"between {format_window_time(window.start)} and {format_window_time(window.end)}")
+    generation_id = settings.generation if settings.generation != "auto" else detect_generation(selection.metrics)
+    if generation_id is None:
+        console.warn(f"the Kepler metric generation is undecided; the validation table uses {DEFAULT_GENERATION} names")
+        generation_id = DEFAULT_GENERATION
+    generation = GENERATIONS[generation_id]
+    if not generation.supported_by_train:
+        console.warn(f"these are Kepler >= {generation_id} metrics, which train cannot use yet; collecting anyway")
+    # 6. range queries, streamed into <output>.json (complete or absent)
+    chunks = plan_chunks(window.start_epoch, window.end_epoch, settings.step)
+    console.info(f"{len(selection.metrics)} metrics, {len(chunks)} request(s) each, "
+                 f"up to {settings.concurrency} in flight")
+    summaries: Dict[str, list] = {}
+    target = ws.query_response(settings.output)
+    csv_dir = ws.query_csv_dir(settings.output)
+    staged = staging_dir(csv_dir, "csv") if settings.to_csv else None
+    progress = console.progress(len(selection.metrics), "metrics")
+    try:
+        with atomic_path(target) as tmp:
+            with open(tmp, "wb", buffering=WRITE_BUFFER) as handle:
+                handle.write(b"{")
+                stream = collect(client, selection.metrics, chunks, settings.step, settings.selector,
+                                 settings.concurrency)
+                for number, (metric, series) in enumerate(stream):
+                    write_metric(handle, metric, series, first=number == 0)
+                    if staged is not None:
+                        write_metric_csv(staged / f"{metric}.csv", metric, series)
+                    summaries[metric] = [(item.labels, item.stats) for item in series]
+                    del series
+                    progress.advance()
+                handle.write(b"}")
+                if not any(summaries.values()):
+                    raise StepError(f"no selected metric returned any series from {client.address.display} between "
+                                    f"{format_window_time(window.start)} and {format_window_time(window.end)}")
+        written.append(target)
+        if staged is not None:
+            swap_dir(staged, csv_dir)
+            staged = None
+            written.append(csv_dir)
+    finally:
+        if staged is not None:
+            shutil.rmtree(staged, ignore_errors=True)
+    # 7. the validation table
+    rows, filtered = validation_rows(summaries, window.benchmark, generation, vm=settings.vm_train)
+    for line in summary_lines(summaries, rows, filtered, window.benchmark, generation):
+        console.info(line)
+    written.append(write_text(ws.validation_table(settings.output), rows_csv(rows)))
+    console.info("written: " + ", ".join(str(path) for path in written))
+    return 0

@@ -1,0 +1,168 @@
+"""`kepler-model train`: flags of train.md §1, checked before anything is read or written (exit 2).
+
+A thin layer: it resolves flags against the environment into TrainOptions and hands them to
+run.train, which does the work.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any, List, Optional
+
+from .. import DEFAULT_PIPELINE_NAME
+from ..common.config import Environment, is_set, resolve
+from ..common.console import Console
+from ..common.domain import (DEFAULT_ENERGY_SOURCE, ENERGY_SOURCES, EXTRACTORS, ISOLATORS, METRIC_GENERATIONS,
+                             TRAINER_NAMES)
+from ..common.errors import UsageError
+from ..common.flags import StepArgumentParser, bool_flag, parse_bool, split_list
+from ..common.workspace import DEFAULT_DATA_PATH, Workspace, plain_name
+
+PIPELINE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def build_parser() -> StepArgumentParser:
+    parser = StepArgumentParser(
+        prog="kepler-model train",
+        description="Train power models from query JSON files into MODEL_PATH/<pipeline> "
+                    "(kepler-model-server's pipeline layout). MODEL_PATH defaults to the data path.")
+    add = parser.add_argument
+    add("--data-path", help=f"workspace folder, must exist (env DATAPATH, default {DEFAULT_DATA_PATH})")
+    add("-i", "--input", help="query JSON names in the workspace, comma list, .json optional (required)")
+    add("-p", "--pipeline-name", help=f"pipeline folder name (default {DEFAULT_PIPELINE_NAME})")
+    add("--id", help="machine id; its spec is machine_spec/<id>.json")
+    add("--machine-spec", help="machine spec file used instead of machine_spec/<id>.json")
+    add("-e", "--energy-source", help=f"energy sources, comma list of {', '.join(ENERGY_SOURCES)} "
+                                      f"(default {DEFAULT_ENERGY_SOURCE})")
+    add("--extractor", help=f"{' or '.join(EXTRACTORS)} (default default)")
+    add("--isolator", help=f"{', '.join(ISOLATORS)} (default min)")
+    add("--profile", help="idle query JSON name; required by --isolator profile")
+    add("--target-hints", help="container-name hints of the target workload (--isolator trainer)")
+    add("--bg-hints", help="container-name hints of background containers (--isolator trainer)")
+    add("--abs-pipeline-name", help="pipeline whose AbsPower models the trainer isolator uses; required by it")
+    add("--abs-trainers", help="default (the ten trainers), none, or a comma list of trainer names")
+    add("--dyn-trainers", help="default (the ten trainers), none, or a comma list of trainer names")
+    add("-tm", "--thirdparty-metrics", nargs="*", help="metric names forming the ThirdParty group "
+                                                       "(env PROM_THIRDPARTY_METRICS)")
+    bool_flag(parser, "--vm-train", help="train on VM/process metrics")
+    add("--seed", help="random seed, integer >= 0 (env TRAIN_SEED, default 0)")
+    add("--jobs", help="trainer processes at once, >= 1 (env TRAIN_JOBS, default the CPUs this process may use)")
+    add("--metric-generation", help=f"Kepler metric generation: {', '.join(METRIC_GENERATIONS)} "
+                                    "(env KEPLER_METRIC_GENERATION, default auto)")
+    return parser
+
+
+def available_cpus(affinity: Optional[int] = None, cpu_max: Optional[str] = None) -> int:
+    """CPUs this process may use: the affinity mask, capped by the cgroup v2 cpu.max quota; >= 1."""
+    if affinity is None:
+        try:
+            affinity = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            affinity = os.cpu_count() or 1
+    if cpu_max is None:
+        try:
+            cpu_max = CGROUP_CPU_MAX.read_text()
+        except OSError:
+            cpu_max = ""
+    count = affinity
+    parts = cpu_max.split()
+    if len(parts) == 2 and parts[0] != "max":
+        try:
+            quota, period = float(parts[0]), float(parts[1])
+            if quota > 0 and period > 0:
+                count = min(count, math.ceil(quota / period))
+        except ValueError:
+            pass
+    return max(1, int(count))
+
+
+def _trainer_list(value: Optional[str], flag: str) -> List[str]:
+    items = split_list(value) if is_set(value) else ["default"]
+    if items == ["default"]:
+        return list(TRAINER_NAMES)
+    if items == ["none"]:
+        return []
+    unknown = [i for i in items if i not in TRAINER_NAMES]
+    if unknown:
+        raise UsageError(f"{flag}: unknown trainer {', '.join(map(repr, unknown))}; choose default, none or "
+                         f"from: {', '.join(TRAINER_NAMES)}")
+    return list(dict.fromkeys(items))
+
+
+def _integer(value: str, flag: str, minimum: int) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise UsageError(f"{flag} must be an integer >= {minimum}, not {value!r}") from None
+    if number < minimum:
+        raise UsageError(f"{flag} must be an integer >= {minimum}, not {value!r}")
+    return number
+
+
+def _choice(value: Optional[str], flag: str, allowed: Any, default: str) -> str:
+    chosen = value.strip() if is_set(value) else default
+    if chosen not in allowed:
+        raise UsageError(f"{flag}: unknown value {chosen!r}; choose one of {', '.join(allowed)}")
+    return chosen
+
+
+def options_from_args(args: Any, env: Environment) -> "TrainOptions":
+    """Every usage check of train.md §12 (exit 2), before any file is read or written."""
+    from .run import TrainOptions
+
+    inputs = [plain_name(i) for i in split_list(args.input)]
+    if not inputs:
+        raise UsageError("--input is required: the query JSON name(s) in the workspace, e.g. --input kepler_query")
+    pipeline = args.pipeline_name.strip() if is_set(args.pipeline_name) else DEFAULT_PIPELINE_NAME
+    if not PIPELINE_NAME.fullmatch(pipeline):
+        raise UsageError(f"--pipeline-name {pipeline!r} is not a valid name: use letters, digits, '.', '_' and '-', "
+                         "starting with a letter or digit")
+    sources = split_list(args.energy_source) if is_set(args.energy_source) else [DEFAULT_ENERGY_SOURCE]
+    unknown = [s for s in sources if s not in ENERGY_SOURCES]
+    if unknown or not sources:
+        raise UsageError(f"--energy-source: unknown source {', '.join(map(repr, unknown))}; choose from "
+                         f"{', '.join(ENERGY_SOURCES)}")
+    extractor = _choice(args.extractor, "--extractor", EXTRACTORS, "default")
+    isolator = _choice(args.isolator, "--isolator", ISOLATORS, "min")
+    abs_trainers = _trainer_list(args.abs_trainers, "--abs-trainers")
+    dyn_trainers = _trainer_list(args.dyn_trainers, "--dyn-trainers")
+    if not abs_trainers and not dyn_trainers:
+        raise UsageError("--abs-trainers and --dyn-trainers are both none: nothing to train")
+    profile = plain_name(args.profile.strip()) if is_set(args.profile) else None
+    if isolator == "profile" and not profile:
+        raise UsageError("--isolator profile needs --profile <idle query JSON name>")
+    abs_pipeline = args.abs_pipeline_name.strip() if is_set(args.abs_pipeline_name) else None
+    if isolator == "trainer" and not abs_pipeline:
+        raise UsageError("--isolator trainer needs --abs-pipeline-name <pipeline with AbsPower models>")
+    if abs_pipeline and not PIPELINE_NAME.fullmatch(abs_pipeline):
+        raise UsageError(f"--abs-pipeline-name {abs_pipeline!r} is not a valid pipeline name")
+    thirdparty = split_list(args.thirdparty_metrics) if args.thirdparty_metrics else \
+        split_list(env.get("PROM_THIRDPARTY_METRICS"))
+    seed = _integer(resolve(args.seed, env, "TRAIN_SEED", default="0"), "--seed", 0)
+    jobs_text = resolve(args.jobs, env, "TRAIN_JOBS")
+    jobs = _integer(jobs_text, "--jobs", 1) if jobs_text is not None else available_cpus()
+    generation = _choice(resolve(args.metric_generation, env, "KEPLER_METRIC_GENERATION"), "--metric-generation",
+                         METRIC_GENERATIONS, "auto")
+    vm = parse_bool(args.vm_train, "--vm-train") if args.vm_train is not None else False
+    error_key = _choice(env.get("ERROR_KEY"), "ERROR_KEY", ("mae", "mape"), "mae")
+    return TrainOptions(
+        data_path_flag=args.data_path if is_set(args.data_path) else None, inputs=inputs, pipeline=pipeline,
+        machine_id=args.id.strip() if is_set(args.id) else None,
+        machine_spec=args.machine_spec.strip() if is_set(args.machine_spec) else None,
+        sources=list(dict.fromkeys(sources)), extractor=extractor, isolator=isolator, profile=profile,
+        target_hints=split_list(args.target_hints), bg_hints=split_list(args.bg_hints),
+        abs_pipeline=abs_pipeline, abs_trainers=abs_trainers, dyn_trainers=dyn_trainers, thirdparty=thirdparty,
+        vm=vm, seed=seed, jobs=jobs, generation=generation, error_key=error_key,
+        vm_job_name=env.get("VM_JOB_NAME") or "vm", cpus=available_cpus())
+
+
+def run(args: Any, env: Environment, console: Console) -> int:
+    from .run import train
+
+    options = options_from_args(args, env)
+    workspace = Workspace.from_settings(options.data_path_flag, env)
+    return train(options, workspace, console).exit_code

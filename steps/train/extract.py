@@ -1,0 +1,287 @@
+"""Per-input extraction (train.md §6.1-§6.4): generation check, one-node rule, merged series and rates.
+
+`extract_input` turns one query response into an `InputData` of numpy columns; the power table,
+features and assembled tables are computed from it by power.py, features.py and assemble.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+from ..common.domain import ENERGY_SOURCES, SYSTEM_FEATURES, WORKLOAD_FEATURES
+from ..common.errors import StepError
+from ..common.kepler_metrics import GENERATIONS, Generation, detect_generation
+from .rates import Rates, counter_rates
+from .series import RawMetric, SeriesSet, flatten_metric, label_key, merge_series
+
+Warn = Callable[[str], None]
+DEFAULT_VM_JOB_NAME = "vm"
+ACCELERATOR_FEATURE = "accelerator_intel_qat"
+ACCELERATOR_TYPE_LABEL = "type"
+VM_ID_LABEL = "vm_id"
+VM_FEATURE_ID_LABELS = ("container_id", "pid")
+
+
+def _no_warn(_: str) -> None:
+    pass
+
+
+def resolve_generation(name: str, response: Mapping[str, list], forced: str = "auto") -> Generation:
+    """The input's generation (kepler-metrics.md §4); 0.10 and undecided inputs stop train."""
+    if forced and forced != "auto":
+        generation_id: Optional[str] = forced
+    else:
+        generation_id = detect_generation(metric for metric, series in response.items() if series)
+        if generation_id is None:
+            generation_id = detect_generation(response.keys())
+    if generation_id is None:
+        raise StepError(f"cannot tell the Kepler metric generation of input {name}: none of its metric names is "
+                        "characteristic; give --metric-generation 0.6 or 0.7")
+    generation = GENERATIONS.get(generation_id)
+    if generation is None:
+        raise StepError(f"unknown metric generation {generation_id!r}")
+    if not generation.supported_by_train:
+        raise StepError(f"input {name} holds Kepler >= 0.10 metrics, which train does not support yet")
+    return generation
+
+
+@dataclass
+class Gauge:
+    """Per-timestamp values of one gauge column (already summed or averaged over series)."""
+
+    t: np.ndarray
+    v: np.ndarray
+
+
+@dataclass
+class InputData:
+    """Everything extraction needs from one input, as columns."""
+
+    name: str
+    generation: str
+    energy: Dict[str, Dict[str, SeriesSet]]  # source -> component -> merged energy samples
+    counters: Dict[str, Rates]  # workload feature (or third-party counter) -> per-container rates
+    gauges: Dict[str, Dict[str, Gauge]]  # gauge feature -> column name -> summed values
+    system: Dict[str, Gauge]  # system feature -> mean over series
+    ratio: Optional[SeriesSet]  # per-package usage ratio, identity "<container id>|<package>"
+    node_info: Optional[int]
+    feature_metrics: Dict[str, str]  # feature -> metric name it maps to
+    feature_samples: Dict[str, int]  # feature -> most finite samples of one relevant series
+    cache: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # derived arrays (features.py)
+
+    def feature_valid(self, feature: str) -> bool:
+        return self.feature_samples.get(feature, 0) >= 2
+
+    def source_has_data(self, source: str) -> bool:
+        return any(len(s) for s in self.energy.get(source, {}).values())
+
+
+def _node_of(labels: Mapping[str, str], node_labels: Sequence[str]) -> str:
+    for name in node_labels:
+        value = labels.get(name)
+        if value:
+            return str(value)
+    return ""
+
+
+def check_one_node(name: str, raws: Sequence[RawMetric], node_labels: Sequence[str]) -> None:
+    """Stop when series of two nodes have samples at a common timestamp (train.md §6.1)."""
+    node_codes: Dict[str, int] = {}
+    codes, times = [], []
+    for raw in raws:
+        per_series = np.array([node_codes.setdefault(_node_of(l, node_labels), len(node_codes)) for l in raw.labels],
+                              dtype=np.int64)
+        if per_series.size:
+            finite = np.isfinite(raw.v)
+            codes.append(per_series[raw.series[finite]])
+            times.append(raw.t[finite])
+    if len(node_codes) < 2 or not codes:
+        return
+    pairs = np.unique(np.stack([np.concatenate(times), np.concatenate(codes).astype(np.float64)]), axis=1)
+    stamps, counts = np.unique(pairs[0], return_counts=True)
+    shared = stamps[counts > 1]
+    if shared.size:
+        at_shared = np.isin(pairs[0], shared)
+        names = {code: node for node, code in node_codes.items()}
+        nodes = sorted({names[int(c)] or "(no node label)" for c in pairs[1][at_shared]})
+        raise StepError(f"input {name} holds energy series of {len(nodes)} nodes ({', '.join(nodes)}); "
+                        "collect one node per query (query --selector)")
+
+
+def _node_info(name: str, raw: Optional[RawMetric]) -> Optional[int]:
+    """The one non-negative integer of the node-info metric, None when absent (train.md §5.1)."""
+    if raw is None or raw.v.size == 0:
+        return None
+    values = np.unique(raw.v)
+    if values.size != 1 or not np.isfinite(values[0]) or values[0] < 0 or values[0] != int(values[0]):
+        shown = ", ".join(f"{v:g}" for v in values[:5])
+        raise StepError(f"input {name}: node-info values must be one non-negative integer, found {shown}")
+    return int(values[0])
+
+
+def _gauge_sum(raw: RawMetric, split_label: Optional[str], column_prefix: str) -> Dict[str, Gauge]:
+    """Gauge series summed per timestamp, one column per value of `split_label` when given."""
+    finite = np.isfinite(raw.v)
+    columns: Dict[str, Gauge] = {}
+    keys = [column_prefix if split_label is None else f"{column_prefix}_{l.get(split_label, '')}"
+            for l in raw.labels]
+    for column in sorted(set(keys)):
+        keep_series = np.array([k == column for k in keys], dtype=bool)
+        rows = finite & keep_series[raw.series]
+        t, inverse = np.unique(raw.t[rows], return_inverse=True)
+        columns[column] = Gauge(t, np.bincount(inverse, weights=raw.v[rows], minlength=t.size))
+    return columns
+
+
+def _gauge_mean(raw: RawMetric) -> Gauge:
+    finite = np.isfinite(raw.v)
+    t, inverse = np.unique(raw.t[finite], return_inverse=True)
+    total = np.bincount(inverse, weights=raw.v[finite], minlength=t.size)
+    count = np.bincount(inverse, minlength=t.size)
+    return Gauge(t, total / np.maximum(count, 1))
+
+
+def _max_samples(raw: RawMetric) -> int:
+    counts = raw.sample_counts
+    return int(counts.max()) if counts.size else 0
+
+
+def extract_input(name: str, response: Mapping[str, list], sources: Sequence[str], generation: str = "auto",
+                  thirdparty: Sequence[str] = (), vm: bool = False, vm_job_name: str = DEFAULT_VM_JOB_NAME,
+                  warn: Optional[Warn] = None) -> InputData:
+    """Flatten and validate one input (steps 3 of train.md §2) into columns."""
+    warn = warn or _no_warn
+    gen = resolve_generation(name, response, generation)
+    raws: Dict[str, RawMetric] = {}
+
+    def raw(metric: Optional[str]) -> Optional[RawMetric]:
+        if metric is None or metric not in response:
+            return None
+        if metric not in raws:
+            raws[metric] = flatten_metric(response[metric])
+        return raws[metric]
+
+    # -- energy (§6.1): per source, per component; identity (package, mode), or (vm_id, package, mode)
+    components = []
+    for source in sources:
+        for component in ENERGY_SOURCES[source].components:
+            if component not in components:
+                components.append(component)
+    node_labels: Sequence[str] = (VM_ID_LABEL,) if vm else gen.node_labels
+    energy_identity = label_key(((VM_ID_LABEL,) if vm else ()) + tuple(gen.energy_id_labels))
+    energy_raws: Dict[str, RawMetric] = {}
+    for component in components:
+        metric_raw = raw(gen.energy_metric(component, vm=vm))
+        if metric_raw is not None and metric_raw.labels:
+            energy_raws[component] = metric_raw
+    check_one_node(name, list(energy_raws.values()), node_labels)
+    energy: Dict[str, Dict[str, SeriesSet]] = {}
+    for source in sources:
+        per_component: Dict[str, SeriesSet] = {}
+        for component in ENERGY_SOURCES[source].components:
+            metric_raw = energy_raws.get(component)
+            if metric_raw is None:
+                continue
+            if not vm:
+                keep = np.array([gen.source_of(l.get("source")) == source for l in metric_raw.labels], dtype=bool)
+                metric_raw = metric_raw.select(keep)
+            if metric_raw.labels:
+                per_component[component] = merge_series(metric_raw, energy_identity, drop_negative=True, warn=warn,
+                                                        what=f"input {name} {gen.energy_metric(component, vm=vm)}")
+        energy[source] = per_component
+
+    # -- features (§6.4)
+    feature_metrics: Dict[str, str] = {}
+    feature_samples: Dict[str, int] = {}
+    counters: Dict[str, Rates] = {}
+    gauges: Dict[str, Dict[str, Gauge]] = {}
+    system: Dict[str, Gauge] = {}
+    container_identity = label_key(VM_FEATURE_ID_LABELS if vm else gen.container_id_labels)
+
+    def container_series(metric_raw: RawMetric) -> RawMetric:
+        jobs = np.array([l.get("job") == vm_job_name for l in metric_raw.labels], dtype=bool)
+        return metric_raw.select(jobs if vm else ~jobs)
+
+    def add_counter(feature: str, metric: str, factor: float) -> None:
+        feature_metrics[feature] = metric
+        metric_raw = raw(metric)
+        if metric_raw is None:
+            return
+        metric_raw = container_series(metric_raw)
+        feature_samples[feature] = _max_samples(metric_raw)
+        merged = merge_series(metric_raw, container_identity, drop_negative=True, warn=warn,
+                              what=f"input {name} {metric}")
+        counters[feature] = counter_rates(merged, factor)
+
+    for feature in WORKLOAD_FEATURES:
+        if vm:
+            metric = gen.vm_features.get(feature)
+            factor = 1.0
+        else:
+            entry = gen.features.get(feature)
+            metric, factor = (entry.metric, entry.unit_factor) if entry else (None, 1.0)
+        if metric is None:
+            feature_metrics[feature] = f"(no {feature} metric in Kepler {gen.id})"
+            continue
+        add_counter(feature, metric, factor)
+
+    accelerator = gen.features.get(ACCELERATOR_FEATURE)
+    if accelerator is not None:
+        feature_metrics[ACCELERATOR_FEATURE] = accelerator.metric
+        metric_raw = raw(accelerator.metric)
+        if metric_raw is not None:
+            feature_samples[ACCELERATOR_FEATURE] = _max_samples(metric_raw)
+            gauges[ACCELERATOR_FEATURE] = _gauge_sum(metric_raw, ACCELERATOR_TYPE_LABEL, ACCELERATOR_FEATURE)
+
+    for feature in SYSTEM_FEATURES:
+        entry = gen.features.get(feature)
+        if entry is None:
+            continue
+        feature_metrics[feature] = entry.metric
+        metric_raw = raw(entry.metric)
+        if metric_raw is not None:
+            feature_samples[feature] = _max_samples(metric_raw)
+            system[feature] = _gauge_mean(metric_raw)
+
+    for metric in thirdparty:
+        metric_raw = raw(metric)
+        feature_metrics[metric] = metric
+        if metric_raw is None:
+            continue
+        id_labels = VM_FEATURE_ID_LABELS if vm else gen.container_id_labels
+        if metric_raw.labels and all(all(k in l for k in id_labels) for l in metric_raw.labels):
+            add_counter(metric, metric, 1.0)
+        else:
+            feature_samples[metric] = _max_samples(metric_raw)
+            gauges[metric] = _gauge_sum(metric_raw, None, metric)
+
+    ratio = None
+    if not vm and gen.package_ratio and response.get(gen.package_ratio):
+        ratio_raw = raw(gen.package_ratio)
+        ratio_identity = label_key(tuple(gen.container_id_labels) + ("package",))
+        ratio = merge_series(ratio_raw, ratio_identity)
+
+    node_info = _node_info(name, raw(gen.node_info)) if gen.node_info else None
+    return InputData(name, gen.id, energy, counters, gauges, system, ratio, node_info, feature_metrics,
+                     feature_samples)
+
+
+def container_name_of(identity: str) -> str:
+    """The third part of a container identity `container_id/pod_name/container_name/container_namespace`."""
+    parts = identity.split("/")
+    return parts[2] if len(parts) > 2 else ""
+
+
+def background_container_names(response: Mapping[str, list], generation: str = "auto", name: str = "idle",
+                               vm_job_name: str = DEFAULT_VM_JOB_NAME) -> List[str]:
+    """`container_name` values of the CPU-time feature series of the idle input (train.md §7.3)."""
+    gen = resolve_generation(name, response, generation)
+    names = set()
+    for series in response.get(gen.cpu_time_metric) or []:
+        labels = series.get("metric") or {}
+        if labels.get("job") != vm_job_name and "container_name" in labels:
+            names.add(str(labels["container_name"]))
+    return sorted(names)

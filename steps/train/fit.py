@@ -1,0 +1,196 @@
+"""Fitting one job (source, output type, group, trainer) on every node type: train.md §8 and §9.1/§9.2.
+
+Pure: tables in, fitted models and errors out. The data of a training set is prepared once
+(`prepare`: rows per node type, MaxAbsScaler, scaled X, seeded split) and shared by its ten
+trainers, so scaling and splitting are not repeated per trainer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..common.domain import ENERGY_SOURCES, FEATURE_GROUPS, FeatureGroup, model_name
+from .tables import TrainingSet
+from .trainers import CURVEFIT, TrainerSpec
+
+MIN_ROWS = 10
+TEST_SIZE = 0.1
+RAW, UNITS = "raw", "units"  # which X a component uses: X_raw, or Σ_u X_raw × ratio_u
+
+
+@dataclass
+class NodeData:
+    """The rows of one node type, scaled and split once for all trainers."""
+
+    node_type: int
+    rows: int
+    problem: Optional[str] = None  # why no model of this node type can be trained
+    scaler: Any = None
+    x_train: Dict[str, np.ndarray] = field(default_factory=dict)  # RAW/UNITS -> scaled training X
+    x_test: Dict[str, np.ndarray] = field(default_factory=dict)
+    y_train: Dict[str, np.ndarray] = field(default_factory=dict)  # component -> y
+    y_test: Dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class FitInput:
+    """One training set ready for fitting: what every trainer of it needs."""
+
+    source: str
+    output_type: str
+    group: FeatureGroup
+    features: Tuple[str, ...]
+    components: Tuple[str, ...]
+    component_x: Dict[str, str]  # component -> RAW or UNITS
+    nodes: List[NodeData]
+    rows: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}/{self.output_type}/{self.group.name}"
+
+
+def prepare(training_set: TrainingSet, seed: int) -> FitInput:
+    """Rows per node type, scaler on X_raw, X per component, and the seeded split (train.md §8.1)."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import MaxAbsScaler
+
+    table = training_set.table
+    features = tuple(training_set.features)
+    components = ENERGY_SOURCES[training_set.source].components
+    ratios = list(training_set.ratio_columns)
+    component_x = {c: UNITS if ratios and len(training_set.power_columns.get(c, [])) >= 1 else RAW
+                   for c in components}
+    nodes: List[NodeData] = []
+    for node_type in training_set.node_types:
+        rows = table[table["node_type"] == node_type]
+        node = NodeData(node_type=node_type, rows=len(rows))
+        nodes.append(node)
+        if len(rows) < MIN_ROWS:
+            node.problem = f"only {len(rows)} rows"
+            continue
+        try:
+            x_raw = rows[list(features)].to_numpy(dtype=float)
+            node.scaler = MaxAbsScaler().fit(x_raw)
+            xs: Dict[str, np.ndarray] = {RAW: node.scaler.transform(x_raw)}
+            if UNITS in component_x.values():
+                weighted = sum(x_raw * rows[[r]].to_numpy(dtype=float) for r in ratios)
+                xs[UNITS] = node.scaler.transform(weighted)
+            # The same rows for every component: the split depends only on the row count and seed.
+            train_idx, test_idx = train_test_split(np.arange(len(rows)), test_size=TEST_SIZE, shuffle=True,
+                                                   random_state=seed)
+            for key, x in xs.items():
+                node.x_train[key], node.x_test[key] = x[train_idx], x[test_idx]
+            for component in components:
+                columns = training_set.power_columns.get(component) or [f"{component}_power"]
+                y = rows[list(columns)].to_numpy(dtype=float).sum(axis=1)
+                node.y_train[component], node.y_test[component] = y[train_idx], y[test_idx]
+            if not all(np.isfinite(x).all() for x in xs.values()):
+                node.problem = "features contain non-finite values"
+            elif not all(np.isfinite(y).all() for y in node.y_train.values()) \
+                    or not all(np.isfinite(y).all() for y in node.y_test.values()):
+                node.problem = "power values are not finite"
+        except (KeyError, ValueError) as failure:
+            node.problem = f"cannot prepare the data: {failure}"
+    return FitInput(source=training_set.source, output_type=training_set.output_type,
+                    group=_group_of(training_set), features=features, components=components,
+                    component_x=component_x, nodes=nodes, rows=len(table))
+
+
+def _group_of(training_set: TrainingSet) -> FeatureGroup:
+    group = training_set.group
+    return group if isinstance(group, FeatureGroup) else FEATURE_GROUPS[str(group)]
+
+
+@dataclass
+class FittedModel:
+    """One trained (trainer, node type): estimators per component, transforms, errors."""
+
+    trainer: TrainerSpec
+    node_type: int
+    features: Tuple[str, ...]
+    components: Tuple[str, ...]
+    scaler: Any
+    poly: Any
+    estimators: Dict[str, Any]
+    errors: Dict[str, Dict[str, float]]  # "mae"/"mape" -> component -> value
+
+    @property
+    def name(self) -> str:
+        return model_name(self.trainer.name, self.node_type)
+
+    @property
+    def mae(self) -> float:
+        return max(self.errors["mae"].values())
+
+    @property
+    def mape(self) -> float:
+        return max(self.errors["mape"].values())
+
+
+def fit_node(data: FitInput, node: NodeData, trainer: TrainerSpec, seed: int, threads: int = 1) -> FittedModel:
+    """Fit every component of one node type with a fresh estimator; raise on any failure."""
+    if node.problem:
+        raise ValueError(node.problem)
+    poly = None
+    estimators: Dict[str, Any] = {}
+    errors: Dict[str, Dict[str, float]] = {"mae": {}, "mape": {}}
+    for component in data.components:
+        key = data.component_x[component]
+        x_train, x_test = node.x_train[key], node.x_test[key]
+        if trainer.polynomial:
+            from sklearn.preprocessing import PolynomialFeatures
+            if poly is None:
+                poly = PolynomialFeatures(degree=2).fit(x_train)
+            x_train, x_test = poly.transform(x_train), poly.transform(x_test)
+        estimator = trainer.build(seed, threads)
+        if trainer.model_class == CURVEFIT:
+            estimator.set_feature_index(data.group.main_index(component, data.features))
+        estimator.fit(x_train, node.y_train[component])
+        predicted = np.asarray(estimator.predict(x_test), dtype=float).ravel()
+        mae, mape = component_errors(node.y_test[component], predicted)
+        if not np.isfinite(mae):
+            raise ValueError(f"{component} predictions are not finite")
+        errors["mae"][component], errors["mape"][component] = mae, mape
+        estimators[component] = estimator
+    return FittedModel(trainer=trainer, node_type=node.node_type, features=data.features,
+                       components=data.components, scaler=node.scaler, poly=poly, estimators=estimators,
+                       errors=errors)
+
+
+def component_errors(y: np.ndarray, predicted: np.ndarray) -> Tuple[float, Any]:
+    """MAE and MAPE of train.md §9.1: MAPE over y > 0 only, -1 (int) when there is none; 2 decimals."""
+    y = np.asarray(y, dtype=float)
+    absolute = np.abs(y - predicted)
+    mae = round(float(absolute.mean()), 2) if len(y) else float("nan")
+    positive = y > 0
+    if not positive.any():
+        return mae, -1
+    return mae, round(float((absolute[positive] / y[positive]).mean() * 100), 2)
+
+
+def model_metadata(model: FittedModel, output_type: str, machine_spec: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """Model `metadata.json` in workspace.md §3.13 key order."""
+    name = model.name
+    document: Dict[str, Any] = {
+        "model_name": name,
+        "trainer": model.trainer.name,
+        "model_class": model.trainer.model_class,
+        "model_file": f"{name}.json",
+        "features": list(model.features),
+        "fe_files": list(model.trainer.fe_files),
+        "output_type": output_type,
+        "mae": model.mae,
+        "mape": model.mape,
+        "node_type": model.node_type,
+    }
+    if machine_spec is not None:
+        document["machine_spec"] = dict(machine_spec)
+    for component in model.components:
+        document[f"{component}_mae"] = model.errors["mae"][component]
+    for component in model.components:
+        document[f"{component}_mape"] = model.errors["mape"][component]
+    return document

@@ -1,0 +1,137 @@
+"""The power table of one input and energy source (train.md §6.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from ..common.domain import ENERGY_SOURCES
+from .extract import InputData
+from .rates import counter_rates
+from .series import SeriesSet
+
+PLAIN_UNIT = "package"  # the single unit of `<c>_power` columns (published as packge_ratio_package)
+ZERO_ROWS_WARNING_SHARE = 0.2
+
+
+def power_column(component: str, unit: Optional[str]) -> str:
+    """`<c>_power`, or `package_<u>_<c>_power` for one package unit."""
+    return f"{component}_power" if unit is None else f"package_{unit}_{component}_power"
+
+
+def ratio_column(unit: str) -> str:
+    return f"packge_ratio_{unit}"  # spelling as published (workspace.md §3.12)
+
+
+@dataclass
+class PowerLayout:
+    """Power and ratio columns of one source, the same for every input of a run."""
+
+    source: str
+    units: Optional[List[str]]  # package units of per-package columns; None for `<c>_power` columns
+
+    @property
+    def power_columns(self) -> Dict[str, List[str]]:
+        components = ENERGY_SOURCES[self.source].components
+        if self.units is None:
+            return {c: [power_column(c, None)] for c in components}
+        return {c: [power_column(c, u) for u in self.units] for c in components}
+
+    @property
+    def flat_power_columns(self) -> List[str]:
+        return [column for columns in self.power_columns.values() for column in columns]
+
+    @property
+    def ratio_units(self) -> List[str]:
+        if ENERGY_SOURCES[self.source].unit_label is None:
+            return []
+        return list(self.units) if self.units is not None else [PLAIN_UNIT]
+
+    @property
+    def ratio_columns(self) -> List[str]:
+        return [ratio_column(u) for u in self.ratio_units]
+
+
+def _unit_sort_key(unit: str):
+    return (0, int(unit), unit) if unit.isdigit() else (1, 0, unit)
+
+
+def power_layout(source: str, inputs: Sequence[InputData]) -> PowerLayout:
+    """Per-package columns only when every input with data for the source has the ratio metric."""
+    with_data = [d for d in inputs if d.source_has_data(source)]
+    if ENERGY_SOURCES[source].unit_label is None or not with_data or any(d.ratio is None for d in with_data):
+        return PowerLayout(source, None)
+    units = set()
+    for data in with_data:
+        for samples in data.energy[source].values():
+            units.update(str(l.get("package", "")) for l in samples.labels)
+    return PowerLayout(source, sorted(units, key=_unit_sort_key))
+
+
+@dataclass
+class PowerTable:
+    """Timestamps (ascending) and one array per power column."""
+
+    t: np.ndarray
+    columns: Dict[str, np.ndarray]
+    dropped_zero: int = 0
+
+
+def _column(samples: SeriesSet, keep: np.ndarray, stamps: np.ndarray):
+    """Sum of rates over the identities; invalid where an identity spanning t has no rate at t."""
+    total = np.zeros(stamps.size)
+    covered = np.zeros(stamps.size, dtype=bool)
+    bad = np.zeros(stamps.size, dtype=bool)
+    rates = counter_rates(samples.select_identities(keep))
+    for code in range(len(rates.identities)):
+        if not np.isfinite(rates.first[code]):
+            continue
+        in_span = (stamps >= rates.first[code]) & (stamps <= rates.last[code])
+        rows = rates.code == code
+        position = np.searchsorted(stamps, rates.t[rows])
+        has_rate = np.zeros(stamps.size, dtype=bool)
+        has_rate[position] = True
+        np.add.at(total, position, rates.r[rows])
+        covered |= in_span
+        bad |= in_span & ~has_rate
+    return total, covered & ~bad
+
+
+def power_table(data: InputData, layout: PowerLayout, warn: Optional[Callable[[str], None]] = None) -> PowerTable:
+    """Power per timestamp where every power column has a value and their sum is not 0."""
+    per_component = data.energy.get(layout.source, {})
+    if not any(len(s) for s in per_component.values()):
+        return PowerTable(np.zeros(0), {c: np.zeros(0) for c in layout.flat_power_columns})
+    stamps = np.unique(np.concatenate([s.t for s in per_component.values()]))
+    values: Dict[str, np.ndarray] = {}
+    valid = np.ones(stamps.size, dtype=bool)
+    for component, columns in layout.power_columns.items():
+        samples = per_component.get(component)
+        units = layout.units if layout.units is not None else [None]
+        for unit, column in zip(units, columns):
+            if samples is None or len(samples) == 0:
+                values[column] = np.zeros(stamps.size)  # component not measured: 0 W, never limiting
+                continue
+            if unit is None:
+                keep = np.ones(len(samples.identities), dtype=bool)
+            else:
+                keep = np.array([str(l.get("package", "")) == unit for l in samples.labels], dtype=bool)
+                if not keep.any():
+                    values[column] = np.zeros(stamps.size)
+                    continue
+            total, ok = _column(samples, keep, stamps)
+            values[column] = total
+            valid &= ok
+    total_power = np.zeros(stamps.size)
+    for column in values.values():
+        total_power += column
+    nonzero = total_power != 0
+    dropped = int((valid & ~nonzero).sum())
+    kept = int(valid.sum())
+    if warn and kept and dropped > ZERO_ROWS_WARNING_SHARE * kept:
+        warn(f"input {data.name}: {dropped} of {kept} {layout.source} power rows are 0 (repeated samples) and "
+             "were dropped; re-run query with a step at least as long as the scrape interval")
+    rows = valid & nonzero
+    return PowerTable(stamps[rows], {c: v[rows] for c, v in values.items()}, dropped)

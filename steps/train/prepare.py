@@ -1,0 +1,192 @@
+"""From query responses to training sets: steps 3-6 of train.md §2 as one pure function (no file IO)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ..common.domain import ABS_POWER, DYN_POWER, ENERGY_SOURCES, FeatureGroup, feature_groups
+from ..common.kepler_metrics import GENERATIONS
+from .assemble import INPUT_COLUMN, assemble_input, concat, smooth, ID_COLUMN
+from .extract import InputData, background_container_names, extract_input, DEFAULT_VM_JOB_NAME
+from .features import GroupChoice, choose_groups, counter_features, group_columns, has_gauges
+from .isolate import AbsModelPredictor, Columns, TrainerChoice, isolate_min, isolate_none, isolate_profile, \
+    isolate_trainer
+from .power import PowerLayout, PowerTable, power_layout, power_table
+from .profile import Profile, compute_profiles
+from .tables import Skip, TrainingSet
+
+QueryResponse = Mapping[str, list]
+NodeTypes = Union[Mapping[str, int], Callable[[Mapping[str, Optional[int]]], Mapping[str, int]]]
+Log = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass
+class PrepareInfo:
+    """What the run learnt while preparing, for the summary and the pipeline files."""
+
+    generations: Dict[str, str] = field(default_factory=dict)  # input -> generation id
+    node_types: Dict[str, int] = field(default_factory=dict)  # input (and idle input) -> node type
+    groups: GroupChoice = None  # type: ignore[assignment]
+    profiles: Dict[str, Profile] = field(default_factory=dict)  # source -> profile (idle input given)
+    background: List[str] = field(default_factory=list)  # idle input's container names
+    trainer_choices: Dict[Tuple[str, str], List[TrainerChoice]] = field(default_factory=dict)  # (source, group)
+
+
+def _energy_metric_name(source: str, generation: str, vm: bool) -> str:
+    component = ENERGY_SOURCES[source].components[0]
+    return GENERATIONS[generation].energy_metric(component, vm=vm)
+
+
+def prepare_training_sets(
+        inputs: Sequence[Tuple[str, QueryResponse]],
+        sources: Sequence[str],
+        node_types: NodeTypes,
+        extractor: str = "default",
+        isolator: str = "min",
+        thirdparty: Sequence[str] = (),
+        vm: bool = False,
+        generation: str = "auto",
+        profile_input: Optional[Tuple[str, QueryResponse]] = None,
+        abs_models: Optional[Sequence[AbsModelPredictor]] = None,
+        target_hints: Sequence[str] = (),
+        bg_hints: Sequence[str] = (),
+        vm_job_name: str = DEFAULT_VM_JOB_NAME,
+        warn: Optional[Log] = None,
+        progress: Optional[Log] = None,
+) -> Tuple[List[TrainingSet], List[Skip], PrepareInfo]:
+    """Extract, choose groups, resolve node types, compute idle profiles, assemble and isolate.
+
+    - `inputs`: (name, parsed query JSON) in `--input` order.
+    - `node_types`: a mapping input name -> node type, or a callable given {input name: node-info
+      value from the data or None} (the idle input included) returning that mapping; the callable
+      is where the caller applies train.md §5 (see node_types.resolve_node_types).
+    - `profile_input`: the `--profile` idle input; its profiles land in `info.profiles` (the caller
+      writes them) and the `profile` isolator uses them.
+    - `abs_models`: AbsPower models of `--abs-pipeline-name` for the `trainer` isolator.
+    Returns one AbsPower and one DynPower TrainingSet per (source, valid group), sources in the
+    given order and groups in group order; whatever is not produced is a Skip. Raises StepError for
+    the fatal cases of train.md §12 (generation, mixed nodes, node info, no valid group).
+    """
+    warn = warn or _quiet
+    progress = progress or _quiet
+    info = PrepareInfo()
+
+    data: List[InputData] = []
+    for name, response in inputs:
+        data.append(extract_input(name, response, sources, generation, thirdparty, vm, vm_job_name, warn))
+        info.generations[name] = data[-1].generation
+    idle: Optional[InputData] = None
+    if profile_input is not None:
+        idle = extract_input(profile_input[0], profile_input[1], sources, generation, (), vm, vm_job_name, warn)
+        info.background = background_container_names(profile_input[1], idle.generation, profile_input[0], vm_job_name)
+
+    info.groups = choose_groups(feature_groups(tuple(thirdparty)), data)
+    for line in info.groups.dropped_lines():
+        warn(line)
+    if callable(node_types):
+        observed = {d.name: d.node_info for d in data}
+        if idle is not None:
+            observed.setdefault(idle.name, idle.node_info)
+        resolved = dict(node_types(observed))
+    else:
+        resolved = dict(node_types)
+    info.node_types = resolved
+
+    if idle is not None:
+        info.profiles = compute_profiles(idle, sources, resolved.get(idle.name, 0), warn)
+
+    sets: List[TrainingSet] = []
+    skips: List[Skip] = []
+    for source in sources:
+        if source == "trained_power_model":
+            warn("trained_power_model series are Kepler's own estimates, not measurements")
+        layout = power_layout(source, data)
+        powers = [power_table(d, layout, warn) if d.source_has_data(source) else None for d in data]
+        if not any(p is not None and p.t.size for p in powers):
+            names = ", ".join(d.name for d in data)
+            metric = _energy_metric_name(source, data[0].generation, vm)
+            skips.append(Skip(source, f"no {metric} series with source {source} in {names}"
+                              if not vm else f"no {metric} series in {names}"))
+            continue
+        for group in info.groups.valid:
+            made, skipped = _prepare_group(source, group, data, powers, layout, resolved, extractor, isolator,
+                                           info, abs_models or (), target_hints, bg_hints, progress)
+            sets.extend(made)
+            skips.extend(skipped)
+    return sets, skips, info
+
+
+def _prepare_group(source: str, group: FeatureGroup, data: Sequence[InputData],
+                   powers: Sequence[Optional[PowerTable]], layout: PowerLayout, node_types: Mapping[str, int],
+                   extractor: str, isolator: str, info: PrepareInfo, abs_models: Sequence[AbsModelPredictor],
+                   target_hints: Sequence[str], bg_hints: Sequence[str], progress: Log
+                   ) -> Tuple[List[TrainingSet], List[Skip]]:
+    columns = group_columns(group, data)
+    dynamic = not has_gauges(group, data)
+    cols = Columns(columns, layout.power_columns, layout.ratio_columns)
+    smoothed = [c for c in columns if c not in _non_workload(group, data)] + layout.flat_power_columns
+    abs_tables, container_tables = [], []
+    for position, (input_data, power) in enumerate(zip(data, powers)):
+        if power is None or power.t.size == 0:
+            continue
+        abs_table, container_table = assemble_input(input_data, position, group, columns, layout, power,
+                                                    int(node_types.get(input_data.name, 0)), dynamic)
+        if extractor == "smooth":
+            abs_table = smooth(abs_table, smoothed, by=())
+            if container_table is not None:
+                container_table = smooth(container_table, smoothed, by=(ID_COLUMN,))
+        abs_tables.append(abs_table)
+        container_tables.append(container_table)
+    progress(f"{group.name} extraction done.")
+    sets: List[TrainingSet] = []
+    skips: List[Skip] = []
+    abs_table = concat(abs_tables)
+    label = f"{source}/{{}}/{group.name}"
+    if abs_table.empty:
+        skips.append(Skip(label.format(ABS_POWER), "no timestamp has both power and feature values"))
+    else:
+        sets.append(TrainingSet(source, group, ABS_POWER, abs_table, tuple(columns), layout.power_columns,
+                                layout.ratio_columns))
+    if not dynamic:
+        skips.append(Skip(label.format(DYN_POWER), "groups with gauge features have no DynPower models"))
+        return sets, skips
+    containers = concat(container_tables)
+    if containers.empty:
+        skips.append(Skip(label.format(DYN_POWER), "no container rows"))
+        return sets, skips
+    if isolator == "none":
+        dyn = isolate_none(containers, cols)
+    elif isolator == "profile":
+        dyn, missing = isolate_profile(containers, cols, info.profiles.get(source, {}), info.background)
+        if missing:
+            skips.append(Skip(label.format(DYN_POWER), f"no idle profile of {source} for node type(s) "
+                              f"{', '.join(map(str, missing))}"))
+    elif isolator == "trainer":
+        dyn, choices = isolate_trainer(containers, cols, source, abs_models, target_hints, bg_hints)
+        info.trainer_choices[(source, group.name)] = choices
+        lacking = [c.node_type for c in choices if c.model is None]
+        if lacking:
+            skips.append(Skip(label.format(DYN_POWER), f"no AbsPower model of {source} with the features of "
+                              f"{group.name} for node type(s) {', '.join(map(str, lacking))} in the abs pipeline"))
+    else:
+        dyn = isolate_min(containers, cols)
+    progress(f"{group.name} isolation done.")
+    if dyn.empty:
+        if isolator not in ("profile", "trainer"):
+            skips.append(Skip(label.format(DYN_POWER), "no rows after isolation"))
+        return sets, skips
+    dyn = dyn.drop(columns=[INPUT_COLUMN]).reset_index(drop=True)
+    sets.append(TrainingSet(source, group, DYN_POWER, dyn, tuple(columns), layout.power_columns,
+                            layout.ratio_columns))
+    return sets, skips
+
+
+def _non_workload(group: FeatureGroup, data: Sequence[InputData]) -> List[str]:
+    """Columns smoothing leaves alone: gauges and system features."""
+    counters = {f for d in data for f in counter_features(group, d)}
+    return [c for c in group_columns(group, data) if c not in counters]

@@ -1,0 +1,283 @@
+"""The train step's order of work (train.md §2): check files, extract, fit in parallel, commit, summarise.
+
+Extraction is steps/train/prepare.py (pure); fitting is fit.py via runner.py; the pipeline
+folder is only touched by commit.py, after every job has ended and only when a model was trained.
+Each phase is timed (load, extraction, fitting, writing) for the benchmark.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from ..common.atomic import write_json
+from ..common.console import Console
+from ..common.domain import ABS_POWER, DYN_POWER
+from ..common.errors import StepError
+from ..common.machine_spec import Spec
+from ..common.timefmt import utc_now
+from ..common.workspace import PipelineLayout, Workspace, read_json, read_machine_spec, read_query_response
+from . import commit as committing
+from .fit import FitInput, prepare
+from .runner import Failure, Job, JobResult, WorkerPool, run_jobs, threads_per_worker
+from .summary import GroupOutcome, box, final_lines, source_summary
+from .tables import Skip, TrainingSet
+from .trainers import TRAINERS
+
+
+@dataclass
+class TrainOptions:
+    """The resolved flags of train.md §1 (usage checks already passed)."""
+
+    data_path_flag: Optional[str]
+    inputs: List[str]
+    pipeline: str
+    machine_id: Optional[str]
+    machine_spec: Optional[str]
+    sources: List[str]
+    extractor: str
+    isolator: str
+    profile: Optional[str]
+    target_hints: List[str]
+    bg_hints: List[str]
+    abs_pipeline: Optional[str]
+    abs_trainers: List[str]
+    dyn_trainers: List[str]
+    thirdparty: List[str]
+    vm: bool
+    seed: int
+    jobs: int
+    generation: str = "auto"
+    error_key: str = "mae"
+    vm_job_name: str = "vm"
+    cpus: int = 1
+
+    @property
+    def metric_type(self) -> str:
+        return "vm_metrics" if self.vm else "bm_metrics"
+
+
+@dataclass
+class TrainReport:
+    exit_code: int
+    trained: int = 0
+    failures: List[Failure] = field(default_factory=list)
+    skips: List[Skip] = field(default_factory=list)
+    results: List[JobResult] = field(default_factory=list)
+    phases: Dict[str, float] = field(default_factory=dict)  # seconds per phase
+
+    @property
+    def fit_floor_work(self) -> float:
+        """Sum of the jobs' own times (divide by --jobs for the fit floor)."""
+        return sum(r.seconds for r in self.results)
+
+
+class _Phases:
+    def __init__(self) -> None:
+        self.seconds: Dict[str, float] = defaultdict(float)
+
+    def timed(self, name: str) -> "_Timer":
+        return _Timer(self.seconds, name)
+
+
+class _Timer:
+    def __init__(self, store: Dict[str, float], name: str) -> None:
+        self.store, self.name = store, name
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.store[self.name] += time.perf_counter() - self.started
+
+
+def _machine_spec(options: TrainOptions, workspace: Workspace, console: Console) -> Optional[Spec]:
+    if options.machine_spec:
+        return read_machine_spec(Path(options.machine_spec))
+    if options.machine_id:
+        for candidate in workspace.machine_spec_candidates(options.machine_id):
+            if candidate.is_file():
+                return read_machine_spec(candidate)
+        console.warn(f"no machine spec for --id {options.machine_id} (looked for "
+                     f"{', '.join(str(p) for p in workspace.machine_spec_candidates(options.machine_id))}); "
+                     "node types come from the data")
+    return None
+
+
+def _load_inputs(options: TrainOptions, workspace: Workspace) -> Tuple[List[Tuple[str, Any]], Optional[Tuple[str, Any]]]:
+    inputs = [(name, read_query_response(workspace.query_response(name))) for name in options.inputs]
+    profile = None
+    if options.profile:
+        profile = (options.profile, read_query_response(workspace.query_response(options.profile)))
+    return inputs, profile
+
+
+def _machine_specs(index: Any) -> Dict[int, Optional[Dict[str, Any]]]:
+    """Model metadata carries machine_spec when the entry has a processor and cores > 0."""
+    specs: Dict[int, Optional[Dict[str, Any]]] = {}
+    for node_type, entry in index.entries.items():
+        attrs = dict(entry.attrs)
+        known = bool(attrs.get("processor")) and float(attrs.get("cores") or 0) > 0
+        specs[node_type] = attrs if known else None
+    return specs
+
+
+def train_arguments(options: TrainOptions, workspace: Workspace, generations: Dict[str, str]) -> Dict[str, Any]:
+    """train_arguments.json (workspace.md §3.9): flag order, defaults filled in, lists as comma strings."""
+    joined = lambda items: ",".join(items) if items else None  # noqa: E731
+    detected = sorted(set(generations.values()))
+    return {
+        "command": "train", "data_path": str(workspace.data_path), "input": ",".join(options.inputs),
+        "pipeline_name": options.pipeline, "id": options.machine_id, "machine_spec": options.machine_spec,
+        "energy_source": ",".join(options.sources), "extractor": options.extractor, "isolator": options.isolator,
+        "profile": options.profile, "target_hints": joined(options.target_hints),
+        "bg_hints": joined(options.bg_hints), "abs_pipeline_name": options.abs_pipeline,
+        "abs_trainers": ",".join(options.abs_trainers), "dyn_trainers": ",".join(options.dyn_trainers),
+        "thirdparty_metrics": joined(options.thirdparty), "vm_train": options.vm,
+        "metric_generation": ",".join(detected) if detected else options.generation,
+        "seed": options.seed, "jobs": options.jobs,
+    }
+
+
+def _build_jobs(sets: List[TrainingSet], options: TrainOptions, stage: PipelineLayout,
+                specs: Dict[int, Optional[Dict[str, Any]]]) -> Tuple[List[Job], List[FitInput]]:
+    jobs: List[Job] = []
+    prepared: List[FitInput] = []
+    for training_set in sets:
+        data = prepare(training_set, options.seed)
+        prepared.append(data)
+        names = options.abs_trainers if training_set.output_type == ABS_POWER else options.dyn_trainers
+        group_stage = stage.group_dir(training_set.source, training_set.output_type, data.group.name)
+        for name in names:
+            jobs.append(Job(key=len(jobs), data=data, trainer=TRAINERS[name], seed=options.seed, stage=group_stage,
+                            machine_specs=specs))
+    return jobs, prepared
+
+
+def train(options: TrainOptions, workspace: Workspace, console: Console,
+          clock: Callable[[], datetime] = utc_now) -> TrainReport:
+    """Run the whole step; raise StepError for the fatal cases, return the report otherwise."""
+    from .abs_models import read_abs_models
+    from .node_types import NodeTypeIndex, resolve_node_types
+    from .prepare import prepare_training_sets
+    from .profile import merge as merge_profile
+
+    phases = _Phases()
+    prefix = f"{options.pipeline} pipeline: "
+    if not workspace.data_path.is_dir():
+        raise StepError(f"data path {workspace.data_path} does not exist (set --data-path or DATAPATH)")
+    layout = workspace.pipeline(options.pipeline)
+    pool: Optional[WorkerPool] = None
+    stage_root: Optional[Path] = None
+    try:
+        with phases.timed("load"):
+            inputs, profile_input = _load_inputs(options, workspace)
+            spec = _machine_spec(options, workspace, console)
+            abs_models = None
+            if options.abs_pipeline:
+                abs_layout = workspace.pipeline(options.abs_pipeline)
+                if not abs_layout.root.is_dir():
+                    raise StepError(f"--abs-pipeline-name pipeline {options.abs_pipeline} not found at "
+                                    f"{abs_layout.root}")
+            committing.check_compatible(layout, options.extractor, options.isolator, options.metric_type)
+            if options.abs_pipeline:
+                abs_models = read_abs_models(workspace.pipeline(options.abs_pipeline), options.sources)
+            index = NodeTypeIndex.load(read_json(layout.node_type_index, "node type index")
+                                       if layout.node_type_index.exists() else None)
+
+        if options.jobs > 1:
+            # Start the workers now: their library imports overlap the extraction below.
+            pool = WorkerPool(options.jobs, threads_per_worker(options.cpus, options.jobs))
+        with phases.timed("extraction"):
+            def node_types(observed: Dict[str, Optional[int]]) -> Dict[str, int]:
+                return resolve_node_types(index, observed, options.pipeline, spec, options.machine_id, console.warn)
+
+            sets, skips, info = prepare_training_sets(
+                inputs, options.sources, node_types, extractor=options.extractor, isolator=options.isolator,
+                thirdparty=options.thirdparty, vm=options.vm, generation=options.generation,
+                profile_input=profile_input, abs_models=abs_models, target_hints=options.target_hints,
+                bg_hints=options.bg_hints, vm_job_name=options.vm_job_name, warn=console.warn,
+                progress=lambda message: console.info(prefix + message))
+        with phases.timed("writing"):
+            for source, profile in info.profiles.items():
+                target = workspace.profile(options.pipeline, source)
+                existing = read_json(target, "idle profile") if target.exists() else None
+                write_json(target, merge_profile(existing, profile))
+        with phases.timed("extraction"):
+            stage_root = committing.staging_root(workspace.model_path, options.pipeline)
+            jobs, prepared = _build_jobs(sets, options, PipelineLayout(stage_root), _machine_specs(index))
+
+        with phases.timed("fitting"):
+            console.info(prefix + f"Waiting for {len(jobs)} trainers to complete...")
+            progress = console.progress(len(jobs), prefix + "training") if jobs else None
+            results = run_jobs(jobs, options.jobs, options.cpus,
+                               on_result=(lambda _: progress.advance()) if progress else None, pool=pool)
+        if pool is not None:
+            pool.close()
+            pool = None
+
+        failures = [f for r in results for f in r.failures]
+        new_models = [committing.NewModel(j.data.source, j.data.output_type, j.data.group.name, m)
+                      for j, r in zip(jobs, results) for m in r.models]
+        report = TrainReport(exit_code=0 if new_models else 1, trained=len(new_models), failures=failures,
+                             skips=list(skips), results=results)
+        if new_models:
+            with phases.timed("writing"):
+                settings = committing.RunSettings(
+                    extractor=options.extractor, isolator=options.isolator, metric_type=options.metric_type,
+                    abs_trainers=options.abs_trainers, dyn_trainers=options.dyn_trainers,
+                    train_arguments=train_arguments(options, workspace, info.generations),
+                    node_type_index=index.to_dict(), error_key=options.error_key)
+                committing.commit(layout, workspace.pipeline_zip(options.pipeline), new_models, sets, settings,
+                                  clock())
+        _print_summary(console, options, layout, sets, jobs, results, report)
+        report.phases = dict(phases.seconds)
+        if not new_models:
+            raise StepError("no model was trained (failures and skips listed above); "
+                            f"nothing was written to {layout.root}")
+        return report
+    finally:
+        if pool is not None:
+            pool.close()
+        if stage_root is not None:
+            shutil.rmtree(stage_root, ignore_errors=True)
+
+
+def _print_summary(console: Console, options: TrainOptions, layout: PipelineLayout, sets: List[TrainingSet],
+                   jobs: List[Job], results: List[JobResult], report: TrainReport) -> None:
+    by_set: Dict[Tuple[str, str, str], List[Dict[str, Any]]] = defaultdict(list)
+    for job, result in zip(jobs, results):
+        for model in result.models:
+            row = dict(model.metadata)
+            row["feature_group"] = job.data.group.name
+            by_set[(job.data.source, job.data.output_type, job.data.group.name)].append(row)
+    sizes = {(s.source, s.output_type, s.group.name): len(s.table) for s in sets}
+    for source in options.sources:
+        groups = list(dict.fromkeys(s.group.name for s in sets if s.source == source))
+        for group in groups:
+            outcomes: Dict[str, Optional[GroupOutcome]] = {}
+            for output_type in (ABS_POWER, DYN_POWER):
+                key = (source, output_type, group)
+                if key not in sizes:
+                    outcomes[output_type] = None
+                    continue
+                trainers = options.abs_trainers if output_type == ABS_POWER else options.dyn_trainers
+                outcome = GroupOutcome(rows=sizes[key], trainers=list(trainers),
+                                       output=str(layout.group_dir(source, output_type, group)))
+                for row in by_set.get(key, []):
+                    node_type = int(row["node_type"])
+                    outcome.min_mae[node_type] = min(outcome.min_mae.get(node_type, float("inf")), row["mae"])
+                outcomes[output_type] = outcome
+            console.info(box(options.pipeline, source, group, options.extractor, options.isolator,
+                             options.metric_type, outcomes))
+        per_type = {ot: [r for (s, o, _), rows in by_set.items() if s == source and o == ot for r in rows]
+                    for ot in (ABS_POWER, DYN_POWER)}
+        if any(per_type.values()):
+            console.info(source_summary(source, per_type))
+    for line in final_lines(report.failures, report.skips, report.trained, str(layout.root)):
+        console.info(line)

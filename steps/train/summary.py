@@ -1,0 +1,105 @@
+"""The printed output of train.md §11: a box per (source, group), a table per source, failures and total.
+
+Pure text builders; the caller prints. The text is for people, not a stable interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+
+from ..common.domain import ABS_POWER, DYN_POWER
+from .tables import Skip
+
+BOX_WIDTH_LIMIT = 200
+TITLES = {ABS_POWER: "Absolute Power Modeling:", DYN_POWER: "Dynamic Power Modeling:"}
+
+
+@dataclass
+class GroupOutcome:
+    """What one (source, group, output type) produced."""
+
+    rows: int
+    trainers: List[str]
+    output: str
+    min_mae: Dict[int, float] = field(default_factory=dict)  # node type -> best mae
+
+
+def _wrap(line: str, width: int) -> List[str]:
+    return [line[i:i + width] for i in range(0, len(line), width)] or [""]
+
+
+def box(pipeline: str, source: str, group: str, extractor: str, isolator: str, metric_type: str,
+        outcomes: Dict[str, Optional[GroupOutcome]]) -> str:
+    """The `#` box printed after each (source, group); lines over 200 characters wrap, nothing is cut."""
+    lines = [f"Pipeline {pipeline} has finished for modeling {source} power by {group} feature",
+             f"    Extractor: {extractor}", f"    Isolator: {isolator}"]
+    for output_type in (ABS_POWER, DYN_POWER):
+        outcome = outcomes.get(output_type)
+        lines.append(TITLES[output_type])
+        if outcome is None:
+            lines.append("    not trained (see the skipped list)")
+            continue
+        lines += [f"    Input data size: {outcome.rows}",
+                  f"    Model Trainers: {', '.join(outcome.trainers)}",
+                  f"    Metric Type: {metric_type}",
+                  f"    Output: {outcome.output}"]
+        for node_type, mae in sorted(outcome.min_mae.items()):
+            lines.append(f"    NodeType {node_type} Min mae: {mae}")
+        if not outcome.min_mae:
+            lines.append("    no model trained")
+    wrapped = [part for line in lines for part in _wrap(line, BOX_WIDTH_LIMIT)]
+    width = max(len(line) for line in wrapped) + 4
+    border = "#" * width
+    body = [f"# {line.ljust(width - 4)} #" for line in wrapped]
+    return "\n".join([border, *body, border])
+
+
+def _table(rows: Sequence[Dict[str, Any]]) -> List[str]:
+    headers = ("feature_group", "model_name", "mae", "mape")
+    cells = [[str(r[h]) for h in headers] for r in rows]
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(headers)]
+    fmt = lambda values: "  ".join(v.ljust(widths[i]) for i, v in enumerate(values)).rstrip()  # noqa: E731
+    return [fmt(headers)] + [fmt(c) for c in cells]
+
+
+def source_summary(source: str, results: Dict[str, List[Dict[str, Any]]]) -> str:
+    """Per output type, every model of this run with its errors, sorted by mae."""
+    lines = [f"=========== Train {source} Summary ============"]
+    for output_type in (ABS_POWER, DYN_POWER):
+        lines.append(f"{output_type} pipeline results:")
+        rows = sorted(results.get(output_type, []), key=lambda r: (float(r["mae"]), r["feature_group"],
+                                                                   r["model_name"]))
+        lines += _table(rows) if rows else ["(none)"]
+    return "\n".join(lines)
+
+
+def _grouped(failures: Sequence[Any]) -> List[tuple]:
+    """Failures of every trainer of one table and node type with one reason (e.g. too few rows) as one line."""
+    buckets: Dict[tuple, List[str]] = {}
+    for failure in failures:
+        table, _, model = failure.what.rpartition("/")
+        trainer, _, node_type = model.rpartition("_")
+        buckets.setdefault((table, node_type, failure.reason), []).append(failure.what)
+    lines = []
+    for (table, node_type, reason), members in buckets.items():
+        if len(members) > 1:
+            lines.append((f"{table}/*_{node_type} ({len(members)} trainers)", reason))
+        else:
+            lines.append((members[0], reason))
+    return lines
+
+
+def final_lines(failures: Sequence[Any], skips: Sequence[Skip], trained: int, destination: str) -> List[str]:
+    """Every failure and skip on one line each, then the total."""
+    lines: List[str] = []
+    if failures:
+        lines.append(f"Failed ({len(failures)}):")
+        lines += [f"  {what}: {reason}" for what, reason in _grouped(failures)]
+    if skips:
+        lines.append(f"Skipped ({len(skips)}):")
+        lines += [f"  {s.what}: {s.reason}" for s in skips]
+    failed = f" ({len(failures)} failed)" if failures else ""
+    noun = "model" if trained == 1 else "models"
+    lines.append(f"trained {trained} {noun}{failed} into {destination}")
+    return lines

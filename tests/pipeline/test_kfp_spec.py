@@ -1,0 +1,114 @@
+"""The compiled KFP v2 spec: reloads with kfp, parses strictly as protobuf, and says what the step table says."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+KFP_PLACEHOLDER = re.compile(r"^\{\{\$\.inputs\.parameters\['([a-z_]+)'\]\}\}$")
+
+
+@pytest.fixture(scope="module")
+def kfp_file(manifests_dir, pipeline_def):
+    return manifests_dir / pipeline_def.KFP_FILE
+
+
+@pytest.fixture(scope="module")
+def documents(kfp_file):
+    docs = list(yaml.safe_load_all(kfp_file.read_text(encoding="utf-8")))
+    assert len(docs) == 2, "pipeline spec + Kubernetes platform spec"
+    return docs
+
+
+def test_reloads_with_kfp(kfp_file, pipeline_def):
+    from kfp import components
+
+    component = components.load_component_from_file(str(kfp_file))
+    assert component.name == pipeline_def.PIPELINE_NAME
+    inputs = component.component_spec.inputs
+    assert set(inputs) == {p.name for p in pipeline_def.PARAMETERS}
+    for parameter in pipeline_def.PARAMETERS:
+        assert inputs[parameter.name].default == parameter.default
+
+
+def test_both_documents_parse_strictly_as_protobuf(documents):
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    spec = json_format.ParseDict(documents[0], pipeline_spec_pb2.PipelineSpec())  # unknown fields raise
+    platform = json_format.ParseDict(documents[1], pipeline_spec_pb2.PlatformSpec())
+    assert spec.pipeline_info.name == "kepler-model-pipeline"
+    assert set(platform.platforms) == {"kubernetes"}
+
+
+def test_root_parameters_are_strings_with_their_defaults(documents, pipeline_def):
+    definitions = documents[0]["root"]["inputDefinitions"]["parameters"]
+    assert set(definitions) == {p.name for p in pipeline_def.PARAMETERS}
+    for parameter in pipeline_def.PARAMETERS:
+        assert definitions[parameter.name]["parameterType"] == "STRING"
+        assert definitions[parameter.name]["defaultValue"] == parameter.default
+
+
+def _expected_args(step, pipeline_def):
+    """The step's arguments with each parameter as the KFP placeholder of its component input."""
+    return step.render_args(lambda name: "{{$.inputs.parameters['%s']}}" % name.lower())
+
+
+@pytest.mark.parametrize("step_name", ["query", "train", "export"])
+def test_executor_image_command_args_env_and_resources(documents, pipeline_def, step_name):
+    step = next(s for s in pipeline_def.STEPS if s.name == step_name)
+    container = documents[0]["deploymentSpec"]["executors"][f"exec-{step_name}"]["container"]
+    assert container["image"] == pipeline_def.image_name(step_name)
+    assert container["command"] == ["kepler-model", step_name]
+    assert container["args"] == _expected_args(step, pipeline_def)
+    assert {e["name"]: e["value"] for e in container["env"]} == {
+        "DATAPATH": "/workspace/data", "MODEL_PATH": "/workspace/models"}
+    assert container["resources"]["resourceCpuLimit"] == step.resources.cpu_limit
+    assert container["resources"]["resourceMemoryRequest"] == step.resources.memory_request
+
+
+def test_literal_command_lines(documents):
+    """The exact flags each step receives (the contract with the step CLIs)."""
+    executors = documents[0]["deploymentSpec"]["executors"]
+
+    def line(step):
+        return " ".join(KFP_PLACEHOLDER.sub(lambda m: "{" + m.group(1).upper() + "}", a)
+                        for a in executors[f"exec-{step}"]["container"]["args"])
+
+    assert line("query") == ("--benchmark {BENCHMARK} --server {PROM_URL} --output kepler_query "
+                             "--start-time {START_TIME} --end-time {END_TIME} --interval {INTERVAL} "
+                             "--step {STEP} --id {COLLECT_ID}")
+    assert line("train") == "--pipeline-name {PIPELINE_NAME} --input kepler_query --id {COLLECT_ID}"
+    assert line("export") == ("--benchmark {BENCHMARK} --collect-date {COLLECT_DATE} --pipeline-name "
+                              "{PIPELINE_NAME} -o /model-db/models --publisher {PUBLISHER} --zip=true")
+
+
+def test_task_inputs_wire_to_pipeline_parameters(documents):
+    components = documents[0]["components"]
+    for name, task in documents[0]["root"]["dag"]["tasks"].items():
+        wired = {k: v["componentInputParameter"] for k, v in task["inputs"]["parameters"].items()}
+        assert all(k == v.lower() for k, v in wired.items()), wired
+        assert set(wired) == set(components[f"comp-{name}"]["inputDefinitions"]["parameters"])
+
+
+def test_caching_is_off_and_order_is_query_train_export(documents):
+    tasks = documents[0]["root"]["dag"]["tasks"]
+    assert set(tasks) == {"query", "train", "export"}
+    for task in tasks.values():
+        assert task["cachingOptions"].get("enableCache", False) is False
+    assert "dependentTasks" not in tasks["query"]
+    assert tasks["train"]["dependentTasks"] == ["query"]
+    assert tasks["export"]["dependentTasks"] == ["train"]
+
+
+def test_claims_are_mounted_by_parameter(documents):
+    executors = documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+
+    def mounts(step):
+        return {(m["pvcNameParameter"]["componentInputParameter"], m["mountPath"]) for m in executors[f"exec-{step}"]["pvcMount"]}
+
+    assert mounts("query") == {("WORKSPACE_CLAIM", "/workspace")}
+    assert mounts("train") == {("WORKSPACE_CLAIM", "/workspace")}
+    assert mounts("export") == {("WORKSPACE_CLAIM", "/workspace"), ("MODEL_DB_CLAIM", "/model-db")}

@@ -1,0 +1,86 @@
+"""The parallel runner: failures stay local, crashed workers fail one job, results do not depend on --jobs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, List
+
+import pytest
+
+from steps.train.fit import prepare
+from steps.train.runner import Job, run_jobs
+from steps.train.trainers import SCIKIT, TRAINERS
+from tests.train_fit.helpers import dram_sigmoid, sigmoid_power, training_set
+
+
+class _Exploding:
+    def fit(self, x: Any, y: Any) -> None:
+        raise RuntimeError("injected failure")
+
+
+def build_exploding(seed: int, threads: int) -> Any:
+    return _Exploding()
+
+
+class _Crashing:
+    def fit(self, x: Any, y: Any) -> None:
+        os._exit(17)  # a worker dying without a word (like a segfault or an OOM kill)
+
+
+def build_crashing(seed: int, threads: int) -> Any:
+    return _Crashing()
+
+
+EXPLODING = replace(TRAINERS["LinearRegressionTrainer"], name="ExplodingTrainer", build=build_exploding, weight=None)
+CRASHING = replace(TRAINERS["LinearRegressionTrainer"], name="CrashingTrainer", build=build_crashing, weight=None,
+                   model_class=SCIKIT)
+
+
+def _jobs(stage: Path, trainers: List[Any], seed: int = 0) -> List[Job]:
+    data = prepare(training_set(sigmoid_power, rows=150, noise=1.0, dram=dram_sigmoid, node_types=(0, 1)), seed)
+    return [Job(key=i, data=data, trainer=t, seed=seed, stage=stage) for i, t in enumerate(trainers)]
+
+
+def _listing(stage: Path) -> List[str]:
+    return sorted(str(p.relative_to(stage)) for p in stage.rglob("*"))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_trainer_never_stops_the_others_and_leaves_nothing(tmp_path: Path, workers: int):
+    trainers = [TRAINERS["LinearRegressionTrainer"], EXPLODING, TRAINERS["KNeighborsRegressorTrainer"]]
+    results = run_jobs(_jobs(tmp_path, trainers), workers, cpus=2)
+    assert [r.label.rsplit("/", 1)[1] for r in results] == [t.name for t in trainers]
+    assert [len(r.models) for r in results] == [2, 0, 2]
+    assert [f.what.rsplit("/", 1)[1] for f in results[1].failures] == ["ExplodingTrainer_0", "ExplodingTrainer_1"]
+    assert all(f.reason == "injected failure" for f in results[1].failures)
+    listing = _listing(tmp_path)
+    assert not [p for p in listing if "Exploding" in p or "/." in p or p.startswith(".")], listing
+    assert "LinearRegressionTrainer_1.zip" in listing and "KNeighborsRegressorTrainer_0" in listing
+
+
+def test_a_crashed_worker_fails_only_its_job(tmp_path: Path):
+    trainers = [TRAINERS["LinearRegressionTrainer"], CRASHING, TRAINERS["SGDRegressorTrainer"],
+                TRAINERS["KNeighborsRegressorTrainer"]]
+    results = run_jobs(_jobs(tmp_path, trainers), 2, cpus=2)
+    assert [len(r.models) for r in results] == [2, 0, 2, 2], [r.failures for r in results]
+    assert {f.reason for f in results[1].failures} == {"worker process crashed (exit code 17)"}
+    assert len(results[1].failures) == 2
+    assert not [p for p in _listing(tmp_path) if "Crashing" in p and not p.startswith(".")]
+
+
+def test_results_do_not_depend_on_the_number_of_workers(tmp_path: Path):
+    names = ["XgboostFitTrainer", "SGDRegressorTrainer", "GradientBoostingRegressorTrainer",
+             "LogisticRegressionTrainer", "SVRRegressorTrainer"]
+    outputs = {}
+    for workers in (1, 2):
+        stage = tmp_path / f"w{workers}"
+        results = run_jobs(_jobs(stage, [TRAINERS[n] for n in names], seed=7), workers, cpus=2)
+        outputs[workers] = ([m.metadata for r in results for m in r.models],
+                            {p.relative_to(stage).as_posix(): p.read_bytes()
+                             for p in sorted(stage.rglob("*")) if p.is_file() and p.suffix in (".json", ".pkl")})
+    assert outputs[1][0] == outputs[2][0]
+    assert outputs[1][1].keys() == outputs[2][1].keys()
+    differing = [name for name in outputs[1][1] if outputs[1][1][name] != outputs[2][1][name]]
+    assert differing == []
