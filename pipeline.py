@@ -17,7 +17,7 @@ import io
 import os
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -481,6 +481,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         paths = write_all(Path(args.output_dir), registry, tag)
     except PipelineDefinitionError as problem:
         print(f"pipeline.py: error: {problem}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as missing:
+        if (missing.name or "").split(".")[0] != "kfp":
+            raise
+        print("pipeline.py: error: kfp is not installed; run: pip install '.[pipeline]'", file=sys.stderr)
         return 1
     for path in paths:
         print(path)

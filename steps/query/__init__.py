@@ -1,0 +1,1 @@
+"""The `kepler-model query` step: a time window of Kepler metrics from Prometheus into the workspace."""

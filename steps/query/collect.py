@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures as futures
 from dataclasses import dataclass, field
-from datetime import datetime
 from fractions import Fraction
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 

@@ -7,7 +7,6 @@ source is tested on its own; normalisation lives in steps/common/machine_spec.py
 from __future__ import annotations
 
 import math
-import os
 import re
 import socket
 from dataclasses import dataclass, field

@@ -84,6 +84,15 @@ def _fast_stats(segment: bytes) -> Tuple[SeriesStats, float, float]:
 
 def parse_matrix_fast(body: bytes) -> List[SeriesPart]:
     """The fast path; raises Irregular when the body is not the plain success shape."""
+    try:
+        return _parse_matrix_fast(body)
+    except Irregular:
+        raise
+    except (ValueError, IndexError, TypeError) as failure:  # e.g. native histograms, odd value text
+        raise Irregular(str(failure)) from None
+
+
+def _parse_matrix_fast(body: bytes) -> List[SeriesPart]:
     if not body.startswith(_PREFIX):
         raise Irregular("unexpected prefix")
     parts: List[SeriesPart] = []

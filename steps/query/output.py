@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 from pathlib import Path
-from typing import BinaryIO, List
+from typing import BinaryIO, Iterator, List
 
 from .collect import MergedSeries
 
@@ -24,24 +26,26 @@ def write_metric(handle: BinaryIO, metric: str, series: List[MergedSeries], firs
     return written
 
 
-def metric_frame(metric: str, series: List[MergedSeries]):
-    """One metric flattened to rows: every label, `timestamp`, and the value (workspace.md §3.5)."""
-    import pandas as pd  # only --to-csv needs pandas; keep the plain query path light
-
+def metric_rows(metric: str, series: List[MergedSeries]) -> Iterator[list]:
+    """One metric flattened as pandas would write it (workspace.md §3.5): a header, then one row per sample
+    with the running index, every label, `timestamp` and the value as a float ("" for NaN)."""
     if not series:
-        return pd.DataFrame()
+        yield [""]  # pandas writes an empty frame as one empty index header
+        return
     names = sorted({name for item in series for name in item.labels}, key=lambda n: (n != "__name__", n))
-    frames = []
+    yield ["", *names, "timestamp", metric]
+    index = 0
     for item in series:
-        values = json.loads(b"[" + b", ".join(item.fragments) + b"]")
-        frame = pd.DataFrame(values, columns=["timestamp", metric])
-        frame[metric] = frame[metric].astype(float)
-        for name in names:
-            frame[name] = item.labels.get(name)
-        frames.append(frame[names + ["timestamp", metric]])
-    return pd.concat(frames, ignore_index=True)
+        labels = [item.labels.get(name, "") for name in names]
+        for timestamp, value in json.loads(b"[" + b", ".join(item.fragments) + b"]"):
+            number = float(value)
+            yield [index, *labels, timestamp, "" if math.isnan(number) else repr(number)]
+            index += 1
 
 
 def write_metric_csv(path: Path, metric: str, series: List[MergedSeries]) -> None:
-    """A plain (non-atomic) write: the CSVs are built in a staging folder that is swapped in whole."""
-    metric_frame(metric, series).to_csv(path)
+    """A plain (non-atomic) write: the CSVs are built in a staging folder that is swapped in whole.
+
+    Written with the csv module so the query image needs no pandas."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(metric_rows(metric, series))

@@ -11,7 +11,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 import requests

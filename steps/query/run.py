@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
@@ -24,7 +24,7 @@ from .prom import PromClient, ServerAddress, check_ca_file, read_token
 from .validate import rows_csv, summary_lines, validation_rows
 from .window import ResolvedWindow, WindowRequest, check_request, resolve_window, short_window_warning
 
-WRITE_BUFFER = 1 << 20
+WRITE_BUFFER = 16 << 20
 
 
 @dataclass(frozen=True)

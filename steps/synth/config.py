@@ -25,6 +25,9 @@ class SynthConfig:
       two scrapes apart.
     - `container_lifetimes` limits benchmark container i to the scrapes with first_s <= offset <= last_s
       (its series start and end there; it uses no CPU and draws no power outside); others live throughout.
+    - `noise_w` is the standard deviation (W) of the Gaussian noise on package power per interval and
+      on components at least as large; smaller components get it scaled by their mean power
+      relative to package.
     - Benchmark containers run in pods `<benchmark>-<i>` (container name `<benchmark>`, namespace
       `benchmark_namespace`); `background` adds one low-usage system container per name (kube-system).
     """

@@ -333,6 +333,20 @@ class SynthData:
         return write_openmetrics(self, path)
 
 
+def _noise_scale(clean: Dict[str, np.ndarray], component: str) -> float:
+    """Noise relative to `noise_w`: 1 for package and larger components, less for smaller ones.
+
+    Meters resolve small domains finely: 1 W of noise on a 1.5 W uncore reading would make every
+    percentage error meaningless, which no real RAPL reading does.
+    """
+    if "package" not in clean or component == "package":
+        return 1.0
+    reference = float(np.mean(clean["package"])) if clean["package"].size else 0.0
+    if reference <= 0:
+        return 1.0
+    return min(1.0, float(np.mean(clean[component])) / reference)
+
+
 def _noisy_split(clean: np.ndarray, idle: float, noise: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """(idle part, dynamic part) of the noisy power, both >= 0, so every counter stays monotonic."""
     noisy = np.clip(clean + noise, 0.0, None)
@@ -369,7 +383,8 @@ def generate(config: SynthConfig, model: Optional[PowerModel] = None) -> SynthDa
 
     energy_mj: Dict[Tuple[str, str, Optional[int]], np.ndarray] = {}
     for c in components:
-        noise = noise_rng.normal(0.0, config.noise_w, dt.size) if config.noise_w > 0 else np.zeros(dt.size)
+        scale = _noise_scale(clean, c) * config.noise_w
+        noise = noise_rng.normal(0.0, scale, dt.size) if scale > 0 else np.zeros(dt.size)
         idle_part, dynamic_part = _noisy_split(clean[c], idle[c], noise)
         for mode, part in (("idle", idle_part), ("dynamic", dynamic_part)):
             if c in unit_components:

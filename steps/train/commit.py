@@ -26,6 +26,7 @@ from .model_files import StagedModel
 from .tables import TrainingSet
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+ZIP_LEVEL = 1  # the pipeline zip is a transport copy: fast deflate, most of the size gain
 CSV_LEADING = ("model_name", "trainer", "model_class", "model_file", "features", "fe_files", "output_type", "mae",
                "mape", "node_type")
 
@@ -191,9 +192,14 @@ def zip_pipeline(root: Path, target: Path) -> None:
     """<MODEL_PATH>/<pipeline>.zip: every file of the pipeline folder, paths relative to it, sorted."""
     with atomic_path(target) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(root.rglob("*")):
-                if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts):
-                    archive.write(path, path.relative_to(root).as_posix())
+            files = [p for p in root.rglob("*")
+                     if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)]
+            for path in sorted(files, key=lambda p: p.relative_to(root).as_posix()):
+                # Model zips are compressed already: store them instead of deflating them twice.
+                stored = path.suffix == ".zip"
+                archive.write(path, path.relative_to(root).as_posix(),
+                              compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED,
+                              compresslevel=None if stored else ZIP_LEVEL)
 
 
 def commit(layout: PipelineLayout, pipeline_zip: Path, models: Sequence[NewModel], sets: Sequence[TrainingSet],

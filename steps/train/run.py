@@ -73,8 +73,8 @@ class TrainReport:
 
     @property
     def fit_floor_work(self) -> float:
-        """Sum of the jobs' own times (divide by --jobs for the fit floor)."""
-        return sum(r.seconds for r in self.results)
+        """Sum of the jobs' own CPU times (divide by --jobs for the fit floor)."""
+        return sum(r.cpu_seconds for r in self.results)
 
 
 class _Phases:

@@ -45,7 +45,8 @@ class Job:
 
     @property
     def cost(self) -> float:
-        return self.trainer.cost * max(self.data.rows, 1) * len(self.data.components)
+        rows = max(self.data.rows, 1)
+        return (self.trainer.cost * rows + self.trainer.quadratic * rows * rows) * len(self.data.components)
 
 
 @dataclass
@@ -60,7 +61,8 @@ class JobResult:
     label: str
     models: List[Any] = field(default_factory=list)  # StagedModel
     failures: List[Failure] = field(default_factory=list)
-    seconds: float = 0.0  # the job's own time in its process (fit + write)
+    seconds: float = 0.0  # the job's own wall time in its process (fit + write)
+    cpu_seconds: float = 0.0  # the job's own CPU time (independent of other load on the machine)
     fit_seconds: float = 0.0
     write_seconds: float = 0.0
 
@@ -72,13 +74,14 @@ def one_line(failure: BaseException) -> str:
 
 def execute(job: Job) -> JobResult:
     """Fit and write every node type of one job; a failure fails only that node type."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = JobResult(key=job.key, label=job.label)
     with warnings.catch_warnings():
         # Library warnings (SGD convergence, curve-fit covariance) are not failures and would flood stderr.
         warnings.simplefilter("ignore")
         _execute_nodes(job, result)
     result.seconds = time.perf_counter() - started
+    result.cpu_seconds = time.process_time() - cpu_started
     return result
 
 
@@ -139,9 +142,11 @@ def _worker(conn: Any, threads: int) -> None:
 @contextlib.contextmanager
 def _thread_environment(threads: int) -> Iterator[None]:
     """Spawned children inherit the environment: native pools read these at load time."""
-    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES + ("OMP_WAIT_POLICY",)}
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
+    # Idle OpenMP threads sleep instead of spinning on CPUs the other workers need.
+    os.environ["OMP_WAIT_POLICY"] = saved["OMP_WAIT_POLICY"] or "PASSIVE"
     try:
         yield
     finally:

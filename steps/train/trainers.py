@@ -26,7 +26,10 @@ class TrainerSpec:
     weight: Optional[str]  # linear | curvefit | xgboost | None
     build: Callable[[int, int], Any]  # (seed, threads) -> fresh estimator
     polynomial: bool = False  # PolynomialFeatures(degree=2) before the estimator (poly_scaler.pkl)
-    cost: int = 1  # relative fit cost, used to start the slowest jobs first
+    # Relative CPU cost per row and component (measured, roughly 1e-5 s each), plus a per-row² term
+    # for SVR, whose fit grows about quadratically; only used to start the slowest jobs first.
+    cost: float = 1.0
+    quadratic: float = 0.0
 
     @property
     def fe_files(self) -> Tuple[str, ...]:
@@ -61,7 +64,10 @@ def _svr(seed: int, threads: int) -> Any:
 
 def _xgboost(seed: int, threads: int) -> Any:
     from xgboost import XGBRegressor
-    return XGBRegressor(n_estimators=100, learning_rate=0.1, random_state=seed, n_jobs=threads)
+    # One thread, within the per-worker limit of train.md §10.1: the tables are small (thousands of
+    # rows), and on a busy machine OpenMP threads spin-wait, measured 10-20x slower with 2 threads.
+    # A fixed thread count also keeps the model bytes independent of --jobs.
+    return XGBRegressor(n_estimators=100, learning_rate=0.1, random_state=seed, n_jobs=1)
 
 
 def _sgd(seed: int, threads: int) -> Any:
@@ -88,16 +94,16 @@ def _exponential(seed: int, threads: int) -> Any:
 
 
 TRAINERS: Dict[str, TrainerSpec] = {t.name: t for t in (
-    TrainerSpec("PolynomialRegressionTrainer", SCIKIT, None, _polynomial, polynomial=True, cost=2),
-    TrainerSpec("GradientBoostingRegressorTrainer", SCIKIT, None, _gradient_boosting, cost=20),
-    TrainerSpec("KNeighborsRegressorTrainer", SCIKIT, None, _kneighbors, cost=3),
-    TrainerSpec("LinearRegressionTrainer", SCIKIT, WEIGHT_LINEAR, _linear, cost=1),
-    TrainerSpec("SVRRegressorTrainer", SCIKIT, None, _svr, cost=40),
-    TrainerSpec("XgboostFitTrainer", XGBOOST, WEIGHT_XGBOOST, _xgboost, cost=8),
-    TrainerSpec("SGDRegressorTrainer", SCIKIT, WEIGHT_LINEAR, _sgd, cost=2),
-    TrainerSpec("LogarithmicRegressionTrainer", CURVEFIT, WEIGHT_CURVEFIT, _logarithmic, cost=3),
-    TrainerSpec("LogisticRegressionTrainer", CURVEFIT, WEIGHT_CURVEFIT, _logistic, cost=4),
-    TrainerSpec("ExponentialRegressionTrainer", CURVEFIT, WEIGHT_CURVEFIT, _exponential, cost=3),
+    TrainerSpec("PolynomialRegressionTrainer", SCIKIT, None, _polynomial, polynomial=True, cost=3),
+    TrainerSpec("GradientBoostingRegressorTrainer", SCIKIT, None, _gradient_boosting, cost=30),
+    TrainerSpec("KNeighborsRegressorTrainer", SCIKIT, None, _kneighbors, cost=1),
+    TrainerSpec("LinearRegressionTrainer", SCIKIT, WEIGHT_LINEAR, _linear, cost=0.5),
+    TrainerSpec("SVRRegressorTrainer", SCIKIT, None, _svr, cost=1, quadratic=0.004),
+    TrainerSpec("XgboostFitTrainer", XGBOOST, WEIGHT_XGBOOST, _xgboost, cost=15),
+    TrainerSpec("SGDRegressorTrainer", SCIKIT, WEIGHT_LINEAR, _sgd, cost=4),
+    TrainerSpec("LogarithmicRegressionTrainer", CURVEFIT, WEIGHT_CURVEFIT, _logarithmic, cost=6),
+    TrainerSpec("LogisticRegressionTrainer", CURVEFIT, WEIGHT_CURVEFIT, _logistic, cost=15),
+    TrainerSpec("ExponentialRegressionTrainer", CURVEFIT, WEIGHT_CURVEFIT, _exponential, cost=6),
 )}
 
 if tuple(TRAINERS) != TRAINER_NAMES:  # the domain list and this table must name the same ten, in order

@@ -13,7 +13,6 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict
 
 import pytest
 

@@ -24,10 +24,6 @@ IMAGES = REPO_ROOT / "images"
 DISTRIBUTIONS = {"sklearn": "scikit-learn", "yaml": "PyYAML", "cpuinfo": "py-cpuinfo", "xgboost": "xgboost-cpu"}
 # Never in any step image.
 NEVER = {"kfp", "kfp_kubernetes", "hera", "pytest", "jsonschema", "kubernetes_validate"}
-# Third-party imports a step makes only on a path its image does not support (reported, not hidden).
-KNOWN_OPTIONAL: Dict[str, Set[str]] = {
-    "query": {"pandas"},  # steps/query/output.py: --to-csv builds CSVs with pandas
-}
 # What must NOT be importable when a step's modules load (its image does not have them).
 FORBIDDEN_AT_IMPORT = {
     "query": ["pandas", "numpy", "sklearn", "scipy", "xgboost", "matplotlib", "joblib"],
@@ -76,7 +72,6 @@ def test_requirements_cover_what_the_step_imports(step):
         pytest.skip(f"steps/{step}/cli.py is not written yet")
     pins = requirements(step)
     needed = {DISTRIBUTIONS.get(m, m) for m in third_party_imports(*step_sources(step))}
-    needed -= KNOWN_OPTIONAL.get(step, set())
     missing = {n for n in needed if n.lower() not in {p.lower() for p in pins}}
     assert not missing, f"images/{step}/requirements.txt lacks {sorted(missing)}"
     assert not NEVER & {p.lower() for p in pins}

@@ -305,3 +305,13 @@ def test_server_gone_between_discovery_and_range_queries(tmp_path):
         code, _, err = invoke(base(server.url, tmp_path), deps=QueryDeps(sleep=lambda seconds: time.sleep(0.2)))
         line = assert_failed_cleanly(tmp_path, code, err, "after 4 attempts")
         assert "refused" in line
+
+
+@pytest.mark.parametrize("names, warning", [
+    (["kepler_node_cpu_joules_total", "kepler_node_package_joules_total"], "Kepler >= 0.10 metrics, which train cannot"),
+    (["kepler_node_info"], "generation is undecided"),
+])
+def test_generation_warnings(tmp_path, names, warning):
+    with FaultServer(names_then(lambda p, q, h: matrix(SERIES), names=names)) as server:
+        code, _, err = invoke(base(server.url, tmp_path))
+    assert code == 0 and warning in err

@@ -116,3 +116,24 @@ def test_a_failed_request_ends_the_collection():
 
     with pytest.raises(RuntimeError, match="boom"):
         list(collect(None, ["m_a", "m_b", "m_c"], chunks, Fraction(1), None, 2, fetch=fetch))
+
+
+def test_requests_run_only_a_bounded_distance_ahead_of_the_writer():
+    """Memory holds a few chunk answers, not the window: at most 2 x concurrency answers wait unconsumed."""
+    metrics = [f"m_{i:02d}" for i in range(30)]
+    chunks = plan_chunks(0, 29, Fraction(1), max_points=10)  # 3 chunks per metric
+    completed = [0]
+    lock = threading.Lock()
+
+    def fetch(client, metric, chunk, step, selector):
+        with lock:
+            completed[0] += 1
+        return []
+
+    consumed = 0
+    for metric, _ in collect(None, metrics, chunks, Fraction(1), None, 2, fetch=fetch):
+        consumed += len(chunks)
+        time.sleep(0.005)  # a slow writer: fast workers would otherwise run to the end
+        with lock:
+            assert completed[0] - consumed <= 2 * 2
+    assert completed[0] == 90

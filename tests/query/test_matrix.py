@@ -61,3 +61,10 @@ def test_irregular_bodies_use_the_json_path(body):
 def test_stats_ignore_nan_for_the_maximum():
     assert stats_of_values(["NaN", "NaN"]) == SeriesStats(2, 0, None)
     assert stats_of_values(["1", "NaN", "0.5"]) == SeriesStats(3, 2, 1.0)
+
+
+def test_native_histogram_series_fall_back_to_the_json_path():
+    result = [{"metric": {"__name__": "h"}, "histograms": [[1, {"count": "1"}]]},
+              {"metric": {"__name__": "m"}, "values": [[1, "2"]]}]
+    with pytest.raises(Irregular):
+        parse_matrix_fast(prometheus_body(result))

@@ -1,0 +1,174 @@
+"""Benchmark of `kepler-model train` on synthetic query responses (all ten trainers, rapl-sysfs and acpi).
+
+    .venv/bin/python bench/train_bench.py            # the target data sets, growth ratios, --jobs speedup
+    .venv/bin/python bench/train_bench.py --quick    # small data sets only (a minute or two)
+
+Each run is a fresh child process (so peak memory and CPU time are its own). Printed per data set:
+wall time, CPU time (all processes), peak RSS of the main process and of the largest worker, the
+share of time in loading, extraction, fitting and writing (phase timers of steps/train/run.py),
+the fit floor (sum of the jobs' own CPU times / --jobs), and the speedup of --jobs 2 over --jobs 1.
+On a machine shared with other work, compare "cpu" with "wall": the jobs' wall sum exceeding their
+CPU sum means the workers did not get a CPU each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+TARGETS = {  # data set -> (max wall s, max peak MB or None)
+    "50c/6h/15s": (25.0, None),
+    "50c/6h/3s": (60.0, 1536.0),
+    "400c/1h/15s": (20.0, None),
+}
+
+
+@dataclass(frozen=True)
+class DataSet:
+    containers: int
+    hours: float
+    step: float
+
+    @property
+    def name(self) -> str:
+        hours = f"{self.hours:g}h" if self.hours >= 1 else f"{self.hours * 60:g}m"
+        return f"{self.containers}c/{hours}/{self.step:g}s"
+
+
+FULL = [DataSet(50, 6, 15), DataSet(50, 6, 3), DataSet(400, 1, 15),
+        DataSet(12, 6, 15), DataSet(200, 1, 15), DataSet(50, 1.5, 15), DataSet(50, 1, 15)]
+QUICK = [DataSet(12, 1, 15), DataSet(50, 1, 15), DataSet(50, 0.25, 15), DataSet(100, 0.25, 15)]
+GROWTH = {  # (smaller, larger, what grows)
+    "containers": [("12c/6h/15s", "50c/6h/15s"), ("200c/1h/15s", "400c/1h/15s"), ("50c/1h/15s", "400c/1h/15s"),
+                   ("50c/15m/15s", "100c/15m/15s")],
+    "timestamps": [("50c/1.5h/15s", "50c/6h/15s"), ("50c/6h/15s", "50c/6h/3s"), ("50c/15m/15s", "50c/1h/15s")],
+}
+
+
+def generate(dataset: DataSet, folder: Path) -> None:
+    from steps.synth import SynthConfig, generate as synth
+
+    config = SynthConfig(containers=dataset.containers, duration_s=dataset.hours * 3600, step_s=dataset.step,
+                         seed=0, power="saturating", noise_w=1.0, sources=("rapl-sysfs", "acpi"))
+    synth(config).write_query_response(folder / "kepler_query.json")
+
+
+def child(data: str, jobs: int) -> None:
+    """Run train in this process and print one JSON line with its measurements."""
+    from steps.common.config import Environment
+    from steps.common.console import Console
+    from steps.common.workspace import Workspace
+    from steps.train.cli import build_parser, options_from_args
+    from steps.train.run import train
+
+    started = time.perf_counter()
+    env = Environment({"DATAPATH": data, "MODEL_PATH": data})
+    args = build_parser().parse_args(["--input", "kepler_query", "-e", "rapl-sysfs,acpi", "--jobs", str(jobs)])
+    options = options_from_args(args, env)
+    report = train(options, Workspace.from_settings(None, env), Console("train", out=io.StringIO(),
+                                                                         err=io.StringIO()))
+    wall = time.perf_counter() - started
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({
+        "train_wall": wall, "phases": report.phases, "job_seconds": report.fit_floor_work,
+        "fit_seconds": sum(r.fit_seconds for r in report.results),
+        "write_seconds": sum(r.write_seconds for r in report.results),
+        "trained": report.trained, "failed": len(report.failures), "jobs": jobs,
+        "job_wall_seconds": sum(r.seconds for r in report.results),
+        "slowest": sorted(((r.cpu_seconds, r.label) for r in report.results), reverse=True)[:3],
+        "cpu": own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime,
+        "peak_main_mb": own.ru_maxrss / 1024, "peak_worker_mb": kids.ru_maxrss / 1024,
+    }))
+
+
+def measure(dataset: DataSet, jobs: int, root: Path) -> Dict:
+    folder = root / dataset.name.replace("/", "_")
+    if not (folder / "kepler_query.json").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        generate(dataset, folder)
+    for old in folder.glob("std_v0.7.11*"):
+        subprocess.run(["rm", "-rf", str(old)], check=True)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, __file__, "--child", str(folder), "--jobs", str(jobs)],
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"train failed on {dataset.name}: {done.stderr.strip()[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["wall"] = wall
+    result["size_mb"] = (folder / "kepler_query.json").stat().st_size / 1e6
+    return result
+
+
+def line(name: str, r: Dict) -> str:
+    phases = r["phases"]
+    total = sum(phases.values()) or 1.0
+    share = " ".join(f"{k[:4]} {100 * phases.get(k, 0) / total:4.1f}%" for k in ("load", "extraction", "fitting",
+                                                                               "writing"))
+    floor = r["job_seconds"] / r["jobs"]
+    return (f"{name:<14} {r['size_mb']:6.1f}MB  wall {r['wall']:6.1f}s (train {r['train_wall']:6.1f}s)  "
+            f"cpu {r['cpu']:6.1f}s  peak main {r['peak_main_mb']:6.0f}MB worker {r['peak_worker_mb']:5.0f}MB  "
+            f"[{share}]  fit floor {floor:5.1f}s (wall/floor {r['wall'] / floor if floor else 0:4.2f})  "
+            f"models {r['trained']} failed {r['failed']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small data sets only")
+    parser.add_argument("--jobs", type=int, default=2, help="--jobs of the main runs (default 2)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help="keep generated data here (default: a temporary folder)")
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.jobs)
+        return
+    sets = QUICK if args.quick else FULL
+    with tempfile.TemporaryDirectory(prefix="train-bench-") as temporary:
+        root = Path(args.workdir or temporary)
+        print(f"train benchmark: {os.cpu_count()} CPUs, --jobs {args.jobs}, load average "
+              f"{os.getloadavg()[0]:.1f}")
+        results: Dict[str, Dict] = {}
+        for dataset in sets:
+            results[dataset.name] = measure(dataset, args.jobs, root)
+            print(line(dataset.name, results[dataset.name]), flush=True)
+            slow = ", ".join(f"{label} {seconds:.1f}s" for seconds, label in results[dataset.name]["slowest"])
+            print(f"{'':<14} slowest jobs (CPU): {slow}; jobs' wall sum {results[dataset.name]['job_wall_seconds']:.1f}s"
+                  f" vs CPU sum {results[dataset.name]['job_seconds']:.1f}s", flush=True)
+        reference = sets[0] if not args.quick else sets[1]
+        single = measure(reference, 1, root)
+        print(line(reference.name + " j1", single))
+        speedup = single["wall"] / results[reference.name]["wall"]
+        print(f"speedup of --jobs {args.jobs} over --jobs 1 on {reference.name}: {speedup:.2f}x "
+              f"(train phase only: {single['train_wall'] / results[reference.name]['train_wall']:.2f}x)")
+        for what, pairs in GROWTH.items():
+            for small, large in pairs:
+                if small in results and large in results:
+                    print(f"growth in {what}: {small} -> {large}: wall x{results[large]['wall'] / results[small]['wall']:.2f}, "
+                          f"cpu x{results[large]['cpu'] / results[small]['cpu']:.2f}, "
+                          f"peak x{results[large]['peak_main_mb'] / results[small]['peak_main_mb']:.2f}")
+        for name, (max_wall, max_peak) in TARGETS.items():
+            if name in results:
+                r = results[name]
+                floor = r["job_seconds"] / r["jobs"]
+                verdict = "met" if r["wall"] <= max_wall and (max_peak is None or r["peak_main_mb"] <= max_peak) \
+                    else "MISSED"
+                print(f"target {name}: wall {r['wall']:.1f}s <= {max_wall:g}s"
+                      + (f", peak {r['peak_main_mb']:.0f}MB <= {max_peak:g}MB" if max_peak else "")
+                      + f", wall/fit floor {r['wall'] / floor:.2f} (target <= 1.3): {verdict}")
+
+
+if __name__ == "__main__":
+    main()
