@@ -128,3 +128,11 @@ def split_model_name(name: str) -> Tuple[str, int]:
     """`SGDRegressorTrainer_0` -> ("SGDRegressorTrainer", 0); the node type follows the last `_`."""
     trainer, _, node = name.rpartition("_")
     return trainer, int(node)
+
+
+def model_metadata_columns(source: str) -> Tuple[str, ...]:
+    """Columns of `<source>_<ot>_model_metadata.csv` after the index (workspace.md §3.11)."""
+    components = ENERGY_SOURCES[source].components
+    return (("model_name", "trainer", "model_class", "model_file", "features", "fe_files", "output_type",
+             "mae", "mape", "node_type") + tuple(f"{c}_mae" for c in components)
+            + tuple(f"{c}_mape" for c in components) + ("feature_group",))

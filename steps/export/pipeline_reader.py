@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
-from ..common.domain import ENERGY_SOURCES, OUTPUT_TYPES, SOURCE_ORDER
+from ..common.domain import OUTPUT_TYPES, SOURCE_ORDER, model_metadata_columns
 from ..common.errors import StepError
 from ..common.machine_spec import ATTRIBUTES
 from ..common.workspace import PipelineLayout, read_json
@@ -22,14 +22,6 @@ from .select import ModelKey, ModelRow
 
 REQUIRED_COLUMNS = ("model_name", "mae", "mape", "feature_group")
 WEIGHT_FILE = "weight.json"
-
-
-def canonical_columns(source: str) -> Tuple[str, ...]:
-    """Column order of workspace.md §3.11 for one source."""
-    components = ENERGY_SOURCES[source].components
-    return (("model_name", "trainer", "model_class", "model_file", "features", "fe_files", "output_type",
-             "mae", "mape", "node_type") + tuple(f"{c}_mae" for c in components)
-            + tuple(f"{c}_mape" for c in components) + ("feature_group",))
 
 
 @dataclass(frozen=True)
@@ -138,7 +130,7 @@ def parse_model_table(text: str, source: str, output_type: str, where: str) -> M
     if missing:
         raise StepError(f"model metadata {where} lacks the column(s) {', '.join(missing)}")
     derived = {"trainer", "node_type", "output_type", "model_file"}
-    columns = tuple(c for c in canonical_columns(source) if c in header or c in derived)
+    columns = tuple(c for c in model_metadata_columns(source) if c in header or c in derived)
     rows: List[ModelRow] = []
     for number, record in enumerate(records[1:], start=2):
         if not record:

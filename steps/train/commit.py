@@ -19,16 +19,14 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 import pandas as pd
 
 from ..common.atomic import atomic_path, remove_empty_dirs, write_csv, write_json
-from ..common.domain import ABS_POWER, ENERGY_SOURCES, OUTPUT_TYPES, split_model_name
+from ..common.domain import ABS_POWER, ENERGY_SOURCES, OUTPUT_TYPES, model_metadata_columns, split_model_name
 from ..common.errors import StepError
+from ..common.timefmt import format_plain
 from ..common.workspace import PipelineLayout, read_json
 from .model_files import StagedModel
 from .tables import TrainingSet
 
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 ZIP_LEVEL = 1  # the pipeline zip is a transport copy: fast deflate, most of the size gain
-CSV_LEADING = ("model_name", "trainer", "model_class", "model_file", "features", "fe_files", "output_type", "mae",
-               "mape", "node_type")
 
 
 @dataclass
@@ -123,8 +121,7 @@ def write_preprocessed(layout: PipelineLayout, sets: Sequence[TrainingSet], extr
 
 def metadata_rows(layout: PipelineLayout, source: str, output_type: str) -> List[Dict[str, Any]]:
     """One row per model metadata.json of this source and output type, with its feature group."""
-    components = ENERGY_SOURCES[source].components
-    columns = list(CSV_LEADING) + [f"{c}_mae" for c in components] + [f"{c}_mape" for c in components]
+    columns = [c for c in model_metadata_columns(source) if c != "feature_group"]
     rows = []
     base = layout.output_dir(source, output_type)
     if not base.is_dir():
@@ -175,7 +172,7 @@ def merged_trainers(earlier: Any, new: Sequence[str]) -> List[str]:
 def pipeline_metadata(name: str, settings: RunSettings, earlier: Optional[Dict[str, Any]], now: datetime) -> Dict[str, Any]:
     """Pipeline metadata.json in workspace.md §3.8 key order; init_time survives re-runs."""
     earlier = earlier or {}
-    stamp = now.strftime(TIME_FORMAT)
+    stamp = format_plain(now)
     return {
         "name": name,
         "isolator": settings.isolator,
