@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from .cli import main as kepler_model
 from .common.timefmt import format_window_time
+from .common.workspace import ModelDatabase, PipelineLayout
 
 BENCHMARK = "stressng"
 PIPELINE = "demo_v0.7.11"
@@ -40,6 +42,17 @@ def _best_rows(csv_path: Path, count: int = 5) -> List[dict]:
     with open(csv_path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     return sorted(rows, key=lambda row: float(row["mae"]))[:count]
+
+
+def _learned_linear(pipeline: PipelineLayout) -> Optional[Tuple[float, float, float]]:
+    """Intercept and per-unit coefficients of the trained BPFOnly linear package model, from its weight.json."""
+    folder = pipeline.group_dir("rapl-sysfs", "AbsPower", "BPFOnly")
+    for weight_file in sorted(folder.glob("LinearRegressionTrainer_*/weight.json")):
+        weights = json.loads(weight_file.read_text())["package"]["All_Weights"]
+        variables = weights["Numerical_Variables"]
+        per_unit = [variables[f]["weight"] / variables[f]["scale"] for f in ("bpf_cpu_time_ms", "bpf_page_cache_hit")]
+        return weights["Bias_Weight"], per_unit[0], per_unit[1]
+    return None
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -78,12 +91,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     else:
         print(f"  {model.idle_package_w} + {model.pmax_w} x (1 - exp(-bpf_cpu_time_ms/s / {model.k_ms:.0f})) "
               f"+ {model.page_cache_w_per_hit} x bpf_page_cache_hit/s, plus {noise} W noise")
-    exported = database / "v0.7" / PIPELINE
+    learned = _learned_linear(PipelineLayout(models / PIPELINE))
+    if learned:
+        print(f"  LinearRegressionTrainer (BPFOnly) learned: {learned[0]:.2f} + {learned[1]:.5f} x bpf_cpu_time_ms/s "
+              f"+ {learned[2]:.6f} x bpf_page_cache_hit/s")
+    model_db = ModelDatabase(database)
+    exported = model_db.pipeline(PIPELINE)
     print("demo: best exported rapl-sysfs AbsPower models (MAE in watts, worst component):")
-    for row in _best_rows(exported / "rapl-sysfs_AbsPower_model_metadata.csv"):
+    for row in _best_rows(exported.model_metadata_csv("rapl-sysfs", "AbsPower")):
         print(f"  {row['feature_group']:<20} {row['model_name']:<36} mae {float(row['mae']):6.2f}  "
               f"mape {float(row['mape']):6.2f}")
-    print(f"demo: model database {database / 'v0.7'}; report {exported / 'README.md'}")
+    print(f"demo: model database {model_db.version_dir}; report {exported.readme}")
     return 0
 
 

@@ -118,7 +118,7 @@ def power_curve_plot(source: str, output_type: str, component: str,
         for position, (node_type, model_name, trainer, weights) in enumerate(chunk):
             xs, ys = predict_curve(weights, component, trainer)
             axis.plot(xs, ys, marker=".", color=palette[position % len(palette)], label=f"type={node_type}")
-        axis.set_xlabel(f"{CURVE_FEATURE} (ms of CPU time)")
+        axis.set_xlabel(f"{CURVE_FEATURE} (ms of CPU time per second)")
         axis.set_ylabel("Predicted power (W)")
         axis.set_ylim(bottom=0)
         axis.grid(linewidth=0.3)
