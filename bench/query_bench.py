@@ -6,7 +6,9 @@ For each case (window length @ step) it measures, in the same run:
 - the reference: the same range requests (same metrics, same chunks) issued one after another
   with plain `requests.get` (Prometheus's default gzip encoding), bodies read and discarded;
   once in this process ("ref") and once as its own small process ("ref-proc": interpreter start
-  and `import requests` included, as in the step's wall time).
+  and `import requests` included, as in the step's wall time);
+- the step once more in this process ("step-in", through the same dispatcher, imports already
+  paid as for "ref"): the like-for-like time ratio.
 Targets: step time <= 1.0x the reference; at 24 h / 3 s, peak memory < 2x the JSON size.
 
     .venv/bin/python bench/query_bench.py            # 1h@15, 6h@15, 24h@15, 6h@3, 24h@3
@@ -110,6 +112,25 @@ def run_reference(url: str, start, end, step: str) -> float:
     return time.perf_counter() - started
 
 
+def run_step_in_process(url: str, start, end, step: str, out_dir: Path) -> float:
+    """The step through the same dispatcher as the console command, in this process (imports
+    already paid, as for "ref"): the like-for-like comparison with the in-process reference."""
+    import io
+
+    from steps.cli import main as kepler_model
+
+    argv = ["query", "--benchmark", "bench", "--output", "kepler_query", "--server", url,
+            "--start-time", format_window_time(start), "--end-time", format_window_time(end), "--step", step,
+            "--id", "bench", "--data-path", str(out_dir)]
+    started = time.perf_counter()
+    status = kepler_model(argv, environ={"CONFIG_PATH": str(out_dir / "no-config")}, out=io.StringIO(),
+                          err=io.StringIO())
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"the in-process query step failed with status {status}")
+    return elapsed
+
+
 def run_reference_process(url: str, start, end, step: str) -> float:
     """The reference as its own small process (interpreter start and `import requests` included),
     which is what the step's wall time includes too."""
@@ -147,14 +168,14 @@ def main(argv=None) -> int:
     from steps.synth import PrometheusServer
 
     data_start = synth_config().start
-    print(f"{'case':<8} {'step s':>7} {'ref s':>7} {'ratio':>6} {'ref-proc s':>10} {'ratio':>6} {'JSON MB':>8} "
-          f"{'peak MB':>8} {'mem/JSON':>8}", flush=True)
+    print(f"{'case':<8} {'step s':>7} {'ref s':>7} {'ratio':>6} {'ref-proc s':>10} {'ratio':>6} "
+          f"{'step-in s':>9} {'ratio':>6} {'JSON MB':>8} {'peak MB':>8} {'mem/JSON':>8}", flush=True)
     with PrometheusServer(tsdb, work_dir) as server:
         for case in cases:
             hours, step = parse_case(case)
             start = data_start
             end = start + timedelta(hours=hours)
-            best_step, best_ref, best_proc = None, None, None
+            best_step, best_ref, best_proc, best_in = None, None, None, None
             for _ in range(max(1, args.repeat)):
                 reference = run_reference(server.url, start, end, step)
                 proc = run_reference_process(server.url, start, end, step)
@@ -162,6 +183,8 @@ def main(argv=None) -> int:
                 out_dir = Path(tempfile.mkdtemp(prefix="query-bench-", dir=work_dir))
                 try:
                     measured = run_step(server.url, start, end, step, out_dir)
+                    in_process = run_step_in_process(server.url, start, end, step, out_dir / "in-process")
+                    best_in = in_process if best_in is None else min(best_in, in_process)
                 finally:
                     shutil.rmtree(out_dir, ignore_errors=True)
                 if best_step is None or measured["wall"] < best_step["wall"]:
@@ -169,7 +192,8 @@ def main(argv=None) -> int:
                 best_ref = reference if best_ref is None else min(best_ref, reference)
             mb = 1e6
             print(f"{case:<8} {best_step['wall']:>7.2f} {best_ref:>7.2f} {best_step['wall'] / best_ref:>6.2f} "
-                  f"{best_proc:>10.2f} {best_step['wall'] / best_proc:>6.2f} {best_step['json'] / mb:>8.1f} "
+                  f"{best_proc:>10.2f} {best_step['wall'] / best_proc:>6.2f} {best_in:>9.2f} {best_in / best_ref:>6.2f} "
+                  f"{best_step['json'] / mb:>8.1f} "
                   f"{best_step['maxrss'] / mb:>8.1f} {best_step['maxrss'] / best_step['json']:>8.2f}", flush=True)
     return 0
 

@@ -18,7 +18,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from ..common.atomic import staging_dir, swap_dir
 from ..common.errors import StepError
-from ..common.workspace import ModelDatabase, read_json
+from ..common.workspace import ModelDatabase, PipelineLayout, read_json
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the same folder always gives the same zip
 
@@ -41,7 +41,7 @@ def check_ownership(target: Path, name: Optional[str], init_time: Optional[str])
         return
     if not target.is_dir():
         raise StepError(f"{target} exists and is not a folder; remove it or export under another pipeline name")
-    metadata_path = target / "metadata.json"
+    metadata_path = PipelineLayout(target).metadata
     try:
         metadata = read_json(metadata_path, "exported pipeline metadata")
     except StepError:
