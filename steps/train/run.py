@@ -25,7 +25,6 @@ from ..common.errors import StepError
 from ..common.machine_spec import Spec
 from ..common.timefmt import utc_now
 from ..common.workspace import PipelineLayout, Workspace, read_json, read_machine_spec, read_query_response
-from . import commit as committing
 from .fit import FitRequest, prepare
 from .runner import Failure, Job, JobResult, WorkerPool, run_jobs, threads_per_worker
 from .summary import GroupOutcome, box, final_lines, source_summary
@@ -154,15 +153,15 @@ class _JobBuilder:
     resolved, and a run that fails before training creates nothing under MODEL_PATH.
     """
 
-    def __init__(self, options: TrainOptions, model_path: Path, index: Any, in_workers: bool) -> None:
-        self.options, self.model_path, self.index, self.in_workers = options, model_path, index, in_workers
+    def __init__(self, options: TrainOptions, make_stage: Callable[[], Path], index: Any, in_workers: bool) -> None:
+        self.options, self.make_stage, self.index, self.in_workers = options, make_stage, index, in_workers
         self.jobs: List[Job] = []
         self.stage_root: Optional[Path] = None
         self._specs: Dict[int, Optional[Dict[str, Any]]] = {}
 
     def add(self, sets: List[TrainingSet]) -> List[Job]:
         if sets and self.stage_root is None:
-            self.stage_root = committing.staging_root(self.model_path, self.options.pipeline)
+            self.stage_root = self.make_stage()
             self._specs = _machine_specs(self.index)
         added: List[Job] = []
         for training_set in sets:
@@ -182,11 +181,6 @@ class _JobBuilder:
 def train(options: TrainOptions, workspace: Workspace, console: Console,
           clock: Callable[[], datetime] = utc_now) -> TrainReport:
     """Run the whole step; raise StepError for the fatal cases, return the report otherwise."""
-    from .abs_models import read_abs_models
-    from .node_types import NodeTypeIndex, resolve_node_types
-    from .prepare import PrepareInfo, stream_training_sets
-    from .profile import merge as merge_profile
-
     phases = _Phases()
     prefix = f"{options.pipeline} pipeline: "
     if not workspace.data_path.is_dir():
@@ -198,6 +192,13 @@ def train(options: TrainOptions, workspace: Workspace, console: Console,
         if options.jobs > 1:
             # Start the workers first: their library imports overlap loading and extraction.
             pool = WorkerPool(options.jobs, threads_per_worker(options.cpus, options.jobs))
+        # Imported only now (pandas, NumPy: most of a second) so that the workers start sooner.
+        from . import commit as committing
+        from .abs_models import read_abs_models
+        from .node_types import NodeTypeIndex, resolve_node_types
+        from .prepare import PrepareInfo, stream_training_sets
+        from .profile import merge as merge_profile
+
         with phases.timed("load"):
             inputs, profile_input = _load_inputs(options, workspace)
             spec = _machine_spec(options, workspace, console)
@@ -220,7 +221,8 @@ def train(options: TrainOptions, workspace: Workspace, console: Console,
             info = PrepareInfo()
             sets: List[TrainingSet] = []
             skips: List[Skip] = []
-            builder = _JobBuilder(options, workspace.model_path, index, in_workers=pool is not None)
+            builder = _JobBuilder(options, lambda: committing.staging_root(workspace.model_path, options.pipeline),
+                                  index, in_workers=pool is not None)
             for made, skipped in stream_training_sets(
                     inputs, options.sources, node_types, info, extractor=options.extractor,
                     isolator=options.isolator, thirdparty=options.thirdparty, vm=options.vm,
@@ -240,6 +242,10 @@ def train(options: TrainOptions, workspace: Workspace, console: Console,
                 existing = read_json(target, "idle profile") if target.exists() else None
                 write_json(target, merge_profile(existing, profile))
 
+        preprocessed = None
+        if pool is not None and jobs:
+            with phases.timed("writing"):  # while the workers fit; written at commit
+                preprocessed = committing.render_preprocessed(layout, sets, options.extractor, options.isolator)
         with phases.timed("fitting"):
             console.info(prefix + f"Waiting for {len(jobs)} trainers to complete...")
             progress = console.progress(len(jobs), prefix + "training") if jobs else None
@@ -261,7 +267,7 @@ def train(options: TrainOptions, workspace: Workspace, console: Console,
                     train_arguments=train_arguments(options, workspace, info.generations),
                     node_type_index=index.to_dict(), error_key=options.error_key)
                 committing.commit(layout, workspace.pipeline_zip(options.pipeline), new_models, sets, settings,
-                                  clock())
+                                  clock(), preprocessed)
         _print_summary(console, options, layout, sets, jobs, results, report)
         report.phases = dict(phases.seconds)
         if not new_models:
