@@ -1,11 +1,11 @@
 """Run training jobs: in-process for --jobs 1, else in at most --jobs worker processes (train.md §10.1).
 
-Each worker is a long-lived spawned process that takes one job at a time over a pipe, so a
-worker that dies (segfault, OOM kill) fails exactly the job it held; a replacement is started
-for the remaining jobs. Workers only write their own staged model folders. Jobs may be submitted
-while earlier ones run (so fitting overlaps the extraction of later groups): a dispatcher thread
-gives each idle worker the costliest job waiting. Results are returned in job order, so nothing
-depends on scheduling.
+Each worker is a long-lived process (`_context` says how it starts) that takes one job at a
+time over a pipe, so a worker that dies (segfault, OOM kill) fails exactly the job it held; a
+replacement is started for the remaining jobs. Workers only write their own staged model
+folders. Jobs may be submitted while earlier ones run (so fitting overlaps the extraction of
+later groups): a dispatcher thread gives each idle worker the costliest job waiting. Results
+are returned in job order, so nothing depends on scheduling.
 """
 
 from __future__ import annotations
