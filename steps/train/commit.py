@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import pandas as pd
 
-from ..common.atomic import atomic_path, remove_empty_dirs, write_csv, write_json
+from ..common.atomic import atomic_path, remove_empty_dirs, write_bytes, write_csv, write_json
 from ..common.domain import ABS_POWER, ENERGY_SOURCES, OUTPUT_TYPES, model_metadata_columns, split_model_name
 from ..common.errors import StepError
 from ..common.timefmt import format_plain
@@ -108,15 +108,33 @@ def replace_models(layout: PipelineLayout, models: Sequence[NewModel]) -> None:
         os.replace(model.staged.folder, folder)
 
 
-def write_preprocessed(layout: PipelineLayout, sets: Sequence[TrainingSet], extractor: str, isolator: str) -> None:
-    """The tables as trained on (workspace.md §3.12): AbsPower indexed by timestamp, DynPower by row."""
+Rendered = List[Tuple[Path, bytes]]  # (target file, its bytes)
+
+
+def render_preprocessed(layout: PipelineLayout, sets: Sequence[TrainingSet], extractor: str,
+                        isolator: str) -> Rendered:
+    """The tables as trained on (workspace.md §3.12): AbsPower indexed by timestamp, DynPower by row.
+
+    Rendering is most of the cost; train does it while the workers fit, and writes at commit time.
+    """
+    rendered: Rendered = []
     for training_set in sets:
         group = training_set.group.name
         if training_set.output_type == ABS_POWER:
-            write_csv(layout.preprocessed_abs(extractor, training_set.source, group), training_set.table, index=False)
+            target = layout.preprocessed_abs(extractor, training_set.source, group)
+            text = training_set.table.to_csv(index=False)
         else:
-            write_csv(layout.preprocessed_dyn(extractor, isolator, training_set.source, group),
-                      training_set.table.reset_index(drop=True))
+            target = layout.preprocessed_dyn(extractor, isolator, training_set.source, group)
+            text = training_set.table.reset_index(drop=True).to_csv()
+        rendered.append((target, text.encode("utf-8")))
+    return rendered
+
+
+def write_preprocessed(layout: PipelineLayout, sets: Sequence[TrainingSet], extractor: str, isolator: str,
+                       rendered: Optional[Rendered] = None) -> None:
+    """Write the preprocessed tables (rendered now unless given)."""
+    for target, data in rendered if rendered is not None else render_preprocessed(layout, sets, extractor, isolator):
+        write_bytes(target, data)
 
 
 def metadata_rows(layout: PipelineLayout, source: str, output_type: str) -> List[Dict[str, Any]]:
@@ -200,7 +218,8 @@ def zip_pipeline(root: Path, target: Path) -> None:
 
 
 def commit(layout: PipelineLayout, pipeline_zip: Path, models: Sequence[NewModel], sets: Sequence[TrainingSet],
-           settings: RunSettings, now: datetime) -> None:
+           settings: RunSettings, now: datetime, preprocessed: Optional[Rendered] = None) -> None:
+    """Steps 2-7 of train.md §10.2; `preprocessed`: the tables of `sets` already rendered."""
     if not models:
         raise StepError("nothing to commit: no model was trained")
     earlier = existing_metadata(layout)
@@ -208,7 +227,7 @@ def commit(layout: PipelineLayout, pipeline_zip: Path, models: Sequence[NewModel
         replace_models(layout, models)
     except OSError as failure:
         raise StepError(f"cannot write models into {layout.root}: {failure.strerror or failure}") from failure
-    write_preprocessed(layout, sets, settings.extractor, settings.isolator)
+    write_preprocessed(layout, sets, settings.extractor, settings.isolator, preprocessed)
     rebuild_metadata_csvs(layout, settings.error_key)
     write_json(layout.metadata, pipeline_metadata(layout.name, settings, earlier, now))
     write_json(layout.train_arguments, settings.train_arguments)

@@ -2,12 +2,17 @@
 
 Pure: tables in, fitted models and errors out. The data of a training set is prepared once
 (`prepare`: rows per node type, MaxAbsScaler, scaled X, seeded split) and shared by its ten
-trainers, so scaling and splitting are not repeated per trainer.
+trainers, so scaling and splitting are not repeated per trainer. A `FitRequest` carries a set to a
+worker process, which prepares it there (once per process), so that the main process, busy
+extracting the next groups, never imports scikit-learn.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import itertools
+import os
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -51,6 +56,64 @@ class FitInput:
     @property
     def label(self) -> str:
         return f"{self.source}/{self.output_type}/{self.group.name}"
+
+    @property
+    def node_types(self) -> List[int]:
+        return [node.node_type for node in self.nodes]
+
+    def resolve(self) -> "FitInput":
+        """The prepared data (this object; see FitRequest.resolve)."""
+        return self
+
+
+_REQUEST_IDS = itertools.count()
+_PREPARED: "OrderedDict[str, FitInput]" = OrderedDict()  # per process: request id -> prepared data
+_PREPARED_KEEP = 64  # more than a run's sets, usually; the bound matters to long-lived processes
+
+
+@dataclass
+class FitRequest:
+    """A training set to be prepared where it is fitted; the same header attributes as FitInput.
+
+    The table holds only the columns `prepare` reads, so a job pickles small. `resolve` prepares it
+    at most once per process: the ten jobs of a set that reach one worker share the work.
+    """
+
+    id: str
+    training_set: TrainingSet
+    seed: int
+    source: str
+    output_type: str
+    group: FeatureGroup
+    features: Tuple[str, ...]
+    components: Tuple[str, ...]
+    rows: int
+    node_types: List[int]
+
+    @classmethod
+    def of(cls, training_set: TrainingSet, seed: int) -> "FitRequest":
+        components = ENERGY_SOURCES[training_set.source].components
+        power = [c for component in components
+                 for c in training_set.power_columns.get(component) or [f"{component}_power"]]
+        needed = ["node_type"] + list(training_set.features) + list(training_set.ratio_columns) + power
+        present = [c for c in dict.fromkeys(needed) if c in training_set.table.columns]
+        slim = replace(training_set, table=training_set.table[present])
+        return cls(id=f"{os.getpid()}-{next(_REQUEST_IDS)}", training_set=slim, seed=seed,
+                   source=training_set.source, output_type=training_set.output_type, group=_group_of(training_set),
+                   features=tuple(training_set.features), components=components,
+                   rows=len(training_set.table), node_types=training_set.node_types)
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}/{self.output_type}/{self.group.name}"
+
+    def resolve(self) -> FitInput:
+        prepared = _PREPARED.get(self.id)
+        if prepared is None:
+            prepared = _PREPARED[self.id] = prepare(self.training_set, self.seed)
+            while len(_PREPARED) > _PREPARED_KEEP:
+                _PREPARED.popitem(last=False)
+        return prepared
 
 
 def prepare(training_set: TrainingSet, seed: int) -> FitInput:

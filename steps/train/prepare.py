@@ -1,9 +1,13 @@
-"""From query responses to training sets: steps 3-6 of train.md §2 as one pure function (no file IO)."""
+"""From query responses to training sets: steps 3-6 of train.md §2 as pure functions (no file IO).
+
+`stream_training_sets` yields the sets of one (source, group) at a time, so the caller can start
+fitting them while the next groups are extracted; `prepare_training_sets` collects the whole stream.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..common.domain import ABS_POWER, DYN_POWER, ENERGY_SOURCES, FeatureGroup, feature_groups
 from ..common.kepler_metrics import GENERATIONS
@@ -72,9 +76,46 @@ def prepare_training_sets(
     given order and groups in group order; whatever is not produced is a Skip. Raises StepError for
     the fatal cases of train.md §12 (generation, mixed nodes, node info, no valid group).
     """
+    info = PrepareInfo()
+    sets: List[TrainingSet] = []
+    skips: List[Skip] = []
+    for made, skipped in stream_training_sets(
+            inputs, sources, node_types, info, extractor=extractor, isolator=isolator, thirdparty=thirdparty,
+            vm=vm, generation=generation, profile_input=profile_input, abs_models=abs_models,
+            target_hints=target_hints, bg_hints=bg_hints, vm_job_name=vm_job_name, warn=warn, progress=progress):
+        sets.extend(made)
+        skips.extend(skipped)
+    return sets, skips, info
+
+
+def stream_training_sets(
+        inputs: Sequence[Tuple[str, QueryResponse]],
+        sources: Sequence[str],
+        node_types: NodeTypes,
+        info: PrepareInfo,
+        extractor: str = "default",
+        isolator: str = "min",
+        thirdparty: Sequence[str] = (),
+        vm: bool = False,
+        generation: str = "auto",
+        profile_input: Optional[Tuple[str, QueryResponse]] = None,
+        abs_models: Optional[Sequence[AbsModelPredictor]] = None,
+        target_hints: Sequence[str] = (),
+        bg_hints: Sequence[str] = (),
+        vm_job_name: str = DEFAULT_VM_JOB_NAME,
+        warn: Optional[Log] = None,
+        progress: Optional[Log] = None,
+) -> Iterator[Tuple[List[TrainingSet], List[Skip]]]:
+    """`prepare_training_sets` one (source, group) at a time: yields (sets, skips) in the same order.
+
+    Everything that concerns all groups (extraction of every input, group choice, node types, idle
+    profiles) is done before the first yield and recorded in `info`; a source without power data
+    yields its skip alone. Isolation needs every input's rows of a group, which one step has, so
+    each DynPower set is final when yielded. The caller may fit yielded sets while later groups
+    are extracted.
+    """
     warn = warn or _quiet
     progress = progress or _quiet
-    info = PrepareInfo()
 
     data: List[InputData] = []
     for name, response in inputs:
@@ -100,8 +141,6 @@ def prepare_training_sets(
     if idle is not None:
         info.profiles = compute_profiles(idle, sources, resolved.get(idle.name, 0), warn)
 
-    sets: List[TrainingSet] = []
-    skips: List[Skip] = []
     for source in sources:
         if source == "trained_power_model":
             warn("trained_power_model series are Kepler's own estimates, not measurements")
@@ -110,15 +149,12 @@ def prepare_training_sets(
         if not any(p is not None and p.t.size for p in powers):
             names = ", ".join(d.name for d in data)
             metric = _energy_metric_name(source, data[0].generation, vm)
-            skips.append(Skip(source, f"no {metric} series with source {source} in {names}"
-                              if not vm else f"no {metric} series in {names}"))
+            yield [], [Skip(source, f"no {metric} series with source {source} in {names}"
+                            if not vm else f"no {metric} series in {names}")]
             continue
         for group in info.groups.valid:
-            made, skipped = _prepare_group(source, group, data, powers, layout, resolved, extractor, isolator,
-                                           info, abs_models or (), target_hints, bg_hints, progress)
-            sets.extend(made)
-            skips.extend(skipped)
-    return sets, skips, info
+            yield _prepare_group(source, group, data, powers, layout, resolved, extractor, isolator,
+                                 info, abs_models or (), target_hints, bg_hints, progress)
 
 
 def _prepare_group(source: str, group: FeatureGroup, data: Sequence[InputData],

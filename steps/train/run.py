@@ -2,7 +2,10 @@
 
 Extraction is steps/train/prepare.py (pure); fitting is fit.py via runner.py; the pipeline
 folder is only touched by commit.py, after every job has ended and only when a model was trained.
-Each phase is timed (load, extraction, fitting, writing) for the benchmark.
+With worker processes, the jobs of each (source, group) are submitted as soon as its sets are
+extracted, so fitting overlaps the rest of the extraction. Each phase is timed for the benchmark:
+load, extraction (until the last set is submitted), fitting (waiting for the remaining jobs) and
+writing.
 """
 
 from __future__ import annotations
@@ -22,8 +25,7 @@ from ..common.errors import StepError
 from ..common.machine_spec import Spec
 from ..common.timefmt import utc_now
 from ..common.workspace import PipelineLayout, Workspace, read_json, read_machine_spec, read_query_response
-from . import commit as committing
-from .fit import FitInput, prepare
+from .fit import FitRequest, prepare
 from .runner import Failure, Job, JobResult, WorkerPool, run_jobs, threads_per_worker
 from .summary import GroupOutcome, box, final_lines, source_summary
 from .tables import Skip, TrainingSet
@@ -144,37 +146,59 @@ def train_arguments(options: TrainOptions, workspace: Workspace, generations: Di
     }
 
 
-def _build_jobs(sets: List[TrainingSet], options: TrainOptions, stage: PipelineLayout,
-                specs: Dict[int, Optional[Dict[str, Any]]]) -> Tuple[List[Job], List[FitInput]]:
-    jobs: List[Job] = []
-    prepared: List[FitInput] = []
-    for training_set in sets:
-        data = prepare(training_set, options.seed)
-        prepared.append(data)
-        names = options.abs_trainers if training_set.output_type == ABS_POWER else options.dyn_trainers
-        group_stage = stage.group_dir(training_set.source, training_set.output_type, data.group.name)
-        for name in names:
-            jobs.append(Job(key=len(jobs), data=data, trainer=TRAINERS[name], seed=options.seed, stage=group_stage,
-                            machine_specs=specs))
-    return jobs, prepared
+class _JobBuilder:
+    """Jobs built as training sets arrive, keyed in set order then trainer order (as if built at once).
+
+    The staging folder and the machine specs are taken at the first set: by then node types are
+    resolved, and a run that fails before training creates nothing under MODEL_PATH.
+    """
+
+    def __init__(self, options: TrainOptions, make_stage: Callable[[], Path], index: Any, in_workers: bool) -> None:
+        self.options, self.make_stage, self.index, self.in_workers = options, make_stage, index, in_workers
+        self.jobs: List[Job] = []
+        self.stage_root: Optional[Path] = None
+        self._specs: Dict[int, Optional[Dict[str, Any]]] = {}
+
+    def add(self, sets: List[TrainingSet]) -> List[Job]:
+        if sets and self.stage_root is None:
+            self.stage_root = self.make_stage()
+            self._specs = _machine_specs(self.index)
+        added: List[Job] = []
+        for training_set in sets:
+            # Workers prepare (scale, split) the data themselves: see fit.FitRequest.
+            data = FitRequest.of(training_set, self.options.seed) if self.in_workers \
+                else prepare(training_set, self.options.seed)
+            names = self.options.abs_trainers if training_set.output_type == ABS_POWER else self.options.dyn_trainers
+            group_stage = PipelineLayout(self.stage_root).group_dir(training_set.source, training_set.output_type,
+                                                                    data.group.name)
+            for name in names:
+                added.append(Job(key=len(self.jobs) + len(added), data=data, trainer=TRAINERS[name],
+                                 seed=self.options.seed, stage=group_stage, machine_specs=self._specs))
+        self.jobs.extend(added)
+        return added
 
 
 def train(options: TrainOptions, workspace: Workspace, console: Console,
           clock: Callable[[], datetime] = utc_now) -> TrainReport:
     """Run the whole step; raise StepError for the fatal cases, return the report otherwise."""
-    from .abs_models import read_abs_models
-    from .node_types import NodeTypeIndex, resolve_node_types
-    from .prepare import prepare_training_sets
-    from .profile import merge as merge_profile
-
     phases = _Phases()
     prefix = f"{options.pipeline} pipeline: "
     if not workspace.data_path.is_dir():
         raise StepError(f"data path {workspace.data_path} does not exist (set --data-path or DATAPATH)")
     layout = workspace.pipeline(options.pipeline)
     pool: Optional[WorkerPool] = None
-    stage_root: Optional[Path] = None
+    builder: Optional[_JobBuilder] = None
     try:
+        if options.jobs > 1:
+            # Start the workers first: their library imports overlap loading and extraction.
+            pool = WorkerPool(options.jobs, threads_per_worker(options.cpus, options.jobs))
+        # Imported only now (pandas, NumPy: most of a second) so that the workers start sooner.
+        from . import commit as committing
+        from .abs_models import read_abs_models
+        from .node_types import NodeTypeIndex, resolve_node_types
+        from .prepare import PrepareInfo, stream_training_sets
+        from .profile import merge as merge_profile
+
         with phases.timed("load"):
             inputs, profile_input = _load_inputs(options, workspace)
             spec = _machine_spec(options, workspace, console)
@@ -190,36 +214,45 @@ def train(options: TrainOptions, workspace: Workspace, console: Console,
             index = NodeTypeIndex.load(read_json(layout.node_type_index, "node type index")
                                        if layout.node_type_index.exists() else None)
 
-        if options.jobs > 1:
-            # Start the workers now: their library imports overlap the extraction below.
-            pool = WorkerPool(options.jobs, threads_per_worker(options.cpus, options.jobs))
         with phases.timed("extraction"):
             def node_types(observed: Dict[str, Optional[int]]) -> Dict[str, int]:
                 return resolve_node_types(index, observed, options.pipeline, spec, options.machine_id, console.warn)
 
-            sets, skips, info = prepare_training_sets(
-                inputs, options.sources, node_types, extractor=options.extractor, isolator=options.isolator,
-                thirdparty=options.thirdparty, vm=options.vm, generation=options.generation,
-                profile_input=profile_input, abs_models=abs_models, target_hints=options.target_hints,
-                bg_hints=options.bg_hints, vm_job_name=options.vm_job_name, warn=console.warn,
-                progress=lambda message: console.info(prefix + message))
+            info = PrepareInfo()
+            sets: List[TrainingSet] = []
+            skips: List[Skip] = []
+            builder = _JobBuilder(options, lambda: committing.staging_root(workspace.model_path, options.pipeline),
+                                  index, in_workers=pool is not None)
+            for made, skipped in stream_training_sets(
+                    inputs, options.sources, node_types, info, extractor=options.extractor,
+                    isolator=options.isolator, thirdparty=options.thirdparty, vm=options.vm,
+                    generation=options.generation, profile_input=profile_input, abs_models=abs_models,
+                    target_hints=options.target_hints, bg_hints=options.bg_hints,
+                    vm_job_name=options.vm_job_name, warn=console.warn,
+                    progress=lambda message: console.info(prefix + message)):
+                sets.extend(made)
+                skips.extend(skipped)
+                added = builder.add(made)
+                if pool is not None and added:
+                    pool.submit(added)
+        jobs = builder.jobs
         with phases.timed("writing"):
             for source, profile in info.profiles.items():
                 target = workspace.profile(options.pipeline, source)
                 existing = read_json(target, "idle profile") if target.exists() else None
                 write_json(target, merge_profile(existing, profile))
-        with phases.timed("extraction"):
-            stage_root = committing.staging_root(workspace.model_path, options.pipeline)
-            jobs, prepared = _build_jobs(sets, options, PipelineLayout(stage_root), _machine_specs(index))
 
+        preprocessed = None
+        if pool is not None and jobs:
+            with phases.timed("writing"):  # while the workers fit; written at commit
+                preprocessed = committing.render_preprocessed(layout, sets, options.extractor, options.isolator)
         with phases.timed("fitting"):
             console.info(prefix + f"Waiting for {len(jobs)} trainers to complete...")
             progress = console.progress(len(jobs), prefix + "training") if jobs else None
-            results = run_jobs(jobs, options.jobs, options.cpus,
-                               on_result=(lambda _: progress.advance()) if progress else None, pool=pool)
+            on_result = (lambda _: progress.advance()) if progress else None
+            results = pool.results(on_result) if pool is not None else run_jobs(jobs, 1, options.cpus, on_result)
         if pool is not None:
-            pool.close()
-            pool = None
+            pool.stop()  # the workers exit while the main process commits; `close` below reaps them
 
         failures = [f for r in results for f in r.failures]
         new_models = [committing.NewModel(j.data.source, j.data.output_type, j.data.group.name, m)
@@ -234,7 +267,7 @@ def train(options: TrainOptions, workspace: Workspace, console: Console,
                     train_arguments=train_arguments(options, workspace, info.generations),
                     node_type_index=index.to_dict(), error_key=options.error_key)
                 committing.commit(layout, workspace.pipeline_zip(options.pipeline), new_models, sets, settings,
-                                  clock())
+                                  clock(), preprocessed)
         _print_summary(console, options, layout, sets, jobs, results, report)
         report.phases = dict(phases.seconds)
         if not new_models:
@@ -244,8 +277,8 @@ def train(options: TrainOptions, workspace: Workspace, console: Console,
     finally:
         if pool is not None:
             pool.close()
-        if stage_root is not None:
-            shutil.rmtree(stage_root, ignore_errors=True)
+        if builder is not None and builder.stage_root is not None:
+            shutil.rmtree(builder.stage_root, ignore_errors=True)
 
 
 def _print_summary(console: Console, options: TrainOptions, layout: PipelineLayout, sets: List[TrainingSet],

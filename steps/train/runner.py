@@ -1,28 +1,37 @@
 """Run training jobs: in-process for --jobs 1, else in at most --jobs worker processes (train.md §10.1).
 
-Each worker is a long-lived spawned process that takes one job at a time over a pipe, so a
-worker that dies (segfault, OOM kill) fails exactly the job it held; a replacement is started
-for the remaining jobs. Workers only write their own staged model folders. Jobs start slowest
-first; results are returned in job order, so nothing depends on scheduling.
+Each worker is a long-lived process (`_context` says how it starts) that takes one job at a
+time over a pipe, so a worker that dies (segfault, OOM kill) fails exactly the job it held; a
+replacement is started for the remaining jobs. Workers only write their own staged model
+folders. Jobs may be submitted while earlier ones run (so fitting overlaps the extraction of
+later groups): a dispatcher thread gives each idle worker the costliest job waiting. Results
+are returned in job order, so nothing depends on scheduling.
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
 import multiprocessing
 import os
+import queue
+import sys
+import threading
 import time
 import traceback
 import warnings
-from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
-from .fit import FitInput
+from .fit import FitInput, FitRequest
 from .trainers import TrainerSpec
 
+# What a fit imports: loaded once by the fork server that single-threaded workers are forked from.
+PRELOAD = ("numpy", "scipy.linalg", "scipy.optimize", "pandas", "joblib", "threadpoolctl", "sklearn.ensemble",
+           "sklearn.linear_model", "sklearn.model_selection", "sklearn.neighbors", "sklearn.preprocessing",
+           "sklearn.svm", "xgboost")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -32,7 +41,7 @@ class Job:
     """One (source, output type, group, trainer): trains every node type of `data`."""
 
     key: int
-    data: FitInput
+    data: Union[FitInput, FitRequest]  # a request is prepared by the process that runs the job
     trainer: TrainerSpec
     seed: int
     stage: Path  # staging copy of <source>/<ot>/<FG>/
@@ -85,18 +94,27 @@ def execute(job: Job) -> JobResult:
     return result
 
 
+def _what(job: Job, node_type: int) -> str:
+    return f"{job.data.label}/{job.trainer.name}_{node_type}"
+
+
 def _execute_nodes(job: Job, result: JobResult) -> None:
     from .fit import fit_node
     from .model_files import write_model
 
-    for node in job.data.nodes:
-        what = f"{job.data.label}/{job.trainer.name}_{node.node_type}"
+    try:
+        data = job.data.resolve()
+    except Exception as failure:  # noqa: BLE001 - the data of this job cannot be used: each node type fails
+        result.failures.extend(Failure(_what(job, n), one_line(failure)) for n in job.data.node_types)
+        return
+    for node in data.nodes:
+        what = _what(job, node.node_type)
         try:
             fit_started = time.perf_counter()
-            model = fit_node(job.data, node, job.trainer, job.seed, job.threads)
+            model = fit_node(data, node, job.trainer, job.seed, job.threads)
             write_started = time.perf_counter()
             result.fit_seconds += write_started - fit_started
-            staged = write_model(job.stage, model, job.data.output_type, job.machine_specs.get(node.node_type))
+            staged = write_model(job.stage, model, data.output_type, job.machine_specs.get(node.node_type))
             result.write_seconds += time.perf_counter() - write_started
             result.models.append(staged)
         except Exception as failure:  # noqa: BLE001 - any error fails this model only (train.md §8.1)
@@ -106,8 +124,7 @@ def _execute_nodes(job: Job, result: JobResult) -> None:
 def crashed(job: Job, exitcode: Optional[int]) -> JobResult:
     reason = f"worker process crashed (exit code {exitcode})"
     return JobResult(key=job.key, label=job.label,
-                     failures=[Failure(f"{job.data.label}/{job.trainer.name}_{n.node_type}", reason)
-                               for n in job.data.nodes])
+                     failures=[Failure(_what(job, n), reason) for n in job.data.node_types])
 
 
 def _limit_threads(threads: int) -> Any:
@@ -129,7 +146,11 @@ def _worker(conn: Any, threads: int) -> None:
         except (EOFError, OSError):
             return
         if job is None:
-            return
+            # Skip interpreter teardown (freeing scikit-learn, SciPy, XGBoost: about half a second of
+            # CPU) that the main process would otherwise wait for; results have all been sent.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
         try:
             result = execute(job)
         except BaseException as failure:  # noqa: BLE001 - report, never lose the pipe silently
@@ -157,6 +178,26 @@ def _thread_environment(threads: int) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _context(threads: int) -> Any:
+    """How workers start: forked from a fork server when they run single-threaded, else spawned.
+
+    The fork server imports the fitting libraries once (about 1.7 s of CPU), instead of every
+    worker importing them; a worker is then ready at once. It is started with every native pool
+    limited to one thread, so no BLAS/OpenMP thread exists to be copied in a broken state by the
+    fork. Workers with more threads are spawned fresh, with the thread variables set before their
+    libraries load.
+    """
+    if threads == 1 and "forkserver" in multiprocessing.get_all_start_methods():
+        from multiprocessing import forkserver
+
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(PRELOAD))
+        with _thread_environment(1):
+            forkserver.ensure_running()  # no-op when this process started it before (the same way)
+        return context
+    return multiprocessing.get_context("spawn")  # no forked copies of BLAS/OpenMP state
+
+
 @dataclass
 class _Worker:
     process: Any
@@ -175,45 +216,60 @@ def run_jobs(jobs: List[Job], workers: int, cpus: int,
 
     `pool`: worker processes started earlier (so their imports overlap the caller's extraction).
     """
-    order = sorted(jobs, key=lambda j: (-j.cost, j.key))
-    results: Dict[int, JobResult] = {}
-
-    def record(result: JobResult) -> None:
-        results[result.key] = result
-        if on_result:
-            on_result(result)
-
     if workers <= 1:
-        for job in order:
+        results: Dict[int, JobResult] = {}
+        for job in sorted(jobs, key=lambda j: (-j.cost, j.key)):
             job.threads = max(1, cpus)
-            record(execute(job))
-    else:
-        threads = threads_per_worker(cpus, workers)
-        for job in order:
-            job.threads = threads
-        own = pool is None
-        pool = pool or WorkerPool(min(workers, max(1, len(order))), threads)
-        try:
-            pool.run(deque(order), record)
-        finally:
-            if own:
-                pool.close()
-    return [results[j.key] for j in sorted(jobs, key=lambda j: j.key)]
+            results[job.key] = execute(job)
+            if on_result:
+                on_result(results[job.key])
+        return [results[j.key] for j in sorted(jobs, key=lambda j: j.key)]
+    own = pool is None
+    pool = pool or WorkerPool(min(workers, max(1, len(jobs))), threads_per_worker(cpus, workers))
+    try:
+        pool.submit(jobs)
+        return pool.results(on_result)
+    finally:
+        if own:
+            pool.close()
 
 
 class WorkerPool:
-    """Long-lived spawned workers, one job at a time each; a dead worker fails only its job."""
+    """Long-lived spawned workers, one job at a time each; a dead worker fails only its job.
+
+    `submit` may be called while earlier jobs run; `results` waits for all of them. A dispatcher
+    thread owns the workers: it starts them (a fork server answers only once it has imported the
+    libraries, so the caller does not wait for that), then sleeps in `wait` on the busy workers'
+    pipes and on a wake-up pipe that `submit` writes to, so an idle worker gets a new job at once,
+    whatever the main thread does.
+    """
 
     def __init__(self, size: int, threads: int) -> None:
         self.threads = threads
-        self.context = multiprocessing.get_context("spawn")  # no forked copies of BLAS/OpenMP state
-        self.workers: List[_Worker] = [self._start() for _ in range(max(1, size))]
+        self.size = max(1, size)
+        self.context = _context(threads)
+        self.workers: List[_Worker] = []
+        if self.context.get_start_method() == "spawn":  # starting does not block: no need for the thread
+            self.workers = [self._start() for _ in range(self.size)]
+        self._lock = threading.Lock()
+        self._pending: List[Tuple[float, int, Job]] = []  # heap: costliest first, then job key
+        self._closed = False  # no more submissions
+        self._submitted = 0
+        self._results: "queue.Queue[Any]" = queue.Queue()  # JobResult, or the dispatcher's exception
+        self._wake_read, self._wake_write = os.pipe()
+        self._collected = False  # results() returned every submitted job
+        self._stopped = False
+        self._thread = threading.Thread(target=self._dispatch, name="train-dispatcher", daemon=True)
+        self._thread.start()
 
     def _start(self) -> _Worker:
         parent, child = self.context.Pipe()
-        with _thread_environment(self.threads):
-            process = self.context.Process(target=_worker, args=(child, self.threads), daemon=True)
-            process.start()
+        process = self.context.Process(target=_worker, args=(child, self.threads), daemon=True)
+        if self.context.get_start_method() == "spawn":
+            with _thread_environment(self.threads):
+                process.start()
+        else:
+            process.start()  # a fork of the fork server: its environment was set when it started
         child.close()
         return _Worker(process, parent)
 
@@ -224,51 +280,147 @@ class WorkerPool:
         self.workers[index] = self._start()
         return self.workers[index]
 
-    def run(self, pending: Deque[Job], record: Callable[[JobResult], None]) -> None:
-        def assign(worker: _Worker) -> None:
-            worker.job = pending.popleft() if pending else None
+    def submit(self, jobs: List[Job]) -> None:
+        """Queue jobs; the dispatcher starts them as workers free up, costliest first."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("jobs submitted after results() or close()")
+            for job in jobs:
+                job.threads = self.threads
+                heapq.heappush(self._pending, (-job.cost, job.key, job))
+            self._submitted += len(jobs)
+        self._wake()
+
+    def results(self, on_result: Optional[Callable[[JobResult], None]] = None) -> List[JobResult]:
+        """Close submissions and wait for every submitted job; results in job-key order."""
+        with self._lock:
+            self._closed = True
+            expected = self._submitted
+        self._wake()
+        collected: Dict[int, JobResult] = {}
+        while len(collected) < expected:
+            item = self._results.get()
+            if isinstance(item, BaseException):
+                raise item
+            collected[item.key] = item
+            if on_result:
+                on_result(item)
+        with self._lock:
+            self._collected = True
+        return [collected[key] for key in sorted(collected)]
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_write, b"x")
+
+    def _take(self) -> Optional[Job]:
+        with self._lock:
+            return heapq.heappop(self._pending)[2] if self._pending else None
+
+    def _dropped(self) -> bool:
+        with self._lock:
+            return self._closed and not self._pending
+
+    def _finished(self) -> bool:
+        with self._lock:
+            return self._closed and not self._pending and all(w.job is None for w in self.workers)
+
+    def _dispatch(self) -> None:
+        try:
+            while len(self.workers) < self.size and not self._dropped():
+                self.workers.append(self._start())
+            while not self._finished():
+                for index in range(len(self.workers)):
+                    if self.workers[index].job is None:
+                        self._assign(index)
+                busy = [w for w in self.workers if w.job is not None]
+                ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy] + [self._wake_read])
+                if self._wake_read in ready:
+                    os.read(self._wake_read, 4096)
+                self._collect()
+        except BaseException as failure:  # noqa: BLE001 - hand it to the waiting main thread
+            self._results.put(failure)
+
+    def _assign(self, index: int) -> None:
+        job = self._take()
+        if job is None:
+            return
+        worker = self.workers[index]
+        if not worker.process.is_alive():
+            worker = self._replace(index)
+        try:
+            worker.conn.send(job)
+            worker.job = job
+        except (OSError, BrokenPipeError):
+            self._results.put(crashed(job, worker.process.exitcode))
+            self._replace(index)
+        except Exception as failure:  # noqa: BLE001 - the job did not pickle: it alone fails
+            self._results.put(JobResult(key=job.key, label=job.label,
+                                        failures=[Failure(_what(job, n), one_line(failure))
+                                                  for n in job.data.node_types]))
+
+    def _collect(self) -> None:
+        """Take the results of workers that answered; fail the job of a worker that died."""
+        for worker in self.workers:
             if worker.job is None:
-                return
-            try:
-                worker.conn.send(worker.job)
-            except (OSError, BrokenPipeError):
-                record(crashed(worker.job, worker.process.exitcode))
+                continue
+            if worker.conn.poll():
+                try:
+                    self._results.put(worker.conn.recv())
+                except (EOFError, OSError):
+                    worker.process.join(timeout=1)  # so its exit code is known
+                    self._results.put(crashed(worker.job, worker.process.exitcode))
+                worker.job = None
+            elif not worker.process.is_alive():
+                self._results.put(crashed(worker.job, worker.process.exitcode))
                 worker.job = None
 
-        for index, worker in enumerate(self.workers):
-            if not worker.process.is_alive():
-                worker = self._replace(index)
-            assign(worker)
-        while any(w.job is not None for w in self.workers):
-            busy = [w for w in self.workers if w.job is not None]
-            wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
-            for index, worker in enumerate(self.workers):
-                if worker.job is None:
-                    continue
-                if worker.conn.poll():
-                    try:
-                        record(worker.conn.recv())
-                    except (EOFError, OSError):
-                        record(crashed(worker.job, worker.process.exitcode))
-                        worker.job = None
-                        worker = self._replace(index)
-                    assign(worker)
-                elif not worker.process.is_alive():
-                    record(crashed(worker.job, worker.process.exitcode))
-                    worker.job = None
-                    if pending:
-                        assign(self._replace(index))
-
-    def close(self) -> None:
+    def stop(self) -> None:
+        """After `results`: tell the workers to exit, without waiting for them (`close` reaps them)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._halt()
         for worker in self.workers:
             with contextlib.suppress(OSError, BrokenPipeError):
                 worker.conn.send(None)
+
+    def close(self) -> None:
+        """Reap the workers; before `results` ended (an error), kill them: their jobs are not wanted."""
+        if not self._stopped:
+            with self._lock:
+                unfinished = not self._collected
+            if unfinished:
+                self._stopped = True
+                self._drop_pending()
+                for worker in list(self.workers):
+                    worker.process.terminate()
+                self._halt()
+                for worker in self.workers:  # any started meanwhile
+                    worker.process.terminate()
+            else:
+                self.stop()
         for worker in self.workers:
             worker.process.join(timeout=5)
             if worker.process.is_alive():
                 worker.process.terminate()
                 worker.process.join(timeout=5)
             worker.conn.close()
+        if self._wake_read >= 0:
+            os.close(self._wake_read)
+            os.close(self._wake_write)
+            self._wake_read = self._wake_write = -1
+
+    def _drop_pending(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._pending.clear()
+
+    def _halt(self) -> None:
+        """Drop the jobs not started and end the dispatcher (after the running jobs end or die)."""
+        self._drop_pending()
+        self._wake()
+        self._thread.join()
 
     def __enter__(self) -> "WorkerPool":
         return self

@@ -7,11 +7,12 @@ The extraction side (extract.py, isolate.py, node_types.py) builds these; the tr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
-
-import pandas as pd
+from typing import TYPE_CHECKING, Dict, List, Tuple
 
 from ..common.domain import FeatureGroup
+
+if TYPE_CHECKING:  # pandas is imported by whoever builds a table; train's main process starts workers first
+    import pandas as pd
 
 
 @dataclass

@@ -415,3 +415,21 @@ def test_thirdparty_counter_with_container_labels(reset_gap):
     assert _relative_error(third_abs[metric].to_numpy(), truth) < 0.01
     third_dyn = _get(sets, "ThirdParty", "DynPower").table
     assert np.allclose(third_dyn[metric].to_numpy(), third_abs[metric].to_numpy())
+
+
+def test_stream_yields_each_source_and_group_in_order_before_the_next_is_extracted(reset_gap):
+    """The stream gives one (source, group) per step, in the order and with the sets of the collected call."""
+    from steps.train.prepare import PrepareInfo, stream_training_sets
+
+    doc = reset_gap.query_response()
+    sets, skips, _ = _sets(doc, sources=["rapl-sysfs", "acpi"])
+    info = PrepareInfo()
+    steps = stream_training_sets([("q", doc)], ["rapl-sysfs", "acpi"], {"q": 0}, info)
+    first_sets, _ = next(steps)
+    assert info.groups is not None and info.node_types == {"q": 0}  # known before the first group is fitted
+    assert {s.group.name for s in first_sets} == {info.groups.valid[0].name}
+    streamed = first_sets + [s for made, _ in steps for s in made]
+    assert [(s.source, s.group.name, s.output_type) for s in streamed] == \
+        [(s.source, s.group.name, s.output_type) for s in sets]
+    for one, other in zip(streamed, sets):
+        pd.testing.assert_frame_equal(one.table, other.table)

@@ -84,3 +84,49 @@ def test_results_do_not_depend_on_the_number_of_workers(tmp_path: Path):
     assert outputs[1][1].keys() == outputs[2][1].keys()
     differing = [name for name in outputs[1][1] if outputs[1][1][name] != outputs[2][1][name]]
     assert differing == []
+
+
+def test_jobs_submitted_while_others_run_match_an_in_process_run(tmp_path: Path):
+    """Workers prepare FitRequests themselves; late submissions and scheduling change no byte."""
+    import time
+
+    from steps.train.fit import FitRequest
+    from steps.train.runner import WorkerPool
+
+    names = ["SVRRegressorTrainer", "XgboostFitTrainer", "LinearRegressionTrainer", "LogisticRegressionTrainer"]
+    sets = [training_set(sigmoid_power, rows=150, noise=1.0, dram=dram_sigmoid, node_types=(0, 1), seed=s)
+            for s in (1, 2)]
+    outputs = {}
+    for mode in ("in-process", "streamed"):
+        stage = tmp_path / mode
+        jobs = [Job(key=len(sets) * i + k, data=prepare(ts, 3) if mode == "in-process" else FitRequest.of(ts, 3),
+                    trainer=TRAINERS[name], seed=3, stage=stage / str(k))
+                for k, ts in enumerate(sets) for i, name in enumerate(names)]
+        if mode == "in-process":
+            results = run_jobs(jobs, 1, cpus=2)
+        else:
+            with WorkerPool(2, 1) as pool:
+                pool.submit([j for j in jobs if j.key % 2 == 0])
+                time.sleep(0.5)  # the second set arrives while the first one's jobs run
+                pool.submit([j for j in jobs if j.key % 2 == 1])
+                results = pool.results()
+        assert [r.key for r in results] == sorted(j.key for j in jobs)
+        outputs[mode] = ([m.metadata for r in results for m in r.models],
+                         {p.relative_to(stage).as_posix(): p.read_bytes()
+                          for p in sorted(stage.rglob("*")) if p.is_file() and p.suffix in (".json", ".pkl")})
+    assert outputs["in-process"][0] == outputs["streamed"][0] and len(outputs["streamed"][0]) == 16
+    assert outputs["in-process"][1] == outputs["streamed"][1]
+
+
+def test_closing_a_pool_before_its_results_kills_the_workers_at_once(tmp_path: Path):
+    """An error during extraction ends the run: queued jobs are dropped and workers do not linger."""
+    import time
+
+    from steps.train.runner import WorkerPool
+
+    pool = WorkerPool(2, 1)
+    pool.submit(_jobs(tmp_path, [TRAINERS["SVRRegressorTrainer"]] * 6))
+    started = time.perf_counter()
+    pool.close()
+    assert time.perf_counter() - started < 5
+    assert not any(w.process.is_alive() for w in pool.workers)
