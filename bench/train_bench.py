@@ -4,7 +4,8 @@
     .venv/bin/python bench/train_bench.py --quick    # small data sets only (a minute or two)
 
 Each run is a fresh child process (so peak memory and CPU time are its own). Printed per data set:
-wall time, CPU time (all processes), peak RSS of the main process and of the largest worker, the
+wall time, CPU time (main process and workers; workers forked from the fork server count
+the CPU time of their jobs), peak RSS of the main process and of the largest worker, the
 share of time in loading, extraction, fitting and writing (phase timers of steps/train/run.py),
 the fit floor (sum of the jobs' own CPU times / --jobs), and the speedup of --jobs 2 over --jobs 1.
 On a machine shared with other work, compare "cpu" with "wall": the jobs' wall sum exceeding their
@@ -89,8 +90,13 @@ def child(data: str, jobs: int) -> None:
         "trained": report.trained, "failed": len(report.failures), "jobs": jobs,
         "job_wall_seconds": sum(r.seconds for r in report.results),
         "slowest": sorted(((r.cpu_seconds, r.label) for r in report.results), reverse=True)[:3],
-        "cpu": own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime,
-        "peak_main_mb": own.ru_maxrss / 1024, "peak_worker_mb": kids.ru_maxrss / 1024,
+        # Workers forked from the fork server are not this process's children: their CPU and memory
+        # come from the jobs' own figures (spawned workers' are in RUSAGE_CHILDREN, counted once).
+        "cpu": own.ru_utime + own.ru_stime + (
+            max(kids.ru_utime + kids.ru_stime, report.fit_floor_work) if jobs > 1 else 0.0),
+        "peak_main_mb": own.ru_maxrss / 1024,
+        "peak_worker_mb": (max([kids.ru_maxrss] + [r.peak_rss_kib for r in report.results]) / 1024
+                           if jobs > 1 else 0.0),
     }))
 
 

@@ -15,6 +15,7 @@ import heapq
 import multiprocessing
 import os
 import queue
+import resource
 import sys
 import threading
 import time
@@ -74,6 +75,7 @@ class JobResult:
     cpu_seconds: float = 0.0  # the job's own CPU time (independent of other load on the machine)
     fit_seconds: float = 0.0
     write_seconds: float = 0.0
+    peak_rss_kib: int = 0  # peak memory of the process that ran the job, when it ended (benchmark)
 
 
 def one_line(failure: BaseException) -> str:
@@ -91,6 +93,7 @@ def execute(job: Job) -> JobResult:
         _execute_nodes(job, result)
     result.seconds = time.perf_counter() - started
     result.cpu_seconds = time.process_time() - cpu_started
+    result.peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return result
 
 
