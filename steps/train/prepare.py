@@ -7,7 +7,7 @@ fitting them while the next groups are extracted; `prepare_training_sets` collec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..common.domain import ABS_POWER, DYN_POWER, ENERGY_SOURCES, FeatureGroup, feature_groups
 from ..common.kepler_metrics import GENERATIONS
@@ -50,18 +50,7 @@ def prepare_training_sets(
         inputs: Sequence[Tuple[str, QueryResponse]],
         sources: Sequence[str],
         node_types: NodeTypes,
-        extractor: str = "default",
-        isolator: str = "min",
-        thirdparty: Sequence[str] = (),
-        vm: bool = False,
-        generation: str = "auto",
-        profile_input: Optional[Tuple[str, QueryResponse]] = None,
-        abs_models: Optional[Sequence[AbsModelPredictor]] = None,
-        target_hints: Sequence[str] = (),
-        bg_hints: Sequence[str] = (),
-        vm_job_name: str = DEFAULT_VM_JOB_NAME,
-        warn: Optional[Log] = None,
-        progress: Optional[Log] = None,
+        **options: Any,
 ) -> Tuple[List[TrainingSet], List[Skip], PrepareInfo]:
     """Extract, choose groups, resolve node types, compute idle profiles, assemble and isolate.
 
@@ -72,6 +61,8 @@ def prepare_training_sets(
     - `profile_input`: the `--profile` idle input; its profiles land in `info.profiles` (the caller
       writes them) and the `profile` isolator uses them.
     - `abs_models`: AbsPower models of `--abs-pipeline-name` for the `trainer` isolator.
+    - the other `options` (extractor, isolator, thirdparty, vm, generation, hints, vm_job_name, warn,
+      progress) are those of `stream_training_sets`.
     Returns one AbsPower and one DynPower TrainingSet per (source, valid group), sources in the
     given order and groups in group order; whatever is not produced is a Skip. Raises StepError for
     the fatal cases of train.md §12 (generation, mixed nodes, node info, no valid group).
@@ -79,10 +70,7 @@ def prepare_training_sets(
     info = PrepareInfo()
     sets: List[TrainingSet] = []
     skips: List[Skip] = []
-    for made, skipped in stream_training_sets(
-            inputs, sources, node_types, info, extractor=extractor, isolator=isolator, thirdparty=thirdparty,
-            vm=vm, generation=generation, profile_input=profile_input, abs_models=abs_models,
-            target_hints=target_hints, bg_hints=bg_hints, vm_job_name=vm_job_name, warn=warn, progress=progress):
+    for made, skipped in stream_training_sets(inputs, sources, node_types, info, **options):
         sets.extend(made)
         skips.extend(skipped)
     return sets, skips, info
