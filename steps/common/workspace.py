@@ -12,13 +12,13 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import VERSION_FOLDER
 from .config import Environment, resolve
 from .errors import StepError
 from .machine_spec import Spec, spec_from_document
-from .timefmt import WINDOW_FORMAT
+from .timefmt import PLAIN_FORMAT, WINDOW_FORMAT, format_window_time
 
 DEFAULT_DATA_PATH = "/data"
 
@@ -195,6 +195,12 @@ def read_json(path: Path, what: str) -> Any:
 QueryResponse = Dict[str, List[Dict[str, Any]]]
 
 
+def series_order_key(labels: Mapping[str, str]) -> Tuple[Tuple[str, str], ...]:
+    """A series' complete label set, ordered: its identity, and the order of series within a metric
+    of the query JSON (§3.1) for every writer of that file."""
+    return tuple(sorted(labels.items()))
+
+
 def validate_query_response(document: Any, path: Path) -> QueryResponse:
     """Check the shape of workspace.md §3.1: {metric: [{"metric": {labels}, "values": [[t, v]...]}]}."""
     if not isinstance(document, dict):
@@ -223,7 +229,7 @@ Window = Tuple[datetime, datetime]
 
 def _parse_pushed_time(text: str) -> datetime:
     """`2023-02-24 03:36:49.554647945 +0000 UTC m=+...`: first 19 chars, then the offset if any."""
-    moment = datetime.strptime(text[:19], "%Y-%m-%d %H:%M:%S")
+    moment = datetime.strptime(text[:19], PLAIN_FORMAT)
     rest = text[19:].split()
     offset = timedelta(0)
     if rest and rest[0].startswith(".") and len(rest) > 1:
@@ -259,7 +265,7 @@ def window_from_document(document: Any) -> Window:
         start = datetime.strptime(str(document["startTimeUTC"]), WINDOW_FORMAT).replace(tzinfo=timezone.utc)
         end = datetime.strptime(str(document["endTimeUTC"]), WINDOW_FORMAT).replace(tzinfo=timezone.utc)
     if end <= start:
-        raise ValueError(f"its end {end:%Y-%m-%dT%H:%M:%SZ} is not after its start {start:%Y-%m-%dT%H:%M:%SZ}")
+        raise ValueError(f"its end {format_window_time(end)} is not after its start {format_window_time(start)}")
     return start, end
 
 
@@ -272,7 +278,7 @@ def read_window(path: Path) -> Window:
 
 
 def window_document(start: datetime, end: datetime) -> Dict[str, str]:
-    return {"startTimeUTC": start.strftime(WINDOW_FORMAT), "endTimeUTC": end.strftime(WINDOW_FORMAT)}
+    return {"startTimeUTC": format_window_time(start), "endTimeUTC": format_window_time(end)}
 
 
 def read_machine_spec(path: Path) -> Spec:

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..common.workspace import series_order_key as label_key  # noqa: F401 - a series' identity
+
 Labels = Dict[str, str]
 LabelKey = Tuple[Tuple[str, str], ...]
 
@@ -49,11 +51,6 @@ class SeriesPart:
     first: float
     last: float
     stats: SeriesStats
-
-
-def label_key(labels: Labels) -> LabelKey:
-    """A series' identity: its complete label set, ordered."""
-    return tuple(sorted(labels.items()))
 
 
 def stats_of_values(texts: List[bytes] | List[str]) -> SeriesStats:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional
 
-
-def label_sort_key(labels: Mapping[str, str]) -> Tuple[Tuple[str, str], ...]:
-    """Order of series within a metric: by (name, value) pairs sorted by label name."""
-    return tuple(sorted(labels.items()))
+from ..common.workspace import series_order_key as label_sort_key  # noqa: F401 - the query JSON's order
 
 
 def container_id(seed: int, pod_name: str, container_name: str) -> str:
