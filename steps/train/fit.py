@@ -213,15 +213,67 @@ def fit_node(data: FitInput, node: NodeData, trainer: TrainerSpec, seed: int, th
         if trainer.model_class == CURVEFIT:
             estimator.set_feature_index(data.group.main_index(component, data.features))
         estimator.fit(x_train, node.y_train[component])
-        predicted = np.asarray(estimator.predict(x_test), dtype=float).ravel()
-        mae, mape = component_errors(node.y_test[component], predicted)
-        if not np.isfinite(mae):
-            raise ValueError(f"{component} predictions are not finite")
-        errors["mae"][component], errors["mape"][component] = mae, mape
+        _record_errors(errors, component, node.y_test[component], estimator.predict(x_test))
         estimators[component] = estimator
     return FittedModel(trainer=trainer, node_type=node.node_type, features=data.features,
                        components=data.components, scaler=node.scaler, poly=poly, estimators=estimators,
                        errors=errors)
+
+
+# How closely DynPower data must equal the AbsPower data shifted by a constant for `derive_node`:
+# the isolator's sums and subtractions round differently, nothing more.
+SHIFT_RTOL = 1e-9
+
+
+def derive_node(base: FittedModel, base_node: NodeData, data: FitInput, node: NodeData) -> Optional[FittedModel]:
+    """The DynPower model of `node` as the AbsPower model `base` of the same trainer, output lowered.
+
+    Equal to a fresh fit up to rounding (shift.py) when `node`'s data are `base_node`'s with every
+    component's power lowered by one constant: the same rows, split and scaled features. Returns
+    None when that does not hold (isolators that drop containers or scale power, other node
+    types) or the trainer cannot shift; the caller then fits afresh.
+    """
+    trainer = base.trainer
+    if trainer.shift is None or node.problem or base_node.problem or base.node_type != node.node_type \
+            or base.features != data.features or base.components != data.components \
+            or set(node.x_train) != set(base_node.x_train):
+        return None
+    for key in node.x_train:
+        if not (_close(node.x_train[key], base_node.x_train[key]) and _close(node.x_test[key], base_node.x_test[key])):
+            return None
+    offsets: Dict[str, float] = {}
+    for component in data.components:
+        base_train, base_test = base_node.y_train[component], base_node.y_test[component]
+        train, test = node.y_train[component], node.y_test[component]
+        offset = float(min(base_train.min(), base_test.min()) - min(train.min(), test.min()))
+        if not (_close(train, base_train - offset) and _close(test, base_test - offset)):
+            return None
+        offsets[component] = offset
+    errors: Dict[str, Dict[str, float]] = {"mae": {}, "mape": {}}
+    estimators: Dict[str, Any] = {}
+    for component in data.components:
+        estimator = trainer.shift(base.estimators[component], offsets[component])
+        x_test = node.x_test[data.component_x[component]]
+        _record_errors(errors, component, node.y_test[component],
+                       estimator.predict(base.poly.transform(x_test) if base.poly is not None else x_test))
+        estimators[component] = estimator
+    return FittedModel(trainer=trainer, node_type=node.node_type, features=data.features,
+                       components=data.components, scaler=node.scaler, poly=base.poly, estimators=estimators,
+                       errors=errors)
+
+
+def _close(values: np.ndarray, reference: np.ndarray) -> bool:
+    if values.shape != reference.shape:
+        return False
+    scale = max(1.0, float(np.abs(reference).max())) if reference.size else 1.0
+    return bool(np.allclose(values, reference, rtol=SHIFT_RTOL, atol=SHIFT_RTOL * scale))
+
+
+def _record_errors(errors: Dict[str, Dict[str, float]], component: str, y_test: np.ndarray, predicted: Any) -> None:
+    mae, mape = component_errors(y_test, np.asarray(predicted, dtype=float).ravel())
+    if not np.isfinite(mae):
+        raise ValueError(f"{component} predictions are not finite")
+    errors["mae"][component], errors["mape"][component] = mae, mape
 
 
 def component_errors(y: np.ndarray, predicted: np.ndarray) -> Tuple[float, Any]:

@@ -174,8 +174,26 @@ class _JobBuilder:
             for name in names:
                 added.append(Job(key=len(self.jobs) + len(added), data=data, trainer=TRAINERS[name],
                                  seed=self.options.seed, stage=group_stage, machine_specs=self._specs))
+        if self.options.isolator in SHIFT_ISOLATORS:
+            _pair_for_derivation(added)
         self.jobs.extend(added)
         return added
+
+
+# Isolators whose DynPower data are the AbsPower data with power lowered by a constant (train.md §7.1,
+# §7.2), so that a DynPower model may be derived from the AbsPower one (fit.derive_node).
+SHIFT_ISOLATORS = ("none", "min")
+
+
+def _pair_for_derivation(jobs: List[Job]) -> None:
+    """Each DynPower job whose trainer can shift rides with the AbsPower job of its set and trainer."""
+    carriers = {(j.data.source, j.data.group.name, j.trainer.name): j for j in jobs
+                if j.data.output_type == ABS_POWER and j.trainer.shift is not None}
+    for job in jobs:
+        if job.data.output_type == DYN_POWER:
+            carrier = carriers.get((job.data.source, job.data.group.name, job.trainer.name))
+            if carrier is not None:
+                carrier.carries, job.carried = job, True
 
 
 def train(options: TrainOptions, workspace: Workspace, console: Console,
@@ -249,7 +267,7 @@ def train(options: TrainOptions, workspace: Workspace, console: Console,
         with phases.timed("fitting"):
             console.info(prefix + f"Waiting for {len(jobs)} trainers to complete...")
             progress = console.progress(len(jobs), prefix + "training") if jobs else None
-            on_result = (lambda _: progress.advance()) if progress else None
+            on_result = (lambda result: progress.advance(len(result.flattened()))) if progress else None
             results = pool.results(on_result) if pool is not None else run_jobs(jobs, 1, options.cpus, on_result)
         if pool is not None:
             pool.stop()  # the workers exit while the main process commits; `close` below reaps them

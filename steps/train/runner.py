@@ -48,6 +48,11 @@ class Job:
     stage: Path  # staging copy of <source>/<ot>/<FG>/
     machine_specs: Dict[int, Optional[Dict[str, Any]]] = field(default_factory=dict)
     threads: int = 1
+    # The DynPower job of the same set and trainer, run right after this (AbsPower) job in the same
+    # process so that its models can be derived from this job's (fit.derive_node); such a job is
+    # `carried` and never runs on its own.
+    carries: Optional["Job"] = None
+    carried: bool = False
 
     @property
     def label(self) -> str:
@@ -56,7 +61,8 @@ class Job:
     @property
     def cost(self) -> float:
         rows = max(self.data.rows, 1)
-        return (self.trainer.cost * rows + self.trainer.quadratic * rows * rows) * len(self.data.components)
+        own = (self.trainer.cost * rows + self.trainer.quadratic * rows * rows) * len(self.data.components)
+        return own + (0.1 * self.carries.cost if self.carries is not None else 0.0)  # derived: no fit
 
 
 @dataclass
@@ -76,6 +82,12 @@ class JobResult:
     fit_seconds: float = 0.0
     write_seconds: float = 0.0
     peak_rss_kib: int = 0  # peak memory of the process that ran the job, when it ended (benchmark)
+    derived: int = 0  # models derived from the AbsPower job's instead of fitted (fit.derive_node)
+    carried: Optional["JobResult"] = None  # the result of `Job.carries`
+
+    def flattened(self) -> List["JobResult"]:
+        """This result and the carried job's."""
+        return [self] + (self.carried.flattened() if self.carried is not None else [])
 
 
 def one_line(failure: BaseException) -> str:
@@ -83,38 +95,56 @@ def one_line(failure: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+# node type -> the fitted model and the data it was fitted on, kept for the carried job
+Fitted = Dict[int, Tuple[Any, Any]]
+
+
 def execute(job: Job) -> JobResult:
-    """Fit and write every node type of one job; a failure fails only that node type."""
+    """Fit and write every node type of one job, then of the job it carries; a failure fails only that node type."""
+    result, fitted = _execute(job, {})
+    if job.carries is not None:
+        result.carried, _ = _execute(job.carries, fitted)
+    return result
+
+
+def _execute(job: Job, base: Fitted) -> Tuple[JobResult, Fitted]:
     started, cpu_started = time.perf_counter(), time.process_time()
     result = JobResult(key=job.key, label=job.label)
     with warnings.catch_warnings():
         # Library warnings (SGD convergence, curve-fit covariance) are not failures and would flood stderr.
         warnings.simplefilter("ignore")
-        _execute_nodes(job, result)
+        fitted = _execute_nodes(job, result, base)
     result.seconds = time.perf_counter() - started
     result.cpu_seconds = time.process_time() - cpu_started
     result.peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return result
+    return result, fitted
 
 
 def _what(job: Job, node_type: int) -> str:
     return f"{job.data.label}/{job.trainer.name}_{node_type}"
 
 
-def _execute_nodes(job: Job, result: JobResult) -> None:
-    from .fit import fit_node
+def _execute_nodes(job: Job, result: JobResult, base: Fitted) -> Fitted:
+    """`base`: the carrying job's models, from which this job's may be derived instead of fitted."""
+    from .fit import derive_node, fit_node
     from .model_files import write_model
 
+    fitted: Fitted = {}
     try:
         data = job.data.resolve()
     except Exception as failure:  # noqa: BLE001 - the data of this job cannot be used: each node type fails
         result.failures.extend(Failure(_what(job, n), one_line(failure)) for n in job.data.node_types)
-        return
+        return fitted
     for node in data.nodes:
         what = _what(job, node.node_type)
         try:
             fit_started = time.perf_counter()
-            model = fit_node(data, node, job.trainer, job.seed, job.threads)
+            model = derive_node(*base[node.node_type], data, node) if node.node_type in base else None
+            if model is None:
+                model = fit_node(data, node, job.trainer, job.seed, job.threads)
+            else:
+                result.derived += 1
+            fitted[node.node_type] = (model, node)
             write_started = time.perf_counter()
             result.fit_seconds += write_started - fit_started
             staged = write_model(job.stage, model, data.output_type, job.machine_specs.get(node.node_type))
@@ -122,12 +152,25 @@ def _execute_nodes(job: Job, result: JobResult) -> None:
             result.models.append(staged)
         except Exception as failure:  # noqa: BLE001 - any error fails this model only (train.md §8.1)
             result.failures.append(Failure(what, one_line(failure)))
+    return fitted
+
+
+def failed(job: Job, reason: str) -> JobResult:
+    """Every node type of the job, and of the job it carries, failed for one reason."""
+    result = JobResult(key=job.key, label=job.label,
+                       failures=[Failure(_what(job, n), reason) for n in job.data.node_types])
+    if job.carries is not None:
+        result.carried = failed(job.carries, reason)
+    return result
 
 
 def crashed(job: Job, exitcode: Optional[int]) -> JobResult:
-    reason = f"worker process crashed (exit code {exitcode})"
-    return JobResult(key=job.key, label=job.label,
-                     failures=[Failure(_what(job, n), reason) for n in job.data.node_types])
+    return failed(job, f"worker process crashed (exit code {exitcode})")
+
+
+def unfold(results: List[JobResult]) -> List[JobResult]:
+    """Every job's result, carried jobs' included, in job-key order."""
+    return sorted((r for result in results for r in result.flattened()), key=lambda r: r.key)
 
 
 def _limit_threads(threads: int) -> Any:
@@ -157,9 +200,7 @@ def _worker(conn: Any, threads: int) -> None:
         try:
             result = execute(job)
         except BaseException as failure:  # noqa: BLE001 - report, never lose the pipe silently
-            result = JobResult(key=job.key, label=job.label,
-                               failures=[Failure(job.label, one_line(failure) + " " +
-                                                 traceback.format_exc(limit=1).splitlines()[-1])])
+            result = failed(job, one_line(failure) + " " + traceback.format_exc(limit=1).splitlines()[-1])
         conn.send(result)
 
 
@@ -218,15 +259,18 @@ def run_jobs(jobs: List[Job], workers: int, cpus: int,
     """Run every job; `workers` processes at most (1 = in this process). Results in job-key order.
 
     `pool`: worker processes started earlier (so their imports overlap the caller's extraction).
+    Carried jobs run with the job carrying them; `on_result` gets the carrying job's result.
     """
     if workers <= 1:
-        results: Dict[int, JobResult] = {}
-        for job in sorted(jobs, key=lambda j: (-j.cost, j.key)):
+        results: List[JobResult] = []
+        for job in sorted((j for j in jobs if not j.carried), key=lambda j: (-j.cost, j.key)):
             job.threads = max(1, cpus)
-            results[job.key] = execute(job)
+            if job.carries is not None:
+                job.carries.threads = job.threads
+            results.append(execute(job))
             if on_result:
-                on_result(results[job.key])
-        return [results[j.key] for j in sorted(jobs, key=lambda j: j.key)]
+                on_result(results[-1])
+        return unfold(results)
     own = pool is None
     pool = pool or WorkerPool(min(workers, max(1, len(jobs))), threads_per_worker(cpus, workers))
     try:
@@ -288,14 +332,17 @@ class WorkerPool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("jobs submitted after results() or close()")
-            for job in jobs:
+            own = [job for job in jobs if not job.carried]  # carried jobs travel with their carrier
+            for job in own:
                 job.threads = self.threads
+                if job.carries is not None:
+                    job.carries.threads = self.threads
                 heapq.heappush(self._pending, (-job.cost, job.key, job))
-            self._submitted += len(jobs)
+            self._submitted += len(own)
         self._wake()
 
     def results(self, on_result: Optional[Callable[[JobResult], None]] = None) -> List[JobResult]:
-        """Close submissions and wait for every submitted job; results in job-key order."""
+        """Close submissions and wait for every submitted job; results (carried jobs' too) in job-key order."""
         with self._lock:
             self._closed = True
             expected = self._submitted
@@ -310,7 +357,7 @@ class WorkerPool:
                 on_result(item)
         with self._lock:
             self._collected = True
-        return [collected[key] for key in sorted(collected)]
+        return unfold(list(collected.values()))
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):
@@ -358,9 +405,7 @@ class WorkerPool:
             self._results.put(crashed(job, worker.process.exitcode))
             self._replace(index)
         except Exception as failure:  # noqa: BLE001 - the job did not pickle: it alone fails
-            self._results.put(JobResult(key=job.key, label=job.label,
-                                        failures=[Failure(_what(job, n), one_line(failure))
-                                                  for n in job.data.node_types]))
+            self._results.put(failed(job, one_line(failure)))
 
     def _collect(self) -> None:
         """Take the results of workers that answered; fail the job of a worker that died."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from ..common.domain import TRAINER_NAMES
+from .shift import shift_gradient_boosting, shift_kneighbors, shift_linear, shift_svr
 
 SCIKIT, XGBOOST, CURVEFIT = "scikit", "xgboost", "curvefit"
 # weight.json kinds (train.md §9.3)
@@ -30,6 +31,9 @@ class TrainerSpec:
     # for SVR, whose fit grows about quadratically; only used to start the slowest jobs first.
     cost: float = 1.0
     quadratic: float = 0.0
+    # (fitted estimator, offset) -> a copy predicting `offset` less, when a fit commutes with shifting
+    # the target (shift.py); the DynPower model is then derived from the AbsPower one (fit.derive_node).
+    shift: Optional[Callable[[Any, float], Any]] = None
 
     @property
     def fe_files(self) -> Tuple[str, ...]:
@@ -94,11 +98,13 @@ def _exponential(seed: int, threads: int) -> Any:
 
 
 TRAINERS: Dict[str, TrainerSpec] = {t.name: t for t in (
-    TrainerSpec("PolynomialRegressionTrainer", SCIKIT, None, _polynomial, polynomial=True, cost=3),
-    TrainerSpec("GradientBoostingRegressorTrainer", SCIKIT, None, _gradient_boosting, cost=30),
-    TrainerSpec("KNeighborsRegressorTrainer", SCIKIT, None, _kneighbors, cost=1),
-    TrainerSpec("LinearRegressionTrainer", SCIKIT, WEIGHT_LINEAR, _linear, cost=0.5),
-    TrainerSpec("SVRRegressorTrainer", SCIKIT, None, _svr, cost=1, quadratic=0.004),
+    TrainerSpec("PolynomialRegressionTrainer", SCIKIT, None, _polynomial, polynomial=True, cost=3,
+                shift=shift_linear),
+    TrainerSpec("GradientBoostingRegressorTrainer", SCIKIT, None, _gradient_boosting, cost=30,
+                shift=shift_gradient_boosting),
+    TrainerSpec("KNeighborsRegressorTrainer", SCIKIT, None, _kneighbors, cost=1, shift=shift_kneighbors),
+    TrainerSpec("LinearRegressionTrainer", SCIKIT, WEIGHT_LINEAR, _linear, cost=0.5, shift=shift_linear),
+    TrainerSpec("SVRRegressorTrainer", SCIKIT, None, _svr, cost=1, quadratic=0.004, shift=shift_svr),
     TrainerSpec("XgboostFitTrainer", XGBOOST, WEIGHT_XGBOOST, _xgboost, cost=15),
     TrainerSpec("SGDRegressorTrainer", SCIKIT, WEIGHT_LINEAR, _sgd, cost=4),
     TrainerSpec("LogarithmicRegressionTrainer", CURVEFIT, WEIGHT_CURVEFIT, _logarithmic, cost=6),

@@ -246,6 +246,26 @@ def test_real_idle_sample_reports_why_nothing_could_be_trained(tmp_path: Path, i
     assert files_under(data) == ["idle.json"]
 
 
+def test_real_idle_sample_twice_trains_and_lists_what_it_could_not(tmp_path: Path, idle_json: Path):
+    """Two collections of one machine accumulate: 2 x 5 rows of the real sample reach the minimum of 10."""
+    data = tmp_path / "data"
+    (data / "machine_spec").mkdir(parents=True)
+    for name in ("idle", "idle_again"):
+        (data / f"{name}.json").write_bytes(idle_json.read_bytes())
+    (data / "machine_spec" / "m1.json").write_text(json.dumps({"processor": "intel_xeon", "cores": 32, "chips": 2}))
+    code, out, err = train(data, "--input", "idle,idle_again", "--id", "m1", "-e", "rapl-sysfs,acpi,redfish",
+                           "--abs-trainers", "LinearRegressionTrainer", "--dyn-trainers", "LinearRegressionTrainer",
+                           "--jobs", "1")
+    assert code == 0, err
+    assert "redfish: no kepler_node_platform_joules_total series with source redfish in idle, idle_again" in out
+    pipeline = data / "std_v0.7.11"
+    for source in ("rapl-sysfs", "acpi"):
+        for output_type in ("AbsPower", "DynPower"):
+            assert (pipeline / source / output_type / "BPFIRQ" / "LinearRegressionTrainer_0.zip").is_file()
+    assert not (pipeline / "redfish").exists()
+    assert out.strip().splitlines()[-1] == f"trained 20 models into {pipeline}"
+
+
 def test_help_shows_environment_fallbacks(workspace: Path, capsys: pytest.CaptureFixture):
     code, _, _ = train(workspace, "--help")
     out = capsys.readouterr().out
