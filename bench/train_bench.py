@@ -7,7 +7,8 @@ Each run is a fresh child process (so peak memory and CPU time are its own). Pri
 wall time, CPU time (main process and workers; workers forked from the fork server count
 the CPU time of their jobs), peak RSS of the main process and of the largest worker, the
 share of time in loading, extraction, fitting and writing (phase timers of steps/train/run.py),
-the fit floor (sum of the jobs' own CPU times / --jobs), and the speedup of --jobs 2 over --jobs 1.
+the fit floor (sum of the jobs' own CPU times / --jobs), the speedup of --jobs 2 over --jobs 1, and how many
+DynPower models were derived from AbsPower ones instead of fitted (steps/train/shift.py).
 On a machine shared with other work, compare "cpu" with "wall": the jobs' wall sum exceeding their
 CPU sum means the workers did not get a CPU each.
 """
@@ -88,6 +89,7 @@ def child(data: str, jobs: int) -> None:
         "fit_seconds": sum(r.fit_seconds for r in report.results),
         "write_seconds": sum(r.write_seconds for r in report.results),
         "trained": report.trained, "failed": len(report.failures), "jobs": jobs,
+        "derived": sum(r.derived for r in report.results),
         "job_wall_seconds": sum(r.seconds for r in report.results),
         "slowest": sorted(((r.cpu_seconds, r.label) for r in report.results), reverse=True)[:3],
         # Workers forked from the fork server are not this process's children: their CPU and memory
@@ -128,7 +130,7 @@ def line(name: str, r: Dict) -> str:
     return (f"{name:<14} {r['size_mb']:6.1f}MB  wall {r['wall']:6.1f}s (train {r['train_wall']:6.1f}s)  "
             f"cpu {r['cpu']:6.1f}s  peak main {r['peak_main_mb']:6.0f}MB worker {r['peak_worker_mb']:5.0f}MB  "
             f"[{share}]  fit floor {floor:5.1f}s (wall/floor {r['wall'] / floor if floor else 0:4.2f})  "
-            f"models {r['trained']} failed {r['failed']}")
+            f"models {r['trained']} (derived {r.get('derived', 0)}) failed {r['failed']}")
 
 
 def main() -> None:
