@@ -6,7 +6,9 @@ minimum, or 0). For the estimators below a fit commutes with such a shift of the
 intercept (linear models, SVR's bias), the initial constant (gradient boosting, whose trees fit
 residuals that the shift does not change) or the neighbours' mean (k-NN) absorbs it. So the
 DynPower model is the AbsPower model with its output lowered: what a fresh fit gives, up to
-rounding (SVR: up to its solver tolerance), without fitting again. `fit.derive_node` checks that
+rounding, without fitting again. Rounding is all that differs, but it can tip a choice: SVR stops
+at its solver tolerance (1e-3), and gradient boosting may take the other of two splits whose gains
+are equal up to rounding (seen for one test row in thirty on a small table). `fit.derive_node` checks that
 the data really are the shifted AbsPower data and otherwise leaves the fit to `fit.fit_node`.
 
 Not here: XGBoost (its labels and gradients are float32, so a shifted target rounds differently
