@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from .. import VERSION_FOLDER
 from .config import Environment, resolve
@@ -175,11 +175,11 @@ class ModelDatabase:
 # ---------------------------------------------------------------- readers
 
 
-def read_json(path: Path, what: str) -> Any:
+def read_json(path: Path, what: str, parse: Callable[[bytes], Any] = json.loads) -> Any:
     """Parse a JSON file or fail naming the file and what it should have been."""
     try:
         with open(path, "rb") as handle:
-            return json.load(handle)
+            return parse(handle.read())
     except FileNotFoundError:
         raise StepError(f"{what} {path} does not exist") from None
     except IsADirectoryError:
@@ -193,6 +193,17 @@ def read_json(path: Path, what: str) -> Any:
 
 
 QueryResponse = Dict[str, List[Dict[str, Any]]]
+
+
+@dataclass(frozen=True, eq=False)
+class SampleColumns:
+    """A series' `values` as read by `read_query_response`: times and values as float64 arrays."""
+
+    t: Any  # numpy arrays (numpy is not imported here: the query image reads no query response)
+    v: Any
+
+    def __len__(self) -> int:
+        return len(self.t)
 
 
 def series_order_key(labels: Mapping[str, str]) -> Tuple[Tuple[str, str], ...]:
@@ -210,10 +221,10 @@ def validate_query_response(document: Any, path: Path) -> QueryResponse:
             raise StepError(f"{path} is not a query response: {metric!r} does not map to a list of series")
         for position, series in enumerate(series_list):
             if not isinstance(series, dict) or not isinstance(series.get("metric"), dict) \
-                    or not isinstance(series.get("values"), list):
+                    or not isinstance(series.get("values"), (list, SampleColumns)):
                 raise StepError(f"{path} is not a query response: series {position} of {metric!r} "
                                 "lacks a 'metric' object or a 'values' list")
-            for sample in series["values"][:1]:
+            for sample in series["values"][:1] if isinstance(series["values"], list) else ():
                 if not isinstance(sample, (list, tuple)) or len(sample) != 2:
                     raise StepError(f"{path} is not a query response: series {position} of {metric!r} "
                                     "has a value that is not a [time, value] pair")
@@ -221,7 +232,10 @@ def validate_query_response(document: Any, path: Path) -> QueryResponse:
 
 
 def read_query_response(path: Path) -> QueryResponse:
-    return validate_query_response(read_json(path, "query response"), path)
+    """The query JSON with its samples as `SampleColumns` (steps/common/query_columns.py), checked."""
+    from .query_columns import parse_query_response  # numpy: only where responses are read
+
+    return validate_query_response(read_json(path, "query response", parse_query_response), path)
 
 
 Window = Tuple[datetime, datetime]

@@ -1,7 +1,8 @@
 """Columnar samples of one metric: flattening a query response and merging series by identity.
 
-A query response holds Python lists of `[t, "v"]` pairs; everything after this module works on
-numpy arrays (identity code, time, value), so extraction cost stays linear in the number of samples.
+A query response holds each series' samples as `SampleColumns` (read_query_response) or as Python
+lists of `[t, "v"]` pairs; everything after this module works on numpy arrays (identity code, time,
+value), so extraction cost stays linear in the number of samples.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from operator import itemgetter
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ..common.workspace import SampleColumns
 
 Labels = Mapping[str, str]
 IdentityOf = Callable[[Labels], str]
@@ -32,8 +35,10 @@ def _pair(sample: Any) -> Tuple[float, float]:
     return np.nan, np.nan
 
 
-def _values(samples: List[Any]) -> Tuple[np.ndarray, np.ndarray]:
+def _values(samples: Any) -> Tuple[np.ndarray, np.ndarray]:
     """Times and values of one series; bad values become NaN (dropped later)."""
+    if isinstance(samples, SampleColumns):  # parsed from the file's bytes already
+        return samples.t, samples.v
     count = len(samples)
     try:
         times = np.fromiter(map(_TIME, samples), dtype=np.float64, count=count)
