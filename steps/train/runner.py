@@ -222,6 +222,32 @@ def _thread_environment(threads: int) -> Iterator[None]:
                 os.environ[name] = value
 
 
+@contextlib.contextmanager
+def _standard_streams_to_devnull() -> Iterator[None]:
+    """File descriptors 1 and 2 point at /dev/null meanwhile (for a child started in between)."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    saved: List[int] = []
+    try:
+        saved += [os.dup(1), os.dup(2)]
+    except OSError:  # a standard stream is closed: nothing to hold open
+        for fd in saved:
+            os.close(fd)
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved + [null]:
+            os.close(fd)
+
+
 def _context(threads: int) -> Any:
     """How workers start: forked from a fork server when they run single-threaded, else spawned.
 
@@ -229,14 +255,16 @@ def _context(threads: int) -> Any:
     worker importing them; a worker is then ready at once. It is started with every native pool
     limited to one thread, so no BLAS/OpenMP thread exists to be copied in a broken state by the
     fork. Workers with more threads are spawned fresh, with the thread variables set before their
-    libraries load.
+    libraries load. The fork server outlives this process by the time its interpreter takes to
+    exit, so it gets /dev/null as standard output and error: a pipe reading this command's output
+    ends when the command does. Workers report through their own pipes, not those streams.
     """
     if threads == 1 and "forkserver" in multiprocessing.get_all_start_methods():
         from multiprocessing import forkserver
 
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(list(PRELOAD))
-        with _thread_environment(1):
+        with _thread_environment(1), _standard_streams_to_devnull():
             forkserver.ensure_running()  # no-op when this process started it before (the same way)
         return context
     return multiprocessing.get_context("spawn")  # no forked copies of BLAS/OpenMP state

@@ -130,3 +130,25 @@ def test_closing_a_pool_before_its_results_kills_the_workers_at_once(tmp_path: P
     pool.close()
     assert time.perf_counter() - started < 5
     assert not any(w.process.is_alive() for w in pool.workers)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_the_fork_server_does_not_hold_the_callers_output_open(tmp_path: Path):
+    """It outlives the caller by its interpreter's exit; a pipe reading `train` must end with `train`."""
+    from steps.train.runner import WorkerPool
+
+    with WorkerPool(1, 1) as pool:
+        pool.submit(_jobs(tmp_path, [TRAINERS["LinearRegressionTrainer"]]))
+        assert len(pool.results()) == 1
+        servers = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+                if parent == os.getpid() and b"forkserver" in (stat.parent / "cmdline").read_bytes():
+                    servers.append(stat.parent)
+            except (OSError, ValueError, IndexError):
+                continue  # a process that ended meanwhile
+        assert servers
+        for server in servers:
+            assert os.readlink(server / "fd" / "1") == os.devnull
+            assert os.readlink(server / "fd" / "2") == os.devnull
