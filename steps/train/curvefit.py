@@ -10,13 +10,16 @@ our own objects when reading such pickles.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import pickle
+import tempfile
 import types
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from joblib.numpy_pickle import NumpyPickler, NumpyUnpickler
@@ -80,6 +83,66 @@ class CurveFitFailure(Exception):
     """The fit did not produce usable parameters; the message is the summary's one-line reason."""
 
 
+def fit_curve(func: Callable[..., np.ndarray], p0_func: Callable[[np.ndarray, np.ndarray], List[float]],
+              x: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """popt and pcov of train.md §8.2; CurveFitFailure when the fit gives no usable parameters."""
+    from scipy.optimize import curve_fit
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            popt, pcov = curve_fit(func, x, y, p0=p0_func(x, y), maxfev=MAXFEV)
+        except RuntimeError as failure:
+            if "maxfev" in str(failure) or "Optimal parameters not found" in str(failure):
+                raise CurveFitFailure(f"curve fit did not converge within maxfev={MAXFEV}") from None
+            raise CurveFitFailure(f"curve fit failed: {failure}") from None
+        except (ValueError, FloatingPointError, ZeroDivisionError) as failure:
+            raise CurveFitFailure(f"curve fit failed: {failure}") from None
+    if not np.all(np.isfinite(popt)):
+        raise CurveFitFailure("fitted parameters are not finite")
+    return np.asarray(popt, dtype=float), np.asarray(pcov, dtype=float)
+
+
+class CurveMemo:
+    """Curve-fit results by content (curve, x, y), shared by the worker processes of one run.
+
+    A curve fit sees one column and the target, and feature groups share their main feature (the
+    counter groups `cpu_instructions`, the BPF groups `bpf_cpu_time_ms`), so most groups repeat
+    another group's fits exactly. The first process to fit a (curve, x, y) stores the result in
+    `folder`, written to a temporary name and renamed; later fits read it. A result is the same
+    bits whether fitted or read, so models do not depend on which process fitted first.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def fetch(self, func: Callable[..., np.ndarray], x: np.ndarray, y: np.ndarray,
+              fit: Callable[[], Tuple[np.ndarray, np.ndarray]]) -> Tuple[np.ndarray, np.ndarray]:
+        digest = hashlib.sha256(func.__name__.encode() + b"|%d|%d|" % (x.size, MAXFEV))
+        digest.update(np.ascontiguousarray(x, dtype=float).tobytes())
+        digest.update(np.ascontiguousarray(y, dtype=float).tobytes())
+        path = self.folder / digest.hexdigest()
+        try:
+            with open(path, "rb") as handle:
+                outcome = pickle.load(handle)
+        except (FileNotFoundError, EOFError, pickle.UnpicklingError):
+            try:
+                outcome = ("fitted",) + fit()
+            except CurveFitFailure as failure:
+                outcome = ("failed", str(failure))
+            self._store(path, outcome)
+        if outcome[0] == "failed":
+            raise CurveFitFailure(outcome[1])
+        return outcome[1], outcome[2]
+
+    def _store(self, path: Path, outcome: Tuple[Any, ...]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle, partial = tempfile.mkstemp(prefix=".partial-", dir=self.folder)
+        with os.fdopen(handle, "wb") as stream:
+            pickle.dump(outcome, stream, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(partial, path)
+
+
 class CurveFitModel:
     """One fitted curve on one column of the scaled features (state as kepler-model-server keeps it)."""
 
@@ -102,24 +165,12 @@ class CurveFitModel:
     def _column(self, X: Any) -> np.ndarray:  # noqa: N803
         return np.asarray(X, dtype=float)[:, self.feature_index].ravel()
 
-    def fit(self, X: Any, y: Any) -> "CurveFitModel":  # noqa: N803
-        from scipy.optimize import curve_fit
-
+    def fit(self, X: Any, y: Any, memo: Optional[CurveMemo] = None) -> "CurveFitModel":  # noqa: N803
+        """Fit on the feature column; `memo` (not part of the model) may hold this very fit already."""
         x = self._column(X)
         target = np.asarray(y, dtype=float).ravel()
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            try:
-                popt, pcov = curve_fit(self.fit_func, x, target, p0=self.p0_func(x, target), maxfev=MAXFEV)
-            except RuntimeError as failure:
-                if "maxfev" in str(failure) or "Optimal parameters not found" in str(failure):
-                    raise CurveFitFailure(f"curve fit did not converge within maxfev={MAXFEV}") from None
-                raise CurveFitFailure(f"curve fit failed: {failure}") from None
-            except (ValueError, FloatingPointError, ZeroDivisionError) as failure:
-                raise CurveFitFailure(f"curve fit failed: {failure}") from None
-        if not np.all(np.isfinite(popt)):
-            raise CurveFitFailure("fitted parameters are not finite")
-        self.popt, self.pcov = np.asarray(popt, dtype=float), np.asarray(pcov, dtype=float)
+        fit = lambda: fit_curve(self.fit_func, self.p0_func, x, target)  # noqa: E731
+        self.popt, self.pcov = memo.fetch(self.fit_func, x, target, fit) if memo is not None else fit()
         return self
 
     def predict(self, X: Any) -> np.ndarray:  # noqa: N803

@@ -194,8 +194,12 @@ class FittedModel:
         return max(self.errors["mape"].values())
 
 
-def fit_node(data: FitInput, node: NodeData, trainer: TrainerSpec, seed: int, threads: int = 1) -> FittedModel:
-    """Fit every component of one node type with a fresh estimator; raise on any failure."""
+def fit_node(data: FitInput, node: NodeData, trainer: TrainerSpec, seed: int, threads: int = 1,
+             memo: Any = None) -> FittedModel:
+    """Fit every component of one node type with a fresh estimator; raise on any failure.
+
+    `memo`: a curvefit.CurveMemo shared by the run's processes, for curve fits other groups repeat.
+    """
     if node.problem:
         raise ValueError(node.problem)
     poly = None
@@ -212,7 +216,9 @@ def fit_node(data: FitInput, node: NodeData, trainer: TrainerSpec, seed: int, th
         estimator = trainer.build(seed, threads)
         if trainer.model_class == CURVEFIT:
             estimator.set_feature_index(data.group.main_index(component, data.features))
-        estimator.fit(x_train, node.y_train[component])
+            estimator.fit(x_train, node.y_train[component], memo=memo)
+        else:
+            estimator.fit(x_train, node.y_train[component])
         _record_errors(errors, component, node.y_test[component], estimator.predict(x_test))
         estimators[component] = estimator
     return FittedModel(trainer=trainer, node_type=node.node_type, features=data.features,

@@ -173,12 +173,15 @@ class _JobBuilder:
                                                                     data.group.name)
             for name in names:
                 added.append(Job(key=len(self.jobs) + len(added), data=data, trainer=TRAINERS[name],
-                                 seed=self.options.seed, stage=group_stage, machine_specs=self._specs))
+                                 seed=self.options.seed, stage=group_stage, machine_specs=self._specs,
+                                 curve_memo=self.stage_root / CURVE_MEMO))
         if self.options.isolator in SHIFT_ISOLATORS:
             _pair_for_derivation(added)
         self.jobs.extend(added)
         return added
 
+
+CURVE_MEMO = ".curve-fits"  # in the staging root: curve-fit results shared by the workers (curvefit.CurveMemo)
 
 # Isolators whose DynPower data are the AbsPower data with power lowered by a constant (train.md §7.1,
 # §7.2), so that a DynPower model may be derived from the AbsPower one (fit.derive_node).

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from .fit import FitInput, FitRequest
-from .trainers import TrainerSpec
+from .trainers import CURVEFIT, TrainerSpec
 
 # What a fit imports: loaded once by the fork server that single-threaded workers are forked from.
 PRELOAD = ("numpy", "scipy.linalg", "scipy.optimize", "pandas", "joblib", "threadpoolctl", "sklearn.ensemble",
@@ -53,6 +53,7 @@ class Job:
     # `carried` and never runs on its own.
     carries: Optional["Job"] = None
     carried: bool = False
+    curve_memo: Optional[Path] = None  # folder of the run's curvefit.CurveMemo
 
     @property
     def label(self) -> str:
@@ -130,6 +131,10 @@ def _execute_nodes(job: Job, result: JobResult, base: Fitted) -> Fitted:
     from .model_files import write_model
 
     fitted: Fitted = {}
+    memo = None
+    if job.curve_memo is not None and job.trainer.model_class == CURVEFIT:
+        from .curvefit import CurveMemo
+        memo = CurveMemo(job.curve_memo)
     try:
         data = job.data.resolve()
     except Exception as failure:  # noqa: BLE001 - the data of this job cannot be used: each node type fails
@@ -141,7 +146,7 @@ def _execute_nodes(job: Job, result: JobResult, base: Fitted) -> Fitted:
             fit_started = time.perf_counter()
             model = derive_node(*base[node.node_type], data, node) if node.node_type in base else None
             if model is None:
-                model = fit_node(data, node, job.trainer, job.seed, job.threads)
+                model = fit_node(data, node, job.trainer, job.seed, job.threads, memo)
             else:
                 result.derived += 1
             fitted[node.node_type] = (model, node)
