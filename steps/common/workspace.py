@@ -197,9 +197,9 @@ QueryResponse = Dict[str, List[Dict[str, Any]]]
 
 @dataclass(frozen=True, eq=False)
 class SampleColumns:
-    """A series' `values` as read by `read_query_response`: times and values as float64 arrays."""
+    """A series' `values` as train reads them (steps/train/query_columns.py): times and values as float64 arrays."""
 
-    t: Any  # numpy arrays (numpy is not imported here: the query image reads no query response)
+    t: Any  # numpy arrays (numpy is not imported here: the query image has none)
     v: Any
 
     def __len__(self) -> int:
@@ -231,11 +231,9 @@ def validate_query_response(document: Any, path: Path) -> QueryResponse:
     return document
 
 
-def read_query_response(path: Path) -> QueryResponse:
-    """The query JSON with its samples as `SampleColumns` (steps/common/query_columns.py), checked."""
-    from .query_columns import parse_query_response  # numpy: only where responses are read
-
-    return validate_query_response(read_json(path, "query response", parse_query_response), path)
+def read_query_response(path: Path, parse: Callable[[bytes], Any] = json.loads) -> QueryResponse:
+    """The query JSON, checked; `parse` may give samples as `SampleColumns` (steps/train/query_columns.py)."""
+    return validate_query_response(read_json(path, "query response", parse), path)
 
 
 Window = Tuple[datetime, datetime]

@@ -112,10 +112,13 @@ def _machine_spec(options: TrainOptions, workspace: Workspace, console: Console)
 
 
 def _load_inputs(options: TrainOptions, workspace: Workspace) -> Tuple[List[Tuple[str, Any]], Optional[Tuple[str, Any]]]:
-    inputs = [(name, read_query_response(workspace.query_response(name))) for name in options.inputs]
-    profile = None
-    if options.profile:
-        profile = (options.profile, read_query_response(workspace.query_response(options.profile)))
+    from .query_columns import parse_query_response
+
+    def read(name: str) -> Any:
+        return read_query_response(workspace.query_response(name), parse_query_response)
+
+    inputs = [(name, read(name)) for name in options.inputs]
+    profile = (options.profile, read(options.profile)) if options.profile else None
     return inputs, profile
 
 

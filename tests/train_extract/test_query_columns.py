@@ -1,4 +1,4 @@
-"""The fast query-response parser gives what json.loads gives, samples as columns (steps/common/query_columns.py)."""
+"""The fast query-response parser gives what json.loads gives, samples as columns (steps/train/query_columns.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from steps.common.errors import StepError
-from steps.common.query_columns import parse_query_response
+from steps.train.query_columns import parse_query_response
 from steps.common.workspace import SampleColumns, read_query_response
 from steps.synth import SynthConfig, generate
 from steps.train.series import flatten_metric
@@ -79,4 +79,4 @@ def test_documents_that_are_not_query_responses_fail_as_before(tmp_path: Path):
         path = tmp_path / f"{name}.json"
         path.write_bytes(text)
         with pytest.raises(StepError, match=expected.replace("[", r"\[").replace("]", r"\]")):
-            read_query_response(path)
+            read_query_response(path, parse_query_response)

@@ -17,7 +17,7 @@ from typing import Any, List
 
 import numpy as np
 
-from .workspace import SampleColumns
+from ..common.workspace import SampleColumns
 
 _VALUES = re.compile(rb'"values"\s*:\s*\[')  # inside a JSON string the quotes would be escaped
 _NOT_NUMBERS = b'[]",'
