@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from ..common.atomic import atomic_path, remove_empty_dirs, write_bytes, write_c
 from ..common.domain import ABS_POWER, ENERGY_SOURCES, OUTPUT_TYPES, model_metadata_columns, split_model_name
 from ..common.errors import StepError
 from ..common.timefmt import format_plain
+from ..common.zipwrite import members_of, write_zip
 from ..common.workspace import PipelineLayout, read_json
 from .model_files import StagedModel
 from .tables import TrainingSet
@@ -203,23 +203,19 @@ def pipeline_metadata(name: str, settings: RunSettings, earlier: Optional[Dict[s
     }
 
 
-def zip_pipeline(root: Path, target: Path) -> None:
-    """<MODEL_PATH>/<pipeline>.zip: every file of the pipeline folder, paths relative to it, sorted."""
-    with atomic_path(target) as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            files = [p for p in root.rglob("*")
-                     if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)]
-            for path in sorted(files, key=lambda p: p.relative_to(root).as_posix()):
-                # Model zips are compressed already: store them instead of deflating them twice.
-                stored = path.suffix == ".zip"
-                archive.write(path, path.relative_to(root).as_posix(),
-                              compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED,
-                              compresslevel=None if stored else ZIP_LEVEL)
+def zip_pipeline(root: Path, target: Path, threads: int = 1) -> None:
+    """<MODEL_PATH>/<pipeline>.zip: every file of the pipeline folder, paths relative to it, sorted.
+
+    Model zips are compressed already: they are stored instead of deflated twice.
+    """
+    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
+        write_zip(handle, members_of(root), ZIP_LEVEL, threads)
 
 
 def commit(layout: PipelineLayout, pipeline_zip: Path, models: Sequence[NewModel], sets: Sequence[TrainingSet],
-           settings: RunSettings, now: datetime, preprocessed: Optional[Rendered] = None) -> None:
-    """Steps 2-7 of train.md §10.2; `preprocessed`: the tables of `sets` already rendered."""
+           settings: RunSettings, now: datetime, preprocessed: Optional[Rendered] = None, threads: int = 1) -> None:
+    """Steps 2-7 of train.md §10.2; `preprocessed`: the tables of `sets` already rendered; `threads`
+    compress the pipeline zip."""
     if not models:
         raise StepError("nothing to commit: no model was trained")
     earlier = existing_metadata(layout)
@@ -233,7 +229,7 @@ def commit(layout: PipelineLayout, pipeline_zip: Path, models: Sequence[NewModel
     write_json(layout.train_arguments, settings.train_arguments)
     write_json(layout.node_type_index, settings.node_type_index)
     remove_empty_dirs(layout.root)
-    zip_pipeline(layout.root, pipeline_zip)
+    zip_pipeline(layout.root, pipeline_zip, threads)
 
 
 def staging_root(model_path: Path, pipeline: str) -> Path:

@@ -291,7 +291,7 @@ def train(options: TrainOptions, workspace: Workspace, console: Console,
                     train_arguments=train_arguments(options, workspace, info.generations),
                     node_type_index=index.to_dict(), error_key=options.error_key)
                 committing.commit(layout, workspace.pipeline_zip(options.pipeline), new_models, sets, settings,
-                                  clock(), preprocessed)
+                                  clock(), preprocessed, threads=options.cpus)
         _print_summary(console, options, layout, sets, jobs, results, report)
         report.phases = dict(phases.seconds)
         if not new_models:
