@@ -49,30 +49,36 @@ def write_zip(handle: BinaryIO, members: Sequence[Member], level: int, threads: 
     if len(members) >= 0xFFFF or sum(sizes) >= _LIMIT:
         _write_with_zipfile(handle, members, level)
         return
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        packed = list(pool.map(lambda m: _pack(m, level), members))
     central: List[bytes] = []
     offset = 0
-    for item in packed:
-        name = item.member.name.encode("utf-8")
-        flags = 0x800 if not item.member.name.isascii() else 0
-        method = zipfile.ZIP_STORED if item.member.store else zipfile.ZIP_DEFLATED
-        if offset + len(item.data) + _LOCAL.size + len(name) >= _LIMIT:
-            handle.seek(0)
-            handle.truncate()
-            _write_with_zipfile(handle, members, level)
-            return
-        header = _LOCAL.pack(b"PK\003\004", 20, 0, flags, method, item.dos_time, item.dos_date, item.crc,
-                             len(item.data), item.size, len(name), 0)
-        handle.write(header + name)
-        handle.write(item.data)
-        central.append(_CENTRAL.pack(b"PK\001\002", 20, 3, 20, 0, flags, method, item.dos_time, item.dos_date,
-                                     item.crc, len(item.data), item.size, len(name), 0, 0, 0, 0,
-                                     (item.mode & 0xFFFF) << 16, offset) + name)
-        offset += len(header) + len(name) + len(item.data)
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        for item in pool.map(lambda m: _pack(m, level), members):  # in order, each written when ready
+            offset = _write_member(handle, item, offset, central)
+            if offset < 0:
+                handle.seek(0)
+                handle.truncate()
+                _write_with_zipfile(handle, members, level)
+                return
     directory = b"".join(central)
     handle.write(directory)
     handle.write(_END.pack(b"PK\005\006", 0, 0, len(central), len(central), len(directory), offset, 0))
+
+
+def _write_member(handle: BinaryIO, item: "_Packed", offset: int, central: List[bytes]) -> int:
+    """Local header and data at `offset`; the new offset, or -1 when the archive would need zip64."""
+    name = item.member.name.encode("utf-8")
+    flags = 0x800 if not item.member.name.isascii() else 0
+    method = zipfile.ZIP_STORED if item.member.store else zipfile.ZIP_DEFLATED
+    if offset + len(item.data) + _LOCAL.size + len(name) >= _LIMIT:
+        return -1
+    header = _LOCAL.pack(b"PK\003\004", 20, 0, flags, method, item.dos_time, item.dos_date, item.crc,
+                         len(item.data), item.size, len(name), 0)
+    handle.write(header + name)
+    handle.write(item.data)
+    central.append(_CENTRAL.pack(b"PK\001\002", 20, 3, 20, 0, flags, method, item.dos_time, item.dos_date,
+                                 item.crc, len(item.data), item.size, len(name), 0, 0, 0, 0,
+                                 (item.mode & 0xFFFF) << 16, offset) + name)
+    return offset + len(header) + len(name) + len(item.data)
 
 
 def _pack(member: Member, level: int) -> _Packed:

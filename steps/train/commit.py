@@ -24,6 +24,7 @@ from ..common.timefmt import format_plain
 from ..common.zipwrite import members_of, write_zip
 from ..common.workspace import PipelineLayout, read_json
 from .model_files import StagedModel
+from .render import table_csv
 from .tables import TrainingSet
 
 ZIP_LEVEL = 1  # the pipeline zip is a transport copy: fast deflate, most of the size gain
@@ -122,10 +123,10 @@ def render_preprocessed(layout: PipelineLayout, sets: Sequence[TrainingSet], ext
         group = training_set.group.name
         if training_set.output_type == ABS_POWER:
             target = layout.preprocessed_abs(extractor, training_set.source, group)
-            text = training_set.table.to_csv(index=False)
+            text = table_csv(training_set.table, index=False)
         else:
             target = layout.preprocessed_dyn(extractor, isolator, training_set.source, group)
-            text = training_set.table.reset_index(drop=True).to_csv()
+            text = table_csv(training_set.table, index=True)  # the row number, as reset_index().to_csv()
         rendered.append((target, text.encode("utf-8")))
     return rendered
 
