@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from ..common.domain import TRAINER_NAMES
-from .shift import shift_gradient_boosting, shift_kneighbors, shift_linear, shift_svr
+from .shift import shift_gradient_boosting, shift_kneighbors, shift_linear, shift_svr, shift_xgboost
 
 SCIKIT, XGBOOST, CURVEFIT = "scikit", "xgboost", "curvefit"
 # weight.json kinds (train.md §9.3)
@@ -105,7 +105,7 @@ TRAINERS: Dict[str, TrainerSpec] = {t.name: t for t in (
     TrainerSpec("KNeighborsRegressorTrainer", SCIKIT, None, _kneighbors, cost=1, shift=shift_kneighbors),
     TrainerSpec("LinearRegressionTrainer", SCIKIT, WEIGHT_LINEAR, _linear, cost=0.5, shift=shift_linear),
     TrainerSpec("SVRRegressorTrainer", SCIKIT, None, _svr, cost=1, quadratic=0.004, shift=shift_svr),
-    TrainerSpec("XgboostFitTrainer", XGBOOST, WEIGHT_XGBOOST, _xgboost, cost=15),
+    TrainerSpec("XgboostFitTrainer", XGBOOST, WEIGHT_XGBOOST, _xgboost, cost=15, shift=shift_xgboost),
     TrainerSpec("SGDRegressorTrainer", SCIKIT, WEIGHT_LINEAR, _sgd, cost=4),
     TrainerSpec("LogarithmicRegressionTrainer", CURVEFIT, WEIGHT_CURVEFIT, _logarithmic, cost=6),
     TrainerSpec("LogisticRegressionTrainer", CURVEFIT, WEIGHT_CURVEFIT, _logistic, cost=15),

@@ -21,8 +21,9 @@ from tests.train_fit.helpers import saturating_power, training_set
 from tests.train_fit.test_runner import CRASHING
 
 SHIFTABLE = [name for name, spec in TRAINERS.items() if spec.shift is not None]
-# SVR stops when its dual problem is solved to tol=1e-3; the others agree to rounding.
-TOLERANCE = {"SVRRegressorTrainer": 1e-2}
+# SVR stops when its dual problem is solved to tol=1e-3; XGBoost predicts in float32; the others agree
+# to rounding.
+TOLERANCE = {"SVRRegressorTrainer": 1e-2, "XgboostFitTrainer": 1e-3}
 
 
 def _pair(rows: int = 300, node_types=(0,), change=None) -> tuple:
@@ -61,14 +62,16 @@ def test_a_derived_model_is_the_abspower_model_lowered_by_the_idle_minimum(name:
     assert derived is not None and derived.scaler is data.nodes[0].scaler
     for component in data.components:
         idle = absolute.table[f"{component}_power"].min()
+        exact = 1e-3 if name == "XgboostFitTrainer" else 1e-9  # float32 base score and sums
         assert np.allclose(_predict(base, base_data, component) - idle, _predict(derived, data, component),
-                           rtol=0, atol=1e-9), component
+                           rtol=0, atol=exact), component
 
 
 @pytest.mark.parametrize("name", SHIFTABLE)
 def test_a_derived_model_predicts_what_a_fresh_fit_predicts(name: str):
-    """Up to rounding: SVR stops at its solver tolerance (tol=1e-3), and gradient boosting may pick
-    the other of two splits whose gains are equal up to rounding (here for one test row of 30)."""
+    """Up to rounding: SVR stops at its solver tolerance (tol=1e-3), XGBoost keeps float32 labels, and
+    gradient boosting may pick the other of two splits whose gains are equal up to rounding (here for
+    one test row of 30)."""
     data, fresh, derived = _fresh_and_derived(name, *_pair())
     assert derived is not None
     tolerance = TOLERANCE.get(name, 1e-8)
