@@ -5,35 +5,40 @@ environment, mounts, resources) feed two emitters, so the KFP spec and the Argo 
 cannot drift apart. `python pipeline.py` regenerates every file under manifests/; a golden test
 regenerates them again and fails on any difference.
 
-kfp is imported here only (optional extra `[pipeline]`), inside the KFP emitter; step code and
-step images never import it.
+The table is here; what its entries are and the emitters are in pipeline_lib/ (model.py,
+kfp_emitter.py, argo_emitter.py, kube_objects.py). kfp is imported only inside the KFP emitter
+(optional extra `[pipeline]`); step code and step images never import it.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import io
 import os
 import sys
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
-from steps import DEFAULT_PIPELINE_NAME, __version__  # light constants only, no ML code
-
 HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # pipeline_lib/ sits beside this script, which tests also load by path
+    sys.path.insert(0, str(HERE))
+
+from pipeline_lib import argo_emitter, kfp_emitter, kube_objects  # noqa: E402
+from pipeline_lib.model import (CONFIG_MAP, SECRET, Claim, Definition, MountedFile, Parameter,  # noqa: E402,F401
+                                PipelineDefinitionError, Ref, Resources, Step)
+from pipeline_lib.model import check_definition as _check  # noqa: E402
+from pipeline_lib.model import image_name as _image_name  # noqa: E402
+from steps import DEFAULT_PIPELINE_NAME, __version__  # noqa: E402 - light constants only, no ML code
 
 # -- images: the ONE place where registry and tag are set (overridable by env or flag) --------------
 IMAGE_REGISTRY = "quay.io/sustainable_computing_io"
 IMAGE_TAG = f"v{__version__}"
 IMAGE_REGISTRY_VARIABLE = "KEPLER_MODEL_IMAGE_REGISTRY"
 IMAGE_TAG_VARIABLE = "KEPLER_MODEL_IMAGE_TAG"
-# The non-root user of every step image (images/*/Dockerfile `USER`); Argo's pod securityContext
-# uses it so a fresh claim is writable (fsGroup).
+# The non-root user of every step image (images/*/Dockerfile `USER`); the pods run as it, and Argo's
+# pod securityContext makes a fresh claim writable by it (fsGroup).
 RUN_AS_USER = 1000
 
 PIPELINE_NAME = "kepler-model-pipeline"
@@ -47,32 +52,19 @@ KFP_FILE = Path("kfp") / "kepler-model-pipeline.yaml"
 WORKSPACE_MOUNT = "/workspace"
 MODEL_DB_MOUNT = "/model-db"
 QUERY_OUTPUT = "kepler_query"
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """A pipeline parameter: always a string, "" means "not set" for the step CLIs."""
-
-    name: str
-    default: str
-    description: str
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A PersistentVolumeClaim the pipeline mounts, named by a parameter (an existing claim)."""
-
-    parameter: str       # parameter holding the claim name
-    volume: str          # volume name inside the pod
-    mount_path: str
-    size: str            # size of the claim in the shipped PVC manifest
-    description: str
+# The root filesystem is read-only: an emptyDir is the temporary folder of every step container.
+SCRATCH_VOLUME = "kepler-model-tmp"
+SCRATCH_MOUNT = "/tmp"
 
 
 # Order here is the order users see in KFP and Argo.
 PARAMETERS: Tuple[Parameter, ...] = (
     Parameter("BENCHMARK", "", "benchmark name; query saves the window as <BENCHMARK>.json, export reads its start as the collect time"),
     Parameter("PROM_URL", "http://prometheus-k8s.monitoring.svc:9090", "Prometheus base URL"),
+    Parameter("PROM_TOKEN_SECRET", "", "Secret whose key `token` is the Prometheus bearer token; empty: none",
+              kfp_optional=True),
+    Parameter("PROM_CA_CONFIGMAP", "", "ConfigMap whose key `ca.crt` is the CA bundle of Prometheus' certificate; "
+              "empty: none", kfp_optional=True),
     Parameter("COLLECT_ID", "", "machine id (e.g. the node name); names the machine spec"),
     Parameter("PIPELINE_NAME", DEFAULT_PIPELINE_NAME, "pipeline (model folder) name"),
     Parameter("COLLECT_DATE", "", "collect time as free text; wins over the benchmark start in export"),
@@ -90,59 +82,21 @@ CLAIMS: Tuple[Claim, ...] = (
     Claim("MODEL_DB_CLAIM", "model-db", MODEL_DB_MOUNT, "1Gi", "the exported kepler-model-db models folder"),
 )
 
-# Constant environment of every step (values are constants, so KFP's set_env_variable works).
+# Files from a Secret and a ConfigMap named by parameters, for the query step's TLS and bearer token.
+PROM_TOKEN = MountedFile("PROM_TOKEN_SECRET", SECRET, "prom-token", "/var/run/secrets/kepler-model/prometheus-token",
+                         "token", "--token-file")
+PROM_CA = MountedFile("PROM_CA_CONFIGMAP", CONFIG_MAP, "prom-ca", "/etc/kepler-model/prometheus-ca", "ca.crt",
+                      "--ca-file")
+
+# Constant environment of every step (values are constants, so KFP's set_env_variable works). Python,
+# matplotlib and the libraries write only under the scratch emptyDir (read-only root filesystem).
 STEP_ENV: Tuple[Tuple[str, str], ...] = (
     ("DATAPATH", f"{WORKSPACE_MOUNT}/data"),
     ("MODEL_PATH", f"{WORKSPACE_MOUNT}/models"),
+    ("TMPDIR", SCRATCH_MOUNT),
+    ("HOME", SCRATCH_MOUNT),
+    ("MPLCONFIGDIR", f"{SCRATCH_MOUNT}/matplotlib"),
 )
-
-
-@dataclass(frozen=True)
-class Ref:
-    """An argument taken from a pipeline parameter."""
-
-    parameter: str
-
-
-Arg = Union[str, Ref]
-
-
-@dataclass(frozen=True)
-class Resources:
-    cpu_request: str
-    cpu_limit: str
-    memory_request: str
-    memory_limit: str
-
-
-@dataclass(frozen=True)
-class Step:
-    """One container of the pipeline: its interface, declared apart from its implementation."""
-
-    name: str
-    args: Tuple[Arg, ...]
-    claims: Tuple[str, ...]          # volume names of CLAIMS to mount
-    resources: Resources
-    after: Tuple[str, ...] = ()
-
-    @property
-    def command(self) -> List[str]:
-        return ["kepler-model", self.name]
-
-    def image(self, registry: str, tag: str) -> str:
-        return image_name(self.name, registry, tag)
-
-    def parameter_names(self) -> List[str]:
-        """The parameters this step's arguments reference, in first-use order."""
-        seen: List[str] = []
-        for arg in self.args:
-            if isinstance(arg, Ref) and arg.parameter not in seen:
-                seen.append(arg.parameter)
-        return seen
-
-    def render_args(self, value: Callable[[str], str]) -> List[str]:
-        return [value(a.parameter) if isinstance(a, Ref) else a for a in self.args]
-
 
 STEPS: Tuple[Step, ...] = (
     Step(
@@ -152,6 +106,7 @@ STEPS: Tuple[Step, ...] = (
               "--interval", Ref("INTERVAL"), "--step", Ref("STEP"), "--id", Ref("COLLECT_ID")),
         claims=("workspace",),
         resources=Resources("500m", "2", "1Gi", "4Gi"),
+        files=(PROM_TOKEN, PROM_CA),
     ),
     Step(
         name="train",
@@ -173,7 +128,7 @@ STEPS: Tuple[Step, ...] = (
 
 
 def image_name(step: str, registry: str = IMAGE_REGISTRY, tag: str = IMAGE_TAG) -> str:
-    return f"{registry.rstrip('/')}/kepler-model-{step}:{tag}"
+    return _image_name(step, registry, tag)
 
 
 def image_settings(registry: Optional[str] = None, tag: Optional[str] = None,
@@ -184,253 +139,42 @@ def image_settings(registry: Optional[str] = None, tag: Optional[str] = None,
             tag or environ.get(IMAGE_TAG_VARIABLE) or IMAGE_TAG)
 
 
-class PipelineDefinitionError(ValueError):
-    """The step table references something that is not declared."""
-
-
 def check_definition(parameters: Optional[Sequence[Parameter]] = None, steps: Optional[Sequence[Step]] = None,
                      claims: Optional[Sequence[Claim]] = None) -> None:
     """Fail at compile time on an unknown parameter, claim or dependency, or a duplicate name."""
-    parameters = PARAMETERS if parameters is None else parameters
-    steps = STEPS if steps is None else steps
-    claims = CLAIMS if claims is None else claims
-    names = [p.name for p in parameters]
-    if len(set(names)) != len(names):
-        raise PipelineDefinitionError(f"duplicate parameter names in {names}")
-    volumes = {c.volume for c in claims}
-    for claim in claims:
-        if claim.parameter not in names:
-            raise PipelineDefinitionError(f"claim {claim.volume!r} uses unknown parameter {claim.parameter!r}")
-    step_names: List[str] = []
-    for step in steps:
-        for ref in step.parameter_names():
-            if ref not in names:
-                raise PipelineDefinitionError(
-                    f"step {step.name!r} references unknown parameter {ref!r}; declared: {', '.join(names)}")
-        for volume in step.claims:
-            if volume not in volumes:
-                raise PipelineDefinitionError(f"step {step.name!r} mounts unknown claim {volume!r}")
-        for before in step.after:
-            if before not in step_names:
-                raise PipelineDefinitionError(f"step {step.name!r} runs after unknown or later step {before!r}")
-        step_names.append(step.name)
+    _check(PARAMETERS if parameters is None else parameters, STEPS if steps is None else steps,
+           CLAIMS if claims is None else claims)
 
 
-def _claim(volume: str) -> Claim:
-    return next(c for c in CLAIMS if c.volume == volume)
-
-
-# -- KFP v2 emitter -------------------------------------------------------------------------------
-
-def _input_name(parameter: str) -> str:
-    """Component input name of a pipeline parameter (pipeline parameters stay upper case)."""
-    return parameter.lower()
-
-
-def _signature(names: Sequence[str], defaults: Optional[Mapping[str, str]] = None) -> inspect.Signature:
-    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    return inspect.Signature([
-        inspect.Parameter(n, kind, annotation=str,
-                          **({"default": defaults[n]} if defaults is not None else {}))
-        for n in names])
-
-
-def _kfp_component(step: Step, registry: str, tag: str):
-    """A @dsl.container_component for one step, its inputs being the parameters it references."""
-    from kfp import dsl
-
-    refs = step.parameter_names()
-
-    def body(*values: str):
-        by_name = dict(zip(refs, values))
-        return dsl.ContainerSpec(image=step.image(registry, tag), command=step.command,
-                                 args=step.render_args(lambda name: by_name[name]))
-
-    body.__name__ = step.name
-    body.__qualname__ = step.name
-    body.__doc__ = f"kepler-model {step.name}"
-    body.__signature__ = _signature([_input_name(n) for n in refs])  # type: ignore[attr-defined]
-    body.__annotations__ = {_input_name(n): str for n in refs}
-    return dsl.container_component(body)
+def definition(registry: str = IMAGE_REGISTRY, tag: str = IMAGE_TAG) -> Definition:
+    """The table above, checked, with the images chosen."""
+    check_definition()
+    return Definition(name=PIPELINE_NAME, description=PIPELINE_DESCRIPTION, namespace=NAMESPACE,
+                      service_account=SERVICE_ACCOUNT, run_as_user=RUN_AS_USER, parameters=PARAMETERS,
+                      claims=CLAIMS, steps=STEPS, env=STEP_ENV, scratch_volume=SCRATCH_VOLUME,
+                      scratch_mount=SCRATCH_MOUNT, registry=registry, tag=tag)
 
 
 def build_kfp_pipeline(registry: str = IMAGE_REGISTRY, tag: str = IMAGE_TAG):
     """The KFP pipeline object: one task per step, caching off, claims mounted by parameter."""
-    from kfp import dsl, kubernetes
-
-    check_definition()
-    components = {step.name: _kfp_component(step, registry, tag) for step in STEPS}
-    names = [p.name for p in PARAMETERS]
-
-    def body(*values):
-        params = dict(zip(names, values))
-        tasks: Dict[str, object] = {}
-        for step in STEPS:
-            task = components[step.name](**{_input_name(n): params[n] for n in step.parameter_names()})
-            task.set_display_name(step.name)
-            task.set_caching_options(False)
-            for key, value in STEP_ENV:
-                task.set_env_variable(key, value)
-            task.set_cpu_request(step.resources.cpu_request)
-            task.set_cpu_limit(step.resources.cpu_limit)
-            task.set_memory_request(step.resources.memory_request)
-            task.set_memory_limit(step.resources.memory_limit)
-            for volume in step.claims:
-                claim = _claim(volume)
-                kubernetes.mount_pvc(task, pvc_name=params[claim.parameter], mount_path=claim.mount_path)
-            for before in step.after:
-                task.after(tasks[before])
-            tasks[step.name] = task
-
-    body.__name__ = PIPELINE_NAME.replace("-", "_")
-    body.__qualname__ = body.__name__
-    body.__doc__ = PIPELINE_DESCRIPTION
-    body.__signature__ = _signature(names, {p.name: p.default for p in PARAMETERS})  # type: ignore[attr-defined]
-    body.__annotations__ = {n: str for n in names}
-    return dsl.pipeline(name=PIPELINE_NAME, description=PIPELINE_DESCRIPTION)(body)
+    return kfp_emitter.build_pipeline(definition(registry, tag))
 
 
 def compile_kfp(registry: str = IMAGE_REGISTRY, tag: str = IMAGE_TAG) -> str:
     """The compiled KFP spec (pipeline spec + Kubernetes platform spec) as YAML text."""
-    from kfp import compiler
-
-    pipeline = build_kfp_pipeline(registry, tag)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "pipeline.yaml"
-        compiler.Compiler().compile(pipeline, str(path))
-        return path.read_text(encoding="utf-8")
-
-
-# -- Argo / Kubernetes emitter --------------------------------------------------------------------
-
-def _argo_parameter(name: str) -> str:
-    return "{{workflow.parameters.%s}}" % name
+    return kfp_emitter.compile_spec(definition(registry, tag))
 
 
 def argo_workflow_template(registry: str = IMAGE_REGISTRY, tag: str = IMAGE_TAG) -> dict:
-    """A WorkflowTemplate with the DAG of the step table and volumes from claim-name parameters."""
-    check_definition()
-    templates: List[dict] = [{
-        "name": "main",
-        "dag": {"tasks": [
-            {"name": step.name, "template": step.name,
-             **({"depends": " && ".join(step.after)} if step.after else {})}
-            for step in STEPS]},
-    }]
-    for step in STEPS:
-        templates.append({
-            "name": step.name,
-            "container": {
-                "image": step.image(registry, tag),
-                "command": step.command,
-                "args": step.render_args(_argo_parameter),
-                "env": [{"name": k, "value": v} for k, v in STEP_ENV],
-                "volumeMounts": [{"name": v, "mountPath": _claim(v).mount_path} for v in step.claims],
-                "resources": {
-                    "requests": {"cpu": step.resources.cpu_request, "memory": step.resources.memory_request},
-                    "limits": {"cpu": step.resources.cpu_limit, "memory": step.resources.memory_limit},
-                },
-            },
-        })
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "WorkflowTemplate",
-        "metadata": {"name": PIPELINE_NAME, "labels": _labels()},
-        "spec": {
-            "entrypoint": "main",
-            "serviceAccountName": SERVICE_ACCOUNT,
-            "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS_USER,
-                                "runAsGroup": RUN_AS_USER, "fsGroup": RUN_AS_USER},
-            "arguments": {"parameters": [
-                {"name": p.name, "value": p.default, "description": p.description} for p in PARAMETERS]},
-            "volumes": [{"name": c.volume, "persistentVolumeClaim": {"claimName": _argo_parameter(c.parameter)}}
-                        for c in CLAIMS],
-            "templates": templates,
-        },
-    }
-
-
-def _labels() -> dict:
-    return {"app.kubernetes.io/name": "kepler-model-pipeline", "app.kubernetes.io/part-of": "kepler-model"}
-
-
-def argo_rbac() -> List[dict]:
-    """ServiceAccount + Role + RoleBinding the workflow pods run as (Argo 3.4+ executor needs)."""
-    return [
-        {"apiVersion": "v1", "kind": "ServiceAccount",
-         "metadata": {"name": SERVICE_ACCOUNT, "labels": _labels()}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-         "metadata": {"name": SERVICE_ACCOUNT, "labels": _labels()},
-         "rules": [
-             {"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]},
-             # Executors before Argo 3.4 report through pod annotations.
-             {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "watch", "patch"]},
-         ]},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-         "metadata": {"name": SERVICE_ACCOUNT, "labels": _labels()},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SERVICE_ACCOUNT},
-         "subjects": [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT}]},
-    ]
-
-
-def argo_run() -> dict:
-    """A Workflow for `kubectl create` (generateName) that runs the template with every parameter."""
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
-        "metadata": {"generateName": f"{PIPELINE_NAME}-", "labels": _labels()},
-        "spec": {
-            "workflowTemplateRef": {"name": PIPELINE_NAME},
-            "arguments": {"parameters": [{"name": p.name, "value": p.default} for p in PARAMETERS]},
-        },
-    }
-
-
-def argo_kustomization(registry: str = IMAGE_REGISTRY, tag: str = IMAGE_TAG) -> dict:
-    return {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": ["install.yaml"],
-        # Without this fieldSpec kustomize's `images:` leaves WorkflowTemplate containers alone.
-        "configurations": ["kustomizeconfig.yaml"],
-        "images": [{"name": f"{registry.rstrip('/')}/kepler-model-{s.name}", "newTag": tag} for s in STEPS],
-    }
-
-
-def argo_kustomize_config() -> dict:
-    return {"images": [
-        {"path": "spec/templates[]/container/image", "kind": "WorkflowTemplate"},
-        {"path": "spec/templates[]/container/image", "kind": "Workflow"},
-    ]}
-
-
-def namespace() -> dict:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": _labels()}}
-
-
-def claims() -> List[dict]:
-    """The two claims under their default names (the parameters' defaults)."""
-    defaults = {p.name: p.default for p in PARAMETERS}
-    return [{
-        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
-        "metadata": {"name": defaults[c.parameter], "labels": _labels(),
-                     "annotations": {"kepler-model/purpose": c.description}},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": c.size}}},
-    } for c in CLAIMS]
-
-
-def top_kustomization() -> dict:
-    return {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "namespace": NAMESPACE,
-        "resources": ["namespace.yaml", "pvcs.yaml", "argo"],
-    }
+    return argo_emitter.workflow_template(definition(registry, tag))
 
 
 GENERATED_HEADER = "# Generated by pipeline.py from its step table; do not edit by hand (run `python pipeline.py`).\n"
 RUN_HEADER = (GENERATED_HEADER + "# Edit the parameter values, then: kubectl create -n " + NAMESPACE
               + " -f manifests/argo/run.yaml\n")
+KFP_RBAC_HEADER = (GENERATED_HEADER + "# Lets the ServiceAccount KFP runs the pipeline as read Nodes (the query step's machine spec).\n"
+                   "# Standalone KFP: pipeline-runner in kubeflow; multi-user Kubeflow: default-editor in the profile's\n"
+                   "# namespace. Edit the subject to match, then: kubectl apply -f manifests/kfp/rbac.yaml\n")
 
 
 def dump_yaml(documents: Sequence[dict], header: str = GENERATED_HEADER) -> str:
@@ -444,15 +188,17 @@ def dump_yaml(documents: Sequence[dict], header: str = GENERATED_HEADER) -> str:
 
 def render_all(registry: str = IMAGE_REGISTRY, tag: str = IMAGE_TAG) -> Dict[Path, str]:
     """Every generated file (relative path -> text)."""
+    d = definition(registry, tag)
     return {
-        KFP_FILE: compile_kfp(registry, tag),
-        Path("argo") / "install.yaml": dump_yaml(argo_rbac() + [argo_workflow_template(registry, tag)]),
-        Path("argo") / "run.yaml": dump_yaml([argo_run()], header=RUN_HEADER),
-        Path("argo") / "kustomization.yaml": dump_yaml([argo_kustomization(registry, tag)]),
-        Path("argo") / "kustomizeconfig.yaml": dump_yaml([argo_kustomize_config()]),
-        Path("namespace.yaml"): dump_yaml([namespace()]),
-        Path("pvcs.yaml"): dump_yaml(claims()),
-        Path("kustomization.yaml"): dump_yaml([top_kustomization()]),
+        KFP_FILE: kfp_emitter.compile_spec(d),
+        Path("kfp") / "rbac.yaml": dump_yaml(kube_objects.kfp_rbac(), header=KFP_RBAC_HEADER),
+        Path("argo") / "install.yaml": dump_yaml(kube_objects.argo_rbac(d) + [argo_emitter.workflow_template(d)]),
+        Path("argo") / "run.yaml": dump_yaml([argo_emitter.run(d)], header=RUN_HEADER),
+        Path("argo") / "kustomization.yaml": dump_yaml([kube_objects.argo_kustomization(d)]),
+        Path("argo") / "kustomizeconfig.yaml": dump_yaml([kube_objects.argo_kustomize_config()]),
+        Path("namespace.yaml"): dump_yaml([kube_objects.namespace(d)]),
+        Path("pvcs.yaml"): dump_yaml(kube_objects.claims(d)),
+        Path("kustomization.yaml"): dump_yaml([kube_objects.top_kustomization(d)]),
     }
 
 

@@ -13,6 +13,7 @@ from .common.config import Environment
 from .common.console import Console
 from .common.errors import StepError, UsageError
 from .common.flags import add_legacy_flags, ignored_legacy_flags, parse_bool
+from .common.signals import Interrupted, install as install_signal_handlers
 
 # command -> module with build_parser() and run(args, env, console) -> int
 COMMANDS: Dict[str, str] = {
@@ -72,6 +73,10 @@ def main(argv: Optional[List[str]] = None, environ: Optional[dict] = None,
         console.error(str(failure))
         _maybe_traceback(env, err)
         return failure.exit_code
+    except Interrupted as stop:
+        console.error(stop.message)
+        _maybe_traceback(env, err)
+        return stop.exit_code
     except KeyboardInterrupt:
         console.error("interrupted")
         return 130
@@ -91,7 +96,8 @@ def _maybe_traceback(env: Environment, err: TextIO) -> None:
 
 
 def entrypoint() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: SIGTERM/SIGINT end a step with one line (steps/common/signals.py)."""
+    install_signal_handlers()
     sys.exit(main())
 
 

@@ -1,6 +1,6 @@
 """Fixtures shared by every test area.
 
-- `repo_root`, `shared_data`, `idle_json`: where things are (shared data lives beside the checkout).
+- `repo_root`, `data_dir`, `idle_json`: where things are (test data lives in tests/data, in the checkout).
 - `synth_small`: a small synthetic Kepler 0.7 data set with known truth (steps.synth).
 - `prometheus_factory`: a callable turning a SynthData (or an OpenMetrics file) into a running,
   backfilled Prometheus; servers are cached per data set and stopped at session end.
@@ -18,6 +18,7 @@ import pytest
 from steps.synth import PrometheusServer, PrometheusUnavailable, SynthConfig, SynthData, generate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(__file__).resolve().parent / "data"
 SMALL_CONFIG = SynthConfig(containers=6, duration_s=1800, step_s=15, seed=0, power="linear")
 
 
@@ -27,15 +28,15 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The shared test data folder (../shared/data next to the checkout)."""
-    return REPO_ROOT.parent / "shared" / "data"
+def data_dir() -> Path:
+    """tests/data: stored test data, inside the checkout so a clone tests itself (see its README)."""
+    return DATA_DIR
 
 
 @pytest.fixture(scope="session")
-def idle_json(shared_data: Path) -> Path:
-    """Real Kepler 0.7 query JSON (kepler-model-server's idle.json)."""
-    return shared_data / "idle.json"
+def idle_json(data_dir: Path) -> Path:
+    """Real Kepler 0.7 query JSON (kepler-model-server's tests/data/prom_output/idle.json)."""
+    return data_dir / "idle.json"
 
 
 @pytest.fixture(scope="session")

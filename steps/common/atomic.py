@@ -6,6 +6,7 @@ A reader never sees a partial file, and a failed step leaves the previous file (
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -14,9 +15,34 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator, Union
 
-from .errors import StepError
+from .errors import StepError, WriteFailure
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+
+def file_mode() -> int:
+    """The mode a new file gets under the process umask (0o644 with the usual 022)."""
+    return 0o666 & ~_umask()
+
+
+def folder_mode() -> int:
+    """The mode a new folder gets under the process umask (0o755 with the usual 022)."""
+    return 0o777 & ~_umask()
+
+
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    """The process umask (read once: no step changes it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    current = os.umask(0o022)  # no /proc: read it the old way (not thread-safe, hence second choice)
+    os.umask(current)
+    return current
 
 
 @contextlib.contextmanager
@@ -28,15 +54,15 @@ def atomic_path(target: PathLike) -> Iterator[Path]:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         os.close(fd)
     except OSError as failure:
-        raise StepError(f"cannot write {target}: {failure.strerror or failure}") from failure
+        raise WriteFailure.of(failure, target) from None
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, target)
     except OSError as failure:
         tmp.unlink(missing_ok=True)
-        raise StepError(f"cannot write {target}: {failure.strerror or failure}") from failure
+        raise WriteFailure.of(failure, target) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -74,7 +100,9 @@ def staging_dir(target: PathLike, purpose: str) -> Path:
     target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{target.name}.{purpose}-", dir=target.parent))
+        staged = Path(tempfile.mkdtemp(prefix=f".{target.name}.{purpose}-", dir=target.parent))
+        os.chmod(staged, folder_mode())  # it becomes the published folder: umask, not mkdtemp's 0700
+        return staged
     except OSError as failure:
         raise StepError(f"cannot write {target.parent}: {failure.strerror or failure}") from failure
 

@@ -1,8 +1,10 @@
 """The workspace contract: every file and folder the steps exchange, and their validating readers.
 
 Paths come only from here (`ws.query_response(name)`, `ws.pipeline(name).model_zip(...)`), so the
-layout of workspace.md §2 lives in one place. Readers fail with a StepError naming the file and
-the problem.
+layout of workspace.md §2 lives in one place. Every name a path method joins is checked to be a
+plain name (steps/common/names.py), so no value from a flag, a file or a server reaches outside the
+folder it is meant for: the CLI checks flags first (exit 2), this is the last line (exit 1).
+Readers fail with a StepError naming the file and the problem.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .. import VERSION_FOLDER
 from .config import Environment, resolve
 from .errors import StepError
 from .machine_spec import Spec, spec_from_document
+from .names import check_name
 from .timefmt import PLAIN_FORMAT, WINDOW_FORMAT, format_window_time
 
 DEFAULT_DATA_PATH = "/data"
@@ -26,6 +29,11 @@ DEFAULT_DATA_PATH = "/data"
 def plain_name(name: str) -> str:
     """Workspace names are given with or without `.json`."""
     return name[:-5] if name.endswith(".json") else name
+
+
+def _json_name(name: str, what: str) -> str:
+    """A workspace name without `.json`, checked to be one path component."""
+    return check_name(plain_name(name), what)
 
 
 @dataclass(frozen=True)
@@ -43,36 +51,42 @@ class Workspace:
 
     # -- workspace files (workspace.md §2.1)
     def query_response(self, name: str) -> Path:
-        return self.data_path / f"{plain_name(name)}.json"
+        return self.data_path / f"{_json_name(name, 'query JSON name')}.json"
 
     def window(self, name: str) -> Path:
-        return self.data_path / f"{plain_name(name)}.json"
+        return self.data_path / f"{_json_name(name, 'time-window name')}.json"
 
     def validation_table(self, output: str) -> Path:
-        return self.data_path / f"{plain_name(output)}_validate_result.csv"
+        return self.data_path / f"{_json_name(output, 'query output name')}_validate_result.csv"
 
     def query_csv_dir(self, output: str) -> Path:
-        return self.data_path / f"{plain_name(output)}_csv"
+        return self.data_path / f"{_json_name(output, 'query output name')}_csv"
 
     def query_csv(self, output: str, metric: str) -> Path:
-        return self.query_csv_dir(output) / f"{metric}.csv"
+        return self.query_csv_dir(output) / query_csv_name(metric)
 
     def machine_spec(self, machine_id: str) -> Path:
-        return self.data_path / "machine_spec" / f"{machine_id}.json"
+        return self.data_path / "machine_spec" / f"{check_name(machine_id, 'machine id')}.json"
 
     def machine_spec_candidates(self, machine_id: str) -> List[Path]:
         """Where readers look: machine_spec/<id>.json, then <id>.json at the root (seed.md)."""
         return [self.machine_spec(machine_id), self.data_path / f"{machine_id}.json"]
 
     def profile(self, pipeline: str, source: str) -> Path:
-        return self.data_path / pipeline / "profile" / f"{source}.json"
+        return (self.data_path / check_name(pipeline, "pipeline name") / "profile"
+                / f"{check_name(source, 'energy source')}.json")
 
     # -- trained pipelines (workspace.md §2.2)
     def pipeline(self, name: str) -> "PipelineLayout":
-        return PipelineLayout(self.model_path / name)
+        return PipelineLayout(self.model_path / check_name(name, "pipeline name"))
 
     def pipeline_zip(self, name: str) -> Path:
-        return self.model_path / f"{name}.zip"
+        return self.model_path / f"{check_name(name, 'pipeline name')}.zip"
+
+
+def query_csv_name(metric: str) -> str:
+    """`<metric>.csv` of `<output>_csv/` (query --to-csv): the metric name must be one path component."""
+    return f"{check_name(metric, 'metric name')}.csv"
 
 
 @dataclass(frozen=True)
@@ -102,38 +116,41 @@ class PipelineLayout:
         return self.root / "README.md"
 
     def model_metadata_csv(self, source: str, output_type: str) -> Path:
-        return self.root / f"{source}_{output_type}_model_metadata.csv"
+        return self.root / f"{_table(source, output_type)}_model_metadata.csv"
 
     def metadata_plot(self, source: str, output_type: str) -> Path:
-        return self.root / f"{source}_{output_type}_model_metadata.png"
+        return self.root / f"{_table(source, output_type)}_model_metadata.png"
 
     def power_curve_plot(self, source: str, output_type: str) -> Path:
-        return self.root / f"{source}_{output_type}_power_curve.png"
+        return self.root / f"{_table(source, output_type)}_power_curve.png"
 
     @property
     def preprocessed_dir(self) -> Path:
         return self.root / "preprocessed_data"
 
     def preprocessed_abs(self, extractor: str, source: str, group: str) -> Path:
-        return self.preprocessed_dir / f"preprocess_abs_{extractor}_{source}_{group}.csv"
+        parts = _parts((extractor, "extractor"), (source, "energy source"), (group, "feature group"))
+        return self.preprocessed_dir / f"preprocess_abs_{parts}.csv"
 
     def preprocessed_dyn(self, extractor: str, isolator: str, source: str, group: str) -> Path:
-        return self.preprocessed_dir / f"preprocess_dyn_{extractor}_{isolator}_{source}_{group}.csv"
+        parts = _parts((extractor, "extractor"), (isolator, "isolator"), (source, "energy source"),
+                       (group, "feature group"))
+        return self.preprocessed_dir / f"preprocess_dyn_{parts}.csv"
 
     def source_dir(self, source: str) -> Path:
-        return self.root / source
+        return self.root / check_name(source, "energy source")
 
     def output_dir(self, source: str, output_type: str) -> Path:
-        return self.root / source / output_type
+        return self.source_dir(source) / check_name(output_type, "output type")
 
     def group_dir(self, source: str, output_type: str, group: str) -> Path:
-        return self.root / source / output_type / group
+        return self.output_dir(source, output_type) / check_name(group, "feature group")
 
     def model_dir(self, source: str, output_type: str, group: str, model_name: str) -> Path:
-        return self.group_dir(source, output_type, group) / model_name
+        return self.group_dir(source, output_type, group) / check_name(model_name, "model name")
 
     def model_zip(self, source: str, output_type: str, group: str, model_name: str) -> Path:
-        return self.group_dir(source, output_type, group) / f"{model_name}.zip"
+        return self.group_dir(source, output_type, group) / f"{check_name(model_name, 'model name')}.zip"
 
     def model_weight_file(self, source: str, output_type: str, group: str, model_name: str) -> Path:
         """`weight.json` inside the model folder (trained pipeline, workspace.md §3.13)."""
@@ -141,10 +158,20 @@ class PipelineLayout:
 
     def weight_json(self, source: str, output_type: str, group: str, model_name: str) -> Path:
         """The published weight file next to the model zip (model database only)."""
-        return self.group_dir(source, output_type, group) / f"{model_name}.json"
+        return self.group_dir(source, output_type, group) / f"{check_name(model_name, 'model name')}.json"
 
     def error_report(self, node_type: int) -> Path:
-        return self.root / "error_report" / f"node_type_{node_type}.md"
+        return self.root / "error_report" / f"node_type_{int(node_type)}.md"
+
+
+def _parts(*named: Tuple[str, str]) -> str:
+    """`a_b_c` of several checked names (value, what), for the file names that join them."""
+    return "_".join(check_name(value, what) for value, what in named)
+
+
+def _table(source: str, output_type: str) -> str:
+    """`<source>_<output type>`, the stem of a model table and its plots."""
+    return _parts((source, "energy source"), (output_type, "output type"))
 
 
 @dataclass(frozen=True)
@@ -156,20 +183,20 @@ class ModelDatabase:
 
     @property
     def version_dir(self) -> Path:
-        return self.root / self.version
+        return self.root / check_name(self.version, "model-db version")
 
     @property
     def version_readme(self) -> Path:
         return self.version_dir / "README.md"
 
     def doc_page(self, pipeline: str) -> Path:
-        return self.version_dir / ".doc" / f"{pipeline}.md"
+        return self.version_dir / ".doc" / f"{check_name(pipeline, 'pipeline name')}.md"
 
     def pipeline(self, name: str) -> PipelineLayout:
-        return PipelineLayout(self.version_dir / name)
+        return PipelineLayout(self.version_dir / check_name(name, "pipeline name"))
 
     def pipeline_zip(self, name: str) -> Path:
-        return self.version_dir / f"{name}.zip"
+        return self.version_dir / f"{check_name(name, 'pipeline name')}.zip"
 
 
 # ---------------------------------------------------------------- readers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..common.config import Environment
 from ..common.console import Console
+from ..common.signals import Interrupted, mark_outcome
 from ..common.flags import StepArgumentParser, bool_flag
 from .settings import DEFAULT_BASE_URL, VERSION_VARIABLE, settings_from_args
 
@@ -34,7 +35,11 @@ def build_parser() -> StepArgumentParser:
 
 def run(args, env: Environment, console: Console) -> int:
     settings = settings_from_args(args, env)  # usage errors before the heavy imports
-    from .run import export  # matplotlib only when exporting
+    try:
+        from .run import export  # matplotlib only when exporting
 
-    export(settings, console)
+        export(settings, console)
+    except Interrupted as stop:
+        mark_outcome(stop, f"{settings.database.pipeline(settings.pipeline).root} unchanged")
+        raise
     return 0

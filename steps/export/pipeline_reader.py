@@ -1,7 +1,9 @@
 """Read a trained pipeline folder (MODEL_PATH/<pipeline>) for export, ours or kepler-model-server's.
 
 Model metadata CSV cells are kept as text, so exported CSVs repeat them byte for byte; only the
-columns selection needs are parsed into numbers.
+columns selection needs are parsed into numbers. The cells that become paths (`model_name`,
+`feature_group`: `<source>/<ot>/<FG>/<model>.zip`) must be plain names, so a hostile CSV cannot
+make export read or write outside the pipeline and the `-o` folder.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 from ..common.domain import OUTPUT_TYPES, SOURCE_ORDER, model_metadata_columns
 from ..common.errors import StepError
 from ..common.machine_spec import ATTRIBUTES
+from ..common.names import check_name
 from ..common.workspace import PipelineLayout, read_json
 from .select import ModelKey, ModelRow
 
 REQUIRED_COLUMNS = ("model_name", "mae", "mape", "feature_group")
+PATH_COLUMNS = ("feature_group", "model_name")  # joined into the model's zip and weight paths
 WEIGHT_FILE = "weight.json"
 
 
@@ -139,6 +143,8 @@ def parse_model_table(text: str, source: str, output_type: str, where: str) -> M
             raise StepError(f"model metadata {where} line {number} has {len(record)} cells, "
                             f"the header has {len(header)}")
         raw = dict(zip(header, record))
+        for column in PATH_COLUMNS:
+            check_name(raw[column], f"model metadata {where} line {number}: {column}")
         name = raw["model_name"]
         cells = {c: raw[c] for c in columns if c in raw}
         cells.setdefault("trainer", name.rpartition("_")[0] or name)

@@ -15,6 +15,7 @@ from ..common.atomic import dumps_json
 from ..common.console import Console
 from ..common.domain import ENERGY_SOURCES, OUTPUT_TYPES, PUBLISHED_WEIGHT_TRAINERS
 from ..common.errors import StepError
+from ..common.publish import recover
 from ..common.timefmt import Clock, format_plain, utc_now
 from ..common.workspace import PipelineLayout, read_window
 from . import markdown, plots
@@ -187,6 +188,8 @@ def _doc_page(pipeline: TrainedPipeline, settings: ExportSettings, console: Cons
 
 def export(settings: ExportSettings, console: Console, clock: Clock = utc_now) -> ExportResult:
     """Run the whole step; StepError (exit 1) when nothing can be exported or written."""
+    for line in recover(settings.workspace.model_path, f"{settings.pipeline}.train"):
+        console.info(line)  # a train run stopped mid-commit: finish it before reading the pipeline
     pipeline = read_pipeline(settings.workspace.pipeline(settings.pipeline))
     collected = collect_time(settings)
     owner = (pipeline.metadata.get("name"), pipeline.metadata.get("init_time"))

@@ -9,21 +9,21 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 from .. import VERSION_FOLDER
 from ..common.config import Environment, is_set, resolve
 from ..common.errors import UsageError
 from ..common.flags import parse_bool, split_list
-from ..common.workspace import ModelDatabase, Workspace
+from ..common.names import check_flag_name, check_flag_names, check_name, check_pipeline_flag, resolve_name
+from ..common.workspace import ModelDatabase, Workspace, plain_name
+from .markdown import workload_name
 from .select import ERROR_KEYS, Thresholds
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com/sustainable-computing-io/kepler-model-db/main/models"
 VERSION_VARIABLE = "MODEL_DB_VERSION"
 # GitHub account names: 1-39 letters, digits or '-', not starting with '-'.
 PUBLISHER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}")
-# A single folder name (no '/', not '.' or '..'), as train accepts pipeline names.
-FOLDER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -63,18 +63,20 @@ def threshold(flag_value: Optional[str], env: Environment, flag: str, variable: 
 
 
 def version_folder(value: str) -> str:
-    """`v0.7` (kepler-model-server's `--version`); a bare `0.7` gets its `v`."""
-    value = value.strip()
-    if not FOLDER_PATTERN.fullmatch(value):
-        raise UsageError(f"--version must be a folder name such as {VERSION_FOLDER}, not {value!r}")
+    """`v0.7` (kepler-model-server's `--version`); a bare `0.7` gets its `v`. `value` is a checked plain name."""
     return f"v{value}" if value[0].isdigit() else value
+
+
+def _workloads(items: List[str]) -> List[str]:
+    """--input items: each, and the workload (and window file `<name>.json`) it names, a plain name."""
+    for item in check_flag_names(items, "--input"):
+        check_name(workload_name(item), "--input", usage=True, hint=f"it names the workload of {item!r}")
+    return items
 
 
 def settings_from_args(args, env: Environment) -> ExportSettings:
     """Turn parsed flags plus the environment into settings, or raise UsageError."""
-    pipeline = _required(args.pipeline_name, "-p/--pipeline-name")
-    if not FOLDER_PATTERN.fullmatch(pipeline):
-        raise UsageError(f"--pipeline-name must match [A-Za-z0-9][A-Za-z0-9._-]*, not {pipeline!r}")
+    pipeline = check_pipeline_flag(_required(args.pipeline_name, "-p/--pipeline-name"), "--pipeline-name")
     output = _required(args.output, "-o/--output")
     publisher = _required(args.publisher, "--publisher")
     if not PUBLISHER_PATTERN.fullmatch(publisher):
@@ -82,6 +84,9 @@ def settings_from_args(args, env: Environment) -> ExportSettings:
                          f"not starting with '-'), not {publisher!r}")
     collect_date = args.collect_date if is_set(args.collect_date) else None
     benchmark = args.benchmark.strip() if is_set(args.benchmark) else None
+    if benchmark is not None:
+        check_flag_name(plain_name(benchmark), "--benchmark")
+    inputs = _workloads(split_list(args.input))
     if collect_date is None and benchmark is None:
         raise UsageError("give --benchmark (a time-window file) or --collect-date (free text)")
     if collect_date is not None and ("|" in collect_date or "\n" in collect_date or "\r" in collect_date):
@@ -97,7 +102,8 @@ def settings_from_args(args, env: Environment) -> ExportSettings:
     if error_key not in ERROR_KEYS:
         raise UsageError(f"ERROR_KEY must be one of {', '.join(ERROR_KEYS)}, not {error_key!r}")
     base_url = str(resolve(args.base_url, env, "MODEL_DB_BASE_URL", default=DEFAULT_BASE_URL)).strip().rstrip("/")
-    version = version_folder(str(resolve(args.version, env, VERSION_VARIABLE, default=VERSION_FOLDER)))
+    version = version_folder(str(resolve_name(args.version, env, "--version", VERSION_VARIABLE,
+                                              default=VERSION_FOLDER)))
     return ExportSettings(
         workspace=Workspace.from_settings(args.data_path, env),
         pipeline=pipeline,
@@ -105,7 +111,7 @@ def settings_from_args(args, env: Environment) -> ExportSettings:
         publisher=publisher,
         benchmark=benchmark,
         collect_date=collect_date,
-        inputs=tuple(split_list(args.input)),
+        inputs=tuple(inputs),
         make_zip=make_zip,
         thresholds=thresholds,
         base_url=base_url,

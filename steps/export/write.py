@@ -1,23 +1,24 @@
 """Write an export into the model database: stage everything, then swap it in (export.md §6, §9).
 
-Every file is first written beside its final place (the pipeline folder is assembled in
-`.<pipeline>.export-<random>`, the version README, pipeline page and zip as temporary files);
-only when all of them exist are they renamed into place. Any failure before that removes the
-staged files and the folders this export created, so the destination is left as it was.
+Everything is first written into a staging folder `.<pipeline>.export-<random>` in the version
+folder: the pipeline folder, its zip, the new version README and the pipeline page. Only when
+all of them exist are they put in place, as one unit (steps/common/publish.py). Any failure or
+signal before that removes the staged files and the folders this export created, so the model
+database is left as it was; a crash during the commit is finished by the next export.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
-from ..common.atomic import staging_dir, swap_dir
-from ..common.errors import StepError
+from ..common.atomic import atomic_path, file_mode, write_bytes, write_text
+from ..common.errors import StepError, WriteFailure
+from ..common.publish import Staging, recover
+from ..common.signals import Interrupted, mark_outcome
 from ..common.workspace import ModelDatabase, PipelineLayout, read_json
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the same folder always gives the same zip
@@ -61,15 +62,8 @@ def zip_folder(folder: Path, archive: Path) -> None:
         for member in members:
             info = zipfile.ZipInfo(member, date_time=ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
+            info.external_attr = file_mode() << 16
             out.writestr(info, (folder / member).read_bytes())
-
-
-def _temp_beside(target: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    os.chmod(name, 0o644)
-    return Path(name)
 
 
 def _make_dirs(path: Path, created: List[Path]) -> None:
@@ -79,9 +73,12 @@ def _make_dirs(path: Path, created: List[Path]) -> None:
     while not current.exists():
         missing.append(current)
         current = current.parent
-    for folder in reversed(missing):
-        folder.mkdir()
-        created.append(folder)
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+            created.append(folder)
+    except OSError as failure:
+        raise WriteFailure.of(failure, failure.filename or path) from None
 
 
 @dataclass
@@ -93,58 +90,73 @@ class Publication:
     make_zip: bool
 
 
+def _read_source(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as failure:
+        raise StepError(f"cannot read {path}: {failure.strerror or failure}") from None
+
+
+def _stage(staging: Staging, database: ModelDatabase, name: str, content: ExportContent,
+           publication: Publication) -> List[Tuple[Optional[Path], Path]]:
+    """Write everything into `staging`; the (staged, final) moves of the commit (None: remove)."""
+    folder = staging.path(name)
+    folder.mkdir()
+    for relative in content.paths():
+        data = content.files[relative] if relative in content.files else _read_source(content.copies[relative])
+        write_bytes(folder / relative, data)
+    moves: List[Tuple[Optional[Path], Path]] = [(folder, database.pipeline(name).root)]
+    archive = database.pipeline_zip(name)
+    if publication.make_zip:
+        staged_zip = staging.path(archive.name)
+        with atomic_path(staged_zip) as tmp:
+            zip_folder(folder, tmp)
+        moves.append((staged_zip, archive))
+    elif os.path.lexists(archive):
+        moves.append((None, archive))
+    readme = staging.path("README.md")
+    write_text(readme, publication.update_version_readme(_read_existing(database.version_readme)))
+    moves.append((readme, database.version_readme))
+    page = database.doc_page(name)
+    if publication.doc_page is not None and not page.exists():
+        staged_page = staging.path("doc-page.md")
+        staging.aliases[staged_page.name] = str(page.relative_to(staging.parent))
+        write_text(staged_page, publication.doc_page())
+        moves.append((staged_page, page))
+    return moves
+
+
 def publish(database: ModelDatabase, name: str, owner: Tuple[Optional[str], Optional[str]], content: ExportContent,
             publication: Publication) -> List[Path]:
-    """Stage, then commit; returns the paths written. `owner` is the pipeline's (name, init_time).
-    StepError (exit 1) on any failure."""
+    """Stage everything, then commit it as one unit (steps/common/publish.py); returns the paths written.
+    `owner` is the pipeline's (name, init_time). StepError (exit 1) on any failure, with the model
+    database as it was."""
     target = database.pipeline(name).root
     check_ownership(target, *owner)
     created: List[Path] = []
-    pending: List[Tuple[Path, Path]] = []  # (temporary file, final place)
-    staged: Optional[Path] = None
+    staging = Staging(database.version_dir, f"{name}.export")
     try:
         _make_dirs(database.version_dir, created)
-        staged = staging_dir(target, "export")
-        for relative in content.paths():
-            destination = staged / relative
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            if relative in content.files:
-                destination.write_bytes(content.files[relative])
-            else:
-                shutil.copyfile(content.copies[relative], destination)
-            os.chmod(destination, 0o644)
-        if publication.make_zip:
-            archive = database.pipeline_zip(name)
-            pending.append((_temp_beside(archive), archive))
-            zip_folder(staged, pending[-1][0])
-        readme = database.version_readme
-        old = _read_existing(readme)
-        pending.append((_temp_beside(readme), readme))
-        pending[-1][0].write_text(publication.update_version_readme(old), encoding="utf-8")
-        page = database.doc_page(name)
-        if publication.doc_page is not None and not page.exists():
-            _make_dirs(page.parent, created)
-            pending.append((_temp_beside(page), page))
-            pending[-1][0].write_text(publication.doc_page(), encoding="utf-8")
-        swap_dir(staged, target)
-    except BaseException as failure:
-        _undo(staged, pending, created)
-        if isinstance(failure, OSError):
-            raise StepError(f"cannot write {failure.filename or target}: {failure.strerror or failure}; "
-                            "nothing was changed") from failure
+        recover(database.version_dir, f"{name}.export")
+        with staging:
+            try:
+                moves = _stage(staging, database, name, content, publication)
+            except WriteFailure as failure:
+                raise failure.relocated(staging.public(Path(str(failure.path)))) from None
+            except OSError as failure:
+                raise WriteFailure.of(failure).relocated(staging.public(Path(failure.filename or target))) from None
+            staging.commit(moves)
+    except WriteFailure as failure:
+        _remove_created(created)
+        raise StepError(f"{failure}; nothing was changed") from None
+    except Interrupted as stop:
+        _remove_created(created)
+        mark_outcome(stop, f"{target} was written before it stopped" if staging.committed else f"{target} unchanged")
         raise
-    written = [target]
-    try:
-        for temporary, final in pending:
-            os.replace(temporary, final)
-            written.append(final)
-        if not publication.make_zip:
-            database.pipeline_zip(name).unlink(missing_ok=True)
-    except OSError as failure:
-        for temporary, _ in pending:
-            temporary.unlink(missing_ok=True)
-        raise StepError(f"cannot write {failure.filename or target}: {failure.strerror or failure}") from failure
-    return written
+    except BaseException:
+        _remove_created(created)
+        raise
+    return [final for staged, final in moves if staged is not None]
 
 
 def _read_existing(path: Path) -> Optional[str]:
@@ -154,13 +166,11 @@ def _read_existing(path: Path) -> Optional[str]:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise StepError(f"{path} is not UTF-8 text; fix or remove it") from None
+    except OSError as failure:
+        raise StepError(f"cannot read {path}: {failure.strerror or failure}") from None
 
 
-def _undo(staged: Optional[Path], pending: List[Tuple[Path, Path]], created: List[Path]) -> None:
-    if staged is not None and staged.exists():
-        shutil.rmtree(staged, ignore_errors=True)
-    for temporary, _ in pending:
-        temporary.unlink(missing_ok=True)
+def _remove_created(created: List[Path]) -> None:
     for folder in reversed(created):
         try:
             folder.rmdir()

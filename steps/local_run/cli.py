@@ -11,7 +11,9 @@ from ..common.config import Environment, is_set
 from ..common.console import Console
 from ..common.errors import UsageError
 from ..common.flags import StepArgumentParser
-from ..common.workspace import ModelDatabase, Workspace
+from ..common.names import check_flag_name, check_pipeline_flag
+from ..common.workspace import ModelDatabase, Workspace, plain_name
+from .checks import ErrorLineWatch, check_commands
 from .plan import RunParameters, step_commands
 
 # Runs one step: (argv starting with the command, environment) -> exit status.
@@ -49,6 +51,13 @@ def parameters_from_args(args) -> RunParameters:
     def text(value: Optional[str]) -> str:
         return value.strip() if is_set(value) else ""
 
+    # Names of workspace files and folders, refused before the first step runs.
+    check_flag_name(plain_name(text(args.benchmark)), "--benchmark")
+    if is_set(args.id):
+        check_flag_name(text(args.id), "--id")
+    if is_set(args.pipeline_name):
+        check_pipeline_flag(text(args.pipeline_name), "--pipeline-name")
+
     return RunParameters(
         benchmark=text(args.benchmark), prom_url=text(args.server), collect_id=text(args.id),
         pipeline_name=text(args.pipeline_name) or DEFAULT_PIPELINE_NAME, collect_date=text(args.collect_date),
@@ -72,13 +81,17 @@ def run(args, env: Environment, console: Console, runner: StepRunner = in_proces
     environ = dict(env.variables)
     environ["DATAPATH"] = str(data_path)
     steps = step_commands(params)
+    check_commands(steps, environ)  # every step's own usage checks, before the first step writes anything
     for number, (step, step_args) in enumerate(steps, start=1):
         console.info(f"==> step {number}/{len(steps)}: kepler-model {step}")
         started = time.monotonic()
-        status = runner([step, *step_args], environ, console)
+        errors = ErrorLineWatch(console.err)
+        status = runner([step, *step_args], environ, Console(console.command, out=console.out, err=errors))
         if status != 0:
-            console.error(f"step {step} failed with exit status {status}; the workspace {data_path} is kept, "
-                          f"fix the cause and rerun")
+            if not errors.seen:  # one error line per failure: the step's, else this one
+                console.error(f"step {step} failed with exit status {status}")
+            console.info(f"==> {step} failed with exit status {status}; the workspace {data_path} is kept, "
+                         f"fix the cause and rerun")
             return status
         console.info(f"==> {step} done in {time.monotonic() - started:.1f}s")
     database = ModelDatabase(Path(params.model_db))

@@ -1,7 +1,9 @@
 """The step command lines of a local run: the same flags and values the pipeline passes (pipeline.py).
 
 Pure: parameters in, (step, argv) pairs out. Unset values are passed as "" exactly as the
-orchestrators pass them, so a local run exercises the same command lines as a cluster run.
+orchestrators pass them, so a local run exercises the same command lines as a cluster run. The
+pipeline's optional `--token-file`/`--ca-file` (files of a Secret/ConfigMap) have no flag here:
+PROM_TOKEN_FILE, PROM_TOKEN and PROM_CA_FILE in the environment reach the query step.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ boundaries land exactly on grid points (query.md §7).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
@@ -16,6 +17,10 @@ from ..common.errors import UsageError
 
 # Prometheus refuses a range query whose series would hold more points than this.
 MAX_POINTS = 11_000
+# Most grid points a window may need per series (--max-points). A whole day at 1 s is 86,401 and
+# a week at 1 s 604,801; a step far below that (0.0000001 s over an hour) would plan billions of
+# requests and eat memory before the first one is sent.
+DEFAULT_MAX_SERIES_POINTS = 1_000_000
 
 _DURATION_UNITS = {"ms": Fraction(1, 1000), "s": Fraction(1), "m": Fraction(60), "h": Fraction(3600),
                    "d": Fraction(86400), "w": Fraction(604800), "y": Fraction(31536000)}
@@ -68,6 +73,32 @@ def grid_points(start: Fraction, end: Fraction, step: Fraction) -> int:
     if end < start:
         raise ValueError("end before start")
     return (end - start) // step + 1
+
+
+def check_points(start: Fraction | int, end: Fraction | int, step: Fraction,
+                 max_points: int = DEFAULT_MAX_SERIES_POINTS) -> int:
+    """The grid points per series of the window; a usage error naming the smallest step allowed when too many."""
+    start, end, step = Fraction(start), Fraction(end), Fraction(step)
+    points = grid_points(start, end, step)
+    if points > max_points:
+        smallest = format_seconds(smallest_step(end - start, max_points))
+        raise UsageError(f"--step {format_seconds(step)} over the {format_seconds(end - start)} s window needs "
+                         f"{points:,} points per series, more than --max-points {max_points:,}; the smallest "
+                         f"step allowed for this window is {smallest} s (or raise --max-points)")
+    return points
+
+
+def smallest_step(length: Fraction, max_points: int, digits: int = 4) -> Fraction:
+    """A short decimal step (`digits` significant digits) whose grid over `length` has at most `max_points` points.
+
+    floor(length / step) + 1 <= max_points holds for every step >= length / (max_points - 1); the
+    exact bound is rounded up so the step printed is one the user can type and is allowed.
+    """
+    if max_points < 2:
+        return Fraction(length) + 1  # one point: any step longer than the window
+    exact = Fraction(length) / (max_points - 1)
+    scale = Fraction(10) ** (digits - 1 - math.floor(math.log10(exact)))
+    return Fraction(math.ceil(exact * scale)) / scale
 
 
 def plan_chunks(start: Fraction | int, end: Fraction | int, step: Fraction, max_points: int = MAX_POINTS) -> List[Chunk]:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 from fractions import Fraction
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 from ..common.config import Environment, is_set, resolve
 from ..common.console import Console
 from ..common.domain import METRIC_GENERATIONS
 from ..common.errors import UsageError
 from ..common.flags import StepArgumentParser, bool_flag, parse_bool, positive_number, split_list
-from ..common.workspace import DEFAULT_DATA_PATH, Workspace
-from .chunks import parse_step
-from .prom import ServerAddress
+from ..common.names import check_flag_name, check_name, resolve_name, variable_label
+from ..common.workspace import DEFAULT_DATA_PATH, Workspace, plain_name
+from .chunks import DEFAULT_MAX_SERIES_POINTS, parse_step
+from .prom import ServerAddress, check_timeout
 from .run import QueryDeps, QuerySettings, run_query
 from .window import WindowRequest
 
@@ -49,20 +50,55 @@ def build_parser() -> StepArgumentParser:
     bool_flag(parser, "--insecure", help="do not verify the TLS certificate (env PROM_SSL_DISABLE)")
     add("--token-file", help="file holding a bearer token (env PROM_TOKEN_FILE; else env PROM_TOKEN)")
     add("--ca-file", help="extra CA bundle for the server certificate (env PROM_CA_FILE)")
-    add("--timeout", help="seconds per HTTP request (env PROM_QUERY_TIMEOUT, default 120)")
+    add("--timeout", help="seconds per HTTP request, from send to last byte (env PROM_QUERY_TIMEOUT, default 120)")
+    add("--max-points", help="most points per series the window may need at --step; a smaller step is refused "
+                             f"(env PROM_QUERY_MAX_POINTS, default {DEFAULT_MAX_SERIES_POINTS})")
     add("--concurrency", help="maximum requests in flight (env PROM_QUERY_CONCURRENCY, default 4)")
     add("--metric-generation", help=f"Kepler metric generation: {', '.join(METRIC_GENERATIONS)} "
                                     "(env KEPLER_METRIC_GENERATION, default auto)")
     return parser
 
 
+def _json_name(value: Optional[str], flag: str) -> Optional[str]:
+    """A workspace name flag (`.json` optional): what it names must be one file of DATAPATH."""
+    if not is_set(value):
+        return None
+    text = str(value).strip()
+    check_flag_name(plain_name(text), flag)
+    return text
+
+
+def _thirdparty(args: argparse.Namespace, env: Environment, to_csv: bool) -> List[str]:
+    """-tm names, from the flag or PROM_THIRDPARTY_METRICS; with --to-csv each one may name a CSV file."""
+    if split_list(args.thirdparty_metrics):
+        names, where = split_list(args.thirdparty_metrics), "--thirdparty-metrics"
+    else:
+        names, where = split_list(env.get("PROM_THIRDPARTY_METRICS")), variable_label(
+            "--thirdparty-metrics", "PROM_THIRDPARTY_METRICS")
+    for name in names if to_csv else ():
+        check_name(name, where, usage=True, hint="with --to-csv it names the file <output>_csv/<metric>.csv")
+    return names
+
+
 def settings_from_args(args: argparse.Namespace, env: Environment) -> QuerySettings:
-    """Every flag with its env fallback, checked; usage errors name the flag and value."""
+    """Every flag with its env fallback, checked; usage errors name the flag and value.
+
+    Names that become files of the workspace (--output, --input, --benchmark, --id) are plain
+    names, checked here before anything is read, requested or written.
+    """
+    output = _json_name(args.output, "--output") or "output"
+    window_input, benchmark = _json_name(args.input, "--input"), _json_name(args.benchmark, "--benchmark")
+    machine_id: Optional[str] = resolve_name(args.id, env, "--id", "COLLECT_ID")
+    to_csv = parse_bool(args.to_csv or "false", "--to-csv")
     interval_text = resolve(args.interval, env, "PROM_QUERY_INTERVAL", default="300")
     interval = int(positive_number(str(interval_text).strip(), "--interval", integer=True))
     step_text = str(resolve(args.step, env, "PROM_QUERY_STEP", default="3")).strip()
     step: Fraction = parse_step(step_text)
-    timeout = positive_number(str(resolve(args.timeout, env, "PROM_QUERY_TIMEOUT", default="120")).strip(), "--timeout")
+    timeout = check_timeout(positive_number(str(resolve(args.timeout, env, "PROM_QUERY_TIMEOUT", default="120")).strip(),
+                                            "--timeout"))
+    max_points = int(positive_number(str(resolve(args.max_points, env, "PROM_QUERY_MAX_POINTS",
+                                                 default=str(DEFAULT_MAX_SERIES_POINTS))).strip(),
+                                     "--max-points", integer=True))
     concurrency = int(positive_number(str(resolve(args.concurrency, env, "PROM_QUERY_CONCURRENCY", default="4")).strip(),
                                       "--concurrency", integer=True))
     generation = str(resolve(args.metric_generation, env, "KEPLER_METRIC_GENERATION", default="auto")).strip()
@@ -73,20 +109,18 @@ def settings_from_args(args: argparse.Namespace, env: Environment) -> QuerySetti
         server = ServerAddress.parse(server_text)
     except ValueError as failure:
         raise UsageError(f"--server: {failure}") from None
-    thirdparty = split_list(args.thirdparty_metrics) or split_list(env.get("PROM_THIRDPARTY_METRICS"))
-    machine_id: Optional[str] = resolve(args.id, env, "COLLECT_ID")
-    output = args.output if is_set(args.output) else "output"
+    thirdparty = _thirdparty(args, env, to_csv)
     return QuerySettings(
         workspace=Workspace.from_settings(args.data_path, env),
-        output=output.strip(),
-        window=WindowRequest(input=args.input, benchmark=args.benchmark, start_time=args.start_time,
+        output=output,
+        window=WindowRequest(input=window_input, benchmark=benchmark, start_time=args.start_time,
                              end_time=args.end_time, interval=interval, interval_given=is_set(args.interval)),
         step=step,
         server=server,
         metric_prefix=args.metric_prefix if is_set(args.metric_prefix) else "kepler_",
         thirdparty=tuple(thirdparty),
-        to_csv=parse_bool(args.to_csv or "false", "--to-csv"),
-        machine_id=machine_id.strip() if machine_id else "unknown",
+        to_csv=to_csv,
+        machine_id=machine_id or "unknown",
         id_given=machine_id is not None,
         vm_train=parse_bool(args.vm_train or "false", "--vm-train"),
         machine_spec=Path(args.machine_spec) if is_set(args.machine_spec) else None,
@@ -97,6 +131,7 @@ def settings_from_args(args: argparse.Namespace, env: Environment) -> QuerySetti
         env_token=env.get("PROM_TOKEN"),
         ca_file=resolve(args.ca_file, env, "PROM_CA_FILE"),
         timeout=timeout,
+        max_points=max_points,
         concurrency=concurrency,
         generation=generation,
     )

@@ -6,22 +6,32 @@ local HTTP server and without waiting.
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 import ssl
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Iterator, Mapping, Optional, Set, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from ..common.errors import StepError
+from ..common.errors import StepError, UsageError
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 RETRY_WAITS = (1.0, 2.0, 4.0)  # seconds before retry 1, 2, 3
 MAX_RETRY_AFTER = 30.0
+# --timeout bounds one request; a day is far beyond any answer and keeps timers and sockets in range.
+MAX_TIMEOUT = 86_400.0
+PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
+# Secrets shorter than this are not masked in messages: they would garble every word they occur in.
+MIN_MASKED = 4
 
 
 @dataclass(frozen=True)
@@ -65,8 +75,103 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, f"{parts.username}:***@{netloc}", parts.path, parts.query, parts.fragment))
 
 
+_current = threading.local()  # the _Deadline of the request this thread is making
+_owners = threading.Lock()  # guards which deadline owns which pooled connection
+
+
+class _Deadline:
+    """The limit of one request from send to last byte.
+
+    A socket timeout restarts with every byte, so a server trickling one byte a second never trips
+    it. When the deadline passes, the request's socket is shut down instead: a blocked read returns
+    at once and the request fails, wherever it was (headers or body).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self.cancelled = False
+        self._connection: Any = None
+        self._timer = threading.Timer(seconds, self.expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Deadline":
+        _current.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._timer.cancel()
+        _current.deadline = None
+        with _owners:
+            if self._connection is not None and getattr(self._connection, "_deadline", None) is self:
+                self._connection._deadline = None
+            self._connection = None
+
+    def watch(self, connection: Any) -> None:
+        """The connection now carries this request; shut it at once when the time is already up."""
+        with _owners:
+            self._connection = connection
+            connection._deadline = self
+            if self.expired:
+                _shut(connection)
+
+    def expire(self, cancelled: bool = False) -> None:
+        with _owners:
+            if self.expired:
+                return
+            self.expired, self.cancelled = True, cancelled
+            connection = self._connection
+            # A connection already handed back to the pool belongs to another request by now.
+            if connection is not None and getattr(connection, "_deadline", None) is self:
+                _shut(connection)
+
+
+def _shut(connection: Any) -> None:
+    sock = getattr(connection, "sock", None)
+    if sock is None:
+        return
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's: also under TLS
+    except OSError:
+        pass
+
+
+def _watch_current(connection: Any) -> None:
+    deadline = getattr(_current, "deadline", None)
+    if deadline is not None:
+        deadline.watch(connection)
+
+
+class _Watched:
+    """A connection that tells the current request's deadline which socket to shut."""
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        _watch_current(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch_current(self)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
 class _Adapter(HTTPAdapter):
-    """A pooled adapter that can carry an SSL context holding the system store plus --ca-file."""
+    """A pooled adapter with watched connections and an SSL context holding the system store plus --ca-file."""
 
     def __init__(self, ssl_context: Optional[ssl.SSLContext] = None, **kwargs: Any) -> None:
         self._ssl_context = ssl_context
@@ -76,10 +181,15 @@ class _Adapter(HTTPAdapter):
         if self._ssl_context is not None:
             kwargs["ssl_context"] = self._ssl_context
         super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
 
 class RequestFailed(StepError):
     """A Prometheus request that failed for good (after retries, or at once)."""
+
+
+class _Transient(Exception):
+    """An attempt that failed in a way worth retrying; the message is the reason, already safe to print."""
 
 
 @dataclass
@@ -93,8 +203,11 @@ class PromClient:
     sleep: Callable[[float], None] = time.sleep
     warn: Callable[[str], None] = lambda message: None
     waits: Tuple[float, ...] = RETRY_WAITS
+    secrets: Tuple[str, ...] = ()  # masked in every message, whatever an error or a server says
     attempts_made: int = field(default=0, init=False)
     stopped: threading.Event = field(default_factory=threading.Event, init=False)
+    _active: Set[_Deadline] = field(default_factory=set, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
     def create(cls, address: ServerAddress, *, timeout: float, concurrency: int, verify: Any = True,
@@ -122,7 +235,8 @@ class PromClient:
         elif address.auth:  # an explicit token wins over credentials in the URL
             session.auth = address.auth
         session.trust_env = False
-        return cls(address, session, timeout=timeout, verify=verify, sleep=sleep, warn=warn)
+        secrets = tuple(secret for secret in (token, address.auth[1] if address.auth else None) if secret)
+        return cls(address, session, timeout=timeout, verify=verify, sleep=sleep, warn=warn, secrets=secrets)
 
     def url(self, path: str) -> str:
         return self.address.base + path
@@ -146,29 +260,76 @@ class PromClient:
             retry_after = None
             self.attempts_made += 1
             try:
-                response = self.session.get(url, params=params, timeout=self.timeout, verify=self.verify)
-                body = response.content
-            except requests.exceptions.SSLError as failure:
-                raise RequestFailed(f"TLS verification of {shown} failed ({_short(failure)}); "
-                                    "pass the server's CA with --ca-file or skip verification with --insecure") from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                    requests.exceptions.ChunkedEncodingError) as failure:
-                last_error = _short(failure)
+                status, headers, body = self._exchange(url, params, shown, what)
+            except _Transient as failure:
+                last_error = str(failure)
                 continue
-            except requests.exceptions.RequestException as failure:
-                raise RequestFailed(f"request to {shown} for {what} failed: {_short(failure)}") from None
-            status = response.status_code
             if status == 200:
                 return body
             if status in RETRY_STATUSES:
-                last_error = f"HTTP {status}{_error_text(body)}"
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                last_error = f"HTTP {status}{self._error_text(body)}"
+                retry_after = parse_retry_after(headers.get("Retry-After"))
                 continue
             if status in (401, 403):
                 raise RequestFailed(f"{shown} answered HTTP {status} for {what}; "
                                     "a bearer token may be needed (--token-file, PROM_TOKEN_FILE or PROM_TOKEN)")
-            raise RequestFailed(f"{shown} answered HTTP {status} for {what}{_error_text(body)}")
+            raise RequestFailed(f"{shown} answered HTTP {status} for {what}{self._error_text(body)}")
         raise RequestFailed(f"Prometheus at {shown} failed for {what} after {len(self.waits) + 1} attempts: {last_error}")
+
+    def _exchange(self, url: str, params: Any, shown: str, what: str) -> Tuple[int, Mapping[str, str], bytes]:
+        """One GET, finished from send to last byte within the timeout: (status, headers, body).
+
+        Failures worth a retry raise _Transient; others RequestFailed. Messages never quote the
+        request's headers (requests' InvalidHeader does), and never chain the original exception.
+        """
+        try:
+            with self._deadline() as deadline:
+                with self.session.get(url, params=params, timeout=self.timeout, verify=self.verify,
+                                      stream=True) as response:
+                    return response.status_code, response.headers, response.content
+        except (requests.exceptions.RequestException, http.client.HTTPException, OSError, ValueError) as failure:
+            error: BaseException = failure
+        if deadline.cancelled:
+            raise RequestFailed(f"request to {shown} for {what} cancelled")
+        if deadline.expired or isinstance(error, requests.exceptions.ReadTimeout):
+            raise _Transient(f"no complete answer within the --timeout of {self.timeout:g} s")
+        reason = one_line(self._clean(_short(error)))  # may quote server bytes (a bad status line)
+        if isinstance(error, requests.exceptions.SSLError):
+            raise RequestFailed(f"TLS verification of {shown} failed ({reason}); "
+                                "pass the server's CA with --ca-file or skip verification with --insecure")
+        if isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                              requests.exceptions.ChunkedEncodingError)):
+            raise _Transient(reason)
+        raise RequestFailed(f"request to {shown} for {what} failed: {reason}")
+
+    @contextmanager
+    def _deadline(self) -> Iterator[_Deadline]:
+        """A running deadline for one request, known to cancel()."""
+        deadline = _Deadline(self.timeout)
+        with self._lock:
+            self._active.add(deadline)
+        try:
+            with deadline:
+                yield deadline
+        finally:
+            with self._lock:
+                self._active.discard(deadline)
+
+    def _clean(self, text: str) -> str:
+        """`text` with every secret (token, password) masked; done before any escaping or cutting."""
+        for secret in self.secrets:
+            if len(secret) >= MIN_MASKED:
+                text = text.replace(secret, "***")
+        return text
+
+    def _clean_bytes(self, body: bytes) -> bytes:
+        for secret in self.secrets:
+            if len(secret) >= MIN_MASKED:
+                body = body.replace(secret.encode("utf-8"), b"***").replace(secret.encode("latin-1", "replace"), b"***")
+        return body
+
+    def _error_text(self, body: bytes) -> str:
+        return _error_text(body, self._clean)
 
     def _pause(self, seconds: float) -> None:
         """Wait before a retry; a cancelled client stops waiting at once."""
@@ -180,6 +341,10 @@ class PromClient:
     def cancel(self) -> None:
         """Make running and waiting requests give up (another request already failed)."""
         self.stopped.set()
+        with self._lock:
+            running = list(self._active)
+        for deadline in running:
+            deadline.expire(cancelled=True)
 
     def decode(self, body: bytes, path: str, what: str) -> Any:
         """The `data` of a `"status": "success"` JSON answer; Prometheus warnings are passed on."""
@@ -187,12 +352,14 @@ class PromClient:
         try:
             document = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            raise RequestFailed(f"the answer of {shown} for {what} is not JSON: {body[:80]!r}") from None
+            excerpt = self._clean_bytes(body)[:80]
+            raise RequestFailed(f"the answer of {shown} for {what} is not JSON: {excerpt!r}") from None
         if not isinstance(document, dict) or document.get("status") != "success":
-            detail = _error_text(body) if isinstance(document, dict) else ""
+            detail = self._error_text(body) if isinstance(document, dict) else ""
             raise RequestFailed(f"the answer of {shown} for {what} is not a success{detail or ' (no status)'}")
-        for warning in document.get("warnings") or []:
-            self.warn(f"Prometheus warning for {what}: {warning}")
+        warnings = document.get("warnings") or []
+        for warning in warnings if isinstance(warnings, list) else [warnings]:
+            self.warn(f"Prometheus warning for {what}: {one_line(self._clean(str(warning)))}")
         if "data" not in document:
             raise RequestFailed(f"the answer of {shown} for {what} has no data")
         return document["data"]
@@ -221,15 +388,23 @@ def parse_retry_after(value: Optional[str], now: Callable[[], float] = time.time
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-def _error_text(body: bytes) -> str:
-    """Prometheus's errorType and error from an error body, when it is one."""
+def _error_text(body: bytes, clean: Callable[[str], str] = lambda text: text) -> str:
+    """Prometheus's errorType and error from an error body, when it is one; `clean` masks secrets first."""
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return ""
     if isinstance(document, dict) and ("errorType" in document or "error" in document):
-        return f": {document.get('errorType', '')}: {document.get('error', '')}"
+        kind, error = (one_line(clean(str(document.get(key, "")))) for key in ("errorType", "error"))
+        return f": {kind}: {error}"
     return ""
+
+
+def one_line(text: object, limit: int = 1000) -> str:
+    """Server-provided text made safe for one log line: control and other unprintable characters
+    (newlines, escape sequences, bidi overrides) become spaces; long text is cut."""
+    cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
+    return cleaned if len(cleaned) <= limit else cleaned[:limit - 3] + "..."
 
 
 def _short(failure: BaseException) -> str:
@@ -244,23 +419,70 @@ def _short(failure: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+def check_timeout(seconds: float) -> float:
+    """--timeout bounds each request from send to last byte; infinity would bound nothing (and overflow timers)."""
+    if not seconds <= MAX_TIMEOUT:
+        raise UsageError(f"--timeout must be at most {MAX_TIMEOUT:g} seconds, not {seconds:g}")
+    return seconds
+
+
 def read_token(token_file: Optional[str], env_token: Optional[str]) -> Optional[str]:
-    """The bearer token: the file's stripped content, else PROM_TOKEN; never printed."""
+    """The bearer token: the file's stripped content, else PROM_TOKEN; never printed.
+
+    A token that cannot be a header value is refused here, before any request, naming where it
+    came from and never its value (requests would quote it in its error). A bad file is exit 1
+    like any unreadable file; a bad PROM_TOKEN is a usage error like any malformed variable.
+    """
     if token_file:
         try:
-            with open(token_file, encoding="utf-8") as handle:
-                return handle.read().strip() or None
+            with open(token_file, "rb") as handle:
+                data = handle.read()
         except OSError as failure:
             raise StepError(f"token file {token_file} cannot be read: {failure.strerror or failure}") from None
-    return env_token.strip() if env_token and env_token.strip() else None
+        try:
+            token = data.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise StepError(f"token file {token_file} (--token-file) is not UTF-8 text") from None
+        problem = token_problem(token)
+        if problem:
+            raise StepError(f"the token in token file {token_file} (--token-file) cannot be sent in an HTTP "
+                            f"header: {problem}")
+        return token or None
+    token = env_token.strip() if env_token and env_token.strip() else None
+    problem = token_problem(token) if token else None
+    if problem:
+        raise UsageError(f"the token in PROM_TOKEN cannot be sent in an HTTP header: {problem}")
+    return token
+
+
+def token_problem(token: str) -> Optional[str]:
+    """Why `token` cannot be an HTTP header value, without quoting it; None when it can."""
+    for character in token:
+        code = ord(character)
+        if character in "\r\n":
+            return "it contains a line break"
+        if code > 0xFF:
+            return "it contains a character outside Latin-1"
+        if code < 0x20 or 0x7F <= code <= 0x9F:
+            return "it contains a control character"
+    return None
 
 
 def check_ca_file(ca_file: Optional[str]) -> Optional[str]:
+    """The CA file when it is a readable PEM bundle that ssl loads; else an error naming the file."""
     if not ca_file:
         return None
     try:
         with open(ca_file, "rb") as handle:
-            handle.read(1)
+            data = handle.read()
     except OSError as failure:
         raise StepError(f"CA file {ca_file} cannot be read: {failure.strerror or failure}") from None
+    if PEM_CERTIFICATE not in data:
+        raise StepError(f"CA file {ca_file} holds no PEM certificate ({PEM_CERTIFICATE.decode()}); "
+                        "--ca-file takes a PEM bundle")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=ca_file)
+    except (ssl.SSLError, OSError, ValueError) as failure:
+        raise StepError(f"CA file {ca_file} is not a valid PEM certificate bundle: "
+                        f"{one_line(getattr(failure, 'reason', None) or failure)}") from None
     return ca_file

@@ -14,10 +14,11 @@ from ..common.console import Console
 from ..common.errors import StepError
 from ..common.kepler_metrics import DEFAULT_GENERATION, GENERATIONS, detect_generation
 from ..common.machine_spec import spec_document
+from ..common.names import check_name
 from ..common.timefmt import Clock, format_window_time, utc_now
-from ..common.workspace import Workspace, read_window, window_document
-from .chunks import plan_chunks
-from .collect import collect, discover, select_metrics
+from ..common.workspace import Workspace, query_csv_name, read_window, window_document
+from .chunks import DEFAULT_MAX_SERIES_POINTS, check_points, plan_chunks
+from .collect import NAMES_PATH, collect, discover, select_metrics
 from .machine import HostProbe, read_node_incluster, resolve_machine_spec
 from .output import write_metric, write_metric_csv
 from .prom import PromClient, ServerAddress, check_ca_file, read_token
@@ -49,6 +50,7 @@ class QuerySettings:
     env_token: Optional[str] = None
     ca_file: Optional[str] = None
     timeout: float = 120.0
+    max_points: int = DEFAULT_MAX_SERIES_POINTS
     concurrency: int = 4
     generation: str = "auto"
 
@@ -74,6 +76,10 @@ def run_query(settings: QuerySettings, env: Environment, console: Console, deps:
     ca_file = check_ca_file(settings.ca_file)
     if not settings.id_given:
         console.warn("--id (COLLECT_ID) not given: the machine spec is saved as machine_spec/unknown.json")
+    # The window is known (read, not written) before the workspace is touched, so a step too small
+    # for it is a usage error before anything is written or requested.
+    window = resolve_window(settings.window, settings.output, deps.clock, lambda name: read_window(ws.window(name)))
+    check_points(window.start_epoch, window.end_epoch, settings.step, settings.max_points)
     # 2. the workspace folder
     try:
         ws.data_path.mkdir(parents=True, exist_ok=True)
@@ -81,7 +87,6 @@ def run_query(settings: QuerySettings, env: Environment, console: Console, deps:
         raise StepError(f"cannot create the data path {ws.data_path}: {failure.strerror or failure}") from None
     written: List[Path] = []
     # 3. the window
-    window = resolve_window(settings.window, settings.output, deps.clock, lambda name: read_window(ws.window(name)))
     if window.save:
         written.append(write_json(ws.window(window.benchmark), window_document(window.start, window.end)))
     warning = short_window_warning(window, settings.step)
@@ -115,6 +120,14 @@ def _client(settings: QuerySettings, token: Optional[str], ca_file: Optional[str
                              verify=verify, token=token, warn=console.warn, **extra)
 
 
+def _check_csv_names(metrics: Tuple[str, ...], client: PromClient) -> None:
+    """With --to-csv each metric names a file: refuse a name from the server that is not one, before any
+    range request (StepError naming the metric and where it came from)."""
+    for metric in metrics:
+        check_name(metric, "metric", hint=f"listed by {client.address.display}{NAMES_PATH}, it cannot name "
+                                          "a --to-csv file <output>_csv/<metric>.csv")
+
+
 def _collect_and_write(settings: QuerySettings, window: ResolvedWindow, client: PromClient, console: Console,
                        written: List[Path]) -> int:
     ws = settings.workspace
@@ -125,6 +138,8 @@ def _collect_and_write(settings: QuerySettings, window: ResolvedWindow, client: 
     if not selection.metrics:
         raise StepError(f"no metric starting with {settings.metric_prefix!r} has data on {client.address.display} "
                         f"between {format_window_time(window.start)} and {format_window_time(window.end)}")
+    if settings.to_csv:
+        _check_csv_names(selection.metrics, client)
     generation_id = settings.generation if settings.generation != "auto" else detect_generation(selection.metrics)
     if generation_id is None:
         console.warn(f"the Kepler metric generation is undecided; the validation table uses {DEFAULT_GENERATION} names")
@@ -150,7 +165,7 @@ def _collect_and_write(settings: QuerySettings, window: ResolvedWindow, client: 
                 for number, (metric, series) in enumerate(stream):
                     write_metric(handle, metric, series, first=number == 0)
                     if staged is not None:
-                        write_metric_csv(staged / f"{metric}.csv", metric, series)
+                        write_metric_csv(staged / query_csv_name(metric), metric, series)
                     summaries[metric] = [(item.labels, item.stats) for item in series]
                     del series
                     progress.advance()

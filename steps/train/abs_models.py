@@ -15,6 +15,7 @@ import numpy as np
 
 from ..common.domain import ABS_POWER, split_model_name
 from ..common.errors import StepError
+from ..common.names import check_name
 from ..common.workspace import PipelineLayout, read_json
 from . import curvefit
 
@@ -32,11 +33,15 @@ class SavedAbsModel:
 
     def _load(self) -> Dict[str, Any]:
         if self._components is None:
-            mapping = read_json(self.folder / f"{self.name}.json", "component map")
+            path = self.folder / f"{self.name}.json"
+            mapping = read_json(path, "component map")
             loaded: Dict[str, Any] = {}
             for component, entry in mapping.items():
-                transforms = [curvefit.load(self.folder / f) for f in entry.get("fe_files", [])]
-                model_file = self.folder / entry["model_file"]
+                # file names read from the map: files of this model folder, never paths out of it
+                where = f"component map {path}: {component}"
+                transforms = [curvefit.load(self.folder / check_name(f, f"{where} fe_files"))
+                              for f in entry.get("fe_files", [])]
+                model_file = self.folder / check_name(entry["model_file"], f"{where} model_file")
                 if model_file.suffix == ".json":
                     from xgboost import XGBRegressor
                     estimator = XGBRegressor()

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 from .. import DEFAULT_PIPELINE_NAME
 from ..common.config import Environment, is_set, resolve
@@ -19,9 +18,9 @@ from ..common.domain import (DEFAULT_ENERGY_SOURCE, ENERGY_SOURCES, EXTRACTORS, 
                              TRAINER_NAMES)
 from ..common.errors import UsageError
 from ..common.flags import StepArgumentParser, bool_flag, parse_bool, split_list
+from ..common.names import check_flag_name, check_flag_names, check_pipeline_flag
 from ..common.workspace import DEFAULT_DATA_PATH, Workspace, plain_name
 
-PIPELINE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
 
@@ -110,17 +109,20 @@ def _choice(value: Optional[str], flag: str, allowed: Any, default: str) -> str:
     return chosen
 
 
+def _name(value: Optional[str], flag: str, check: Callable[[str, str], str] = check_flag_name) -> Optional[str]:
+    """A flag naming a file or folder (pipeline, machine id): checked by `check`, or None when unset."""
+    return check(value.strip(), flag) if is_set(value) else None
+
+
 def options_from_args(args: Any, env: Environment) -> "TrainOptions":
     """Every usage check of train.md §12 (exit 2), before any file is read or written."""
     from .run import TrainOptions
 
-    inputs = [plain_name(i) for i in split_list(args.input)]
+    inputs = check_flag_names([plain_name(i) for i in split_list(args.input)], "--input")
     if not inputs:
         raise UsageError("--input is required: the query JSON name(s) in the workspace, e.g. --input kepler_query")
-    pipeline = args.pipeline_name.strip() if is_set(args.pipeline_name) else DEFAULT_PIPELINE_NAME
-    if not PIPELINE_NAME.fullmatch(pipeline):
-        raise UsageError(f"--pipeline-name {pipeline!r} is not a valid name: use letters, digits, '.', '_' and '-', "
-                         "starting with a letter or digit")
+    pipeline = _name(args.pipeline_name, "--pipeline-name", check_pipeline_flag) or DEFAULT_PIPELINE_NAME
+    machine_id = _name(args.id, "--id")
     sources = split_list(args.energy_source) if is_set(args.energy_source) else [DEFAULT_ENERGY_SOURCE]
     unknown = [s for s in sources if s not in ENERGY_SOURCES]
     if unknown or not sources:
@@ -132,14 +134,12 @@ def options_from_args(args: Any, env: Environment) -> "TrainOptions":
     dyn_trainers = _trainer_list(args.dyn_trainers, "--dyn-trainers")
     if not abs_trainers and not dyn_trainers:
         raise UsageError("--abs-trainers and --dyn-trainers are both none: nothing to train")
-    profile = plain_name(args.profile.strip()) if is_set(args.profile) else None
+    profile = check_flag_name(plain_name(args.profile.strip()), "--profile") if is_set(args.profile) else None
     if isolator == "profile" and not profile:
         raise UsageError("--isolator profile needs --profile <idle query JSON name>")
-    abs_pipeline = args.abs_pipeline_name.strip() if is_set(args.abs_pipeline_name) else None
+    abs_pipeline = _name(args.abs_pipeline_name, "--abs-pipeline-name", check_pipeline_flag)
     if isolator == "trainer" and not abs_pipeline:
         raise UsageError("--isolator trainer needs --abs-pipeline-name <pipeline with AbsPower models>")
-    if abs_pipeline and not PIPELINE_NAME.fullmatch(abs_pipeline):
-        raise UsageError(f"--abs-pipeline-name {abs_pipeline!r} is not a valid pipeline name")
     thirdparty = split_list(args.thirdparty_metrics) if args.thirdparty_metrics else \
         split_list(env.get("PROM_THIRDPARTY_METRICS"))
     seed = _integer(resolve(args.seed, env, "TRAIN_SEED", default="0"), "--seed", 0)
@@ -151,7 +151,7 @@ def options_from_args(args: Any, env: Environment) -> "TrainOptions":
     error_key = _choice(env.get("ERROR_KEY"), "ERROR_KEY", ("mae", "mape"), "mae")
     return TrainOptions(
         data_path_flag=args.data_path if is_set(args.data_path) else None, inputs=inputs, pipeline=pipeline,
-        machine_id=args.id.strip() if is_set(args.id) else None,
+        machine_id=machine_id,
         machine_spec=args.machine_spec.strip() if is_set(args.machine_spec) else None,
         sources=list(dict.fromkeys(sources)), extractor=extractor, isolator=isolator, profile=profile,
         target_hints=split_list(args.target_hints), bg_hints=split_list(args.bg_hints),

@@ -1,15 +1,17 @@
 """Commit a train run into MODEL_PATH/<pipeline> (train.md §10.2). Called only when >= 1 model trained.
 
-Order: replace the models of every (source, node type) that got a new model, write the
-preprocessed tables, rebuild the model metadata CSVs from the model metadata.json files, write
-the pipeline files, remove empty folders, rebuild <pipeline>.zip. Every file lands by rename.
+The new pipeline is built beside the old one, in the run's staging folder: a copy of the old
+folder, where the models of every (source, node type) that got a new model are replaced, the
+preprocessed tables written, the model metadata CSVs rebuilt from the model metadata.json files,
+the pipeline files written, empty folders removed and <pipeline>.zip made. The folder and the zip
+then replace the old ones as one unit (steps/common/publish.py): a reader, or a run stopped at
+any moment, sees the whole old pipeline or the whole new one.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +21,9 @@ import pandas as pd
 
 from ..common.atomic import atomic_path, remove_empty_dirs, write_bytes, write_csv, write_json
 from ..common.domain import ABS_POWER, ENERGY_SOURCES, OUTPUT_TYPES, model_metadata_columns, split_model_name
-from ..common.errors import StepError
+from ..common.errors import StepError, WriteFailure
+from ..common.publish import Staging
+from ..common.signals import checkpoint
 from ..common.timefmt import format_plain
 from ..common.zipwrite import members_of, write_zip
 from ..common.workspace import PipelineLayout, read_json
@@ -50,7 +54,8 @@ class RunSettings:
     train_arguments: Dict[str, Any]
     node_type_index: Dict[str, Any]
     error_key: str = "mae"
-    extra_files: Dict[Path, Any] = field(default_factory=dict)
+    # More files of the pipeline folder, by their final path (the idle profiles when DATAPATH is MODEL_PATH).
+    extra_files: Dict[Path, bytes] = field(default_factory=dict)
 
 
 def existing_metadata(layout: PipelineLayout) -> Optional[Dict[str, Any]]:
@@ -131,13 +136,6 @@ def render_preprocessed(layout: PipelineLayout, sets: Sequence[TrainingSet], ext
     return rendered
 
 
-def write_preprocessed(layout: PipelineLayout, sets: Sequence[TrainingSet], extractor: str, isolator: str,
-                       rendered: Optional[Rendered] = None) -> None:
-    """Write the preprocessed tables (rendered now unless given)."""
-    for target, data in rendered if rendered is not None else render_preprocessed(layout, sets, extractor, isolator):
-        write_bytes(target, data)
-
-
 def metadata_rows(layout: PipelineLayout, source: str, output_type: str) -> List[Dict[str, Any]]:
     """One row per model metadata.json of this source and output type, with its feature group."""
     columns = [c for c in model_metadata_columns(source) if c != "feature_group"]
@@ -213,30 +211,53 @@ def zip_pipeline(root: Path, target: Path, threads: int = 1) -> None:
         write_zip(handle, members_of(root), ZIP_LEVEL, threads)
 
 
+def clone_pipeline(source: Path, target: Path) -> None:
+    """A copy of the existing pipeline folder to build the new one in: files are hard links (no file
+    is ever changed in place, only replaced by rename), copies where the filesystem has no links.
+    Hidden leftovers (temporary files of older versions) are not carried over."""
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    if source.is_dir():
+        shutil.copytree(source, target, symlinks=True, copy_function=link_or_copy,
+                        ignore=lambda _folder, names: [n for n in names if n.startswith(".")])
+    else:
+        target.mkdir()
+
+
 def commit(layout: PipelineLayout, pipeline_zip: Path, models: Sequence[NewModel], sets: Sequence[TrainingSet],
-           settings: RunSettings, now: datetime, preprocessed: Optional[Rendered] = None, threads: int = 1) -> None:
-    """Steps 2-7 of train.md §10.2; `preprocessed`: the tables of `sets` already rendered; `threads`
-    compress the pipeline zip."""
+           settings: RunSettings, now: datetime, staging: Staging, preprocessed: Optional[Rendered] = None,
+           threads: int = 1) -> None:
+    """Steps 2-7 of train.md §10.2, on a copy of the pipeline in `staging`; then the folder and its zip
+    replace the old ones as one unit (publish.Staging.commit). `preprocessed`: the tables of `sets`
+    already rendered; `threads` compress the pipeline zip. A write error raises WriteFailure naming
+    the final path; the pipeline is then unchanged."""
     if not models:
         raise StepError("nothing to commit: no model was trained")
     earlier = existing_metadata(layout)
+    new = PipelineLayout(staging.path(layout.name))
+    staged_zip = staging.path(pipeline_zip.name)
     try:
-        replace_models(layout, models)
+        clone_pipeline(layout.root, new.root)
+        checkpoint("train.cloned")
+        replace_models(new, models)
+        checkpoint("train.models")
+        rendered = preprocessed if preprocessed is not None else \
+            render_preprocessed(layout, sets, settings.extractor, settings.isolator)
+        for target, data in list(rendered) + list(settings.extra_files.items()):
+            write_bytes(new.root / Path(target).relative_to(layout.root), data)
+        rebuild_metadata_csvs(new, settings.error_key)
+        checkpoint("train.tables")
+        write_json(new.metadata, pipeline_metadata(layout.name, settings, earlier, now))
+        write_json(new.train_arguments, settings.train_arguments)
+        write_json(new.node_type_index, settings.node_type_index)
+        remove_empty_dirs(new.root)
+        zip_pipeline(new.root, staged_zip, threads)
+    except WriteFailure as failure:
+        raise failure.relocated(staging.public(Path(str(failure.path)))) from None
     except OSError as failure:
-        raise StepError(f"cannot write models into {layout.root}: {failure.strerror or failure}") from failure
-    write_preprocessed(layout, sets, settings.extractor, settings.isolator, preprocessed)
-    rebuild_metadata_csvs(layout, settings.error_key)
-    write_json(layout.metadata, pipeline_metadata(layout.name, settings, earlier, now))
-    write_json(layout.train_arguments, settings.train_arguments)
-    write_json(layout.node_type_index, settings.node_type_index)
-    remove_empty_dirs(layout.root)
-    zip_pipeline(layout.root, pipeline_zip, threads)
-
-
-def staging_root(model_path: Path, pipeline: str) -> Path:
-    """A hidden folder beside the pipeline (same filesystem) where workers stage model folders."""
-    try:
-        model_path.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{pipeline}.train-", dir=model_path))
-    except OSError as failure:
-        raise StepError(f"cannot write {model_path}: {failure.strerror or failure}") from failure
+        raise WriteFailure.of(failure).relocated(staging.public(Path(failure.filename or new.root))) from None
+    staging.commit([(new.root, layout.root), (staged_zip, pipeline_zip)])

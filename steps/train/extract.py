@@ -14,8 +14,9 @@ import numpy as np
 from ..common.domain import ENERGY_SOURCES, SYSTEM_FEATURES, WORKLOAD_FEATURES
 from ..common.errors import StepError
 from ..common.kepler_metrics import GENERATIONS, Generation, detect_generation
+from .node_types import NodeInfo, NodeInfoConflict
 from .rates import Rates, counter_rates
-from .series import RawMetric, SeriesSet, flatten_metric, label_key, merge_series
+from .series import RawMetric, SeriesSet, finite_samples, flatten_metric, label_key, merge_series
 
 Warn = Callable[[str], None]
 DEFAULT_VM_JOB_NAME = "vm"
@@ -67,7 +68,7 @@ class InputData:
     gauges: Dict[str, Dict[str, Gauge]]  # gauge feature -> column name -> summed values
     system: Dict[str, Gauge]  # system feature -> mean over series
     ratio: Optional[SeriesSet]  # per-package usage ratio, identity "<container id>|<package>"
-    node_info: Optional[int]
+    node_info: NodeInfo  # None when absent; a NodeInfoConflict is resolved (or raised) with the node types
     feature_metrics: Dict[str, str]  # feature -> metric name it maps to
     feature_samples: Dict[str, int]  # feature -> most finite samples of one relevant series
     cache: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # derived arrays (features.py)
@@ -111,20 +112,25 @@ def check_one_node(name: str, raws: Sequence[RawMetric], node_labels: Sequence[s
                         "collect one node per query (query --selector)")
 
 
-def _node_info(name: str, raw: Optional[RawMetric]) -> Optional[int]:
-    """The one non-negative integer of the node-info metric, None when absent (train.md §5.1)."""
-    if raw is None or raw.v.size == 0:
+def _node_info(name: str, raw: Optional[RawMetric], finite: np.ndarray) -> NodeInfo:
+    """The one non-negative integer of the node-info metric's finite samples, None when there is none.
+
+    Non-finite samples are ignored (counted by the caller); other disagreeing values are a
+    NodeInfoConflict, which only stops train when no machine spec decides the node type (train.md §5.1).
+    """
+    if raw is None:
         return None
-    values = np.unique(raw.v)
-    if values.size != 1 or not np.isfinite(values[0]) or values[0] < 0 or values[0] != int(values[0]):
-        shown = ", ".join(f"{v:g}" for v in values[:5])
-        raise StepError(f"input {name}: node-info values must be one non-negative integer, found {shown}")
+    values = np.unique(raw.v[finite])
+    if values.size == 0:
+        return None
+    if values.size != 1 or values[0] < 0 or values[0] != int(values[0]):
+        return NodeInfoConflict(name, tuple(float(v) for v in values))
     return int(values[0])
 
 
-def _gauge_sum(raw: RawMetric, split_label: Optional[str], column_prefix: str) -> Dict[str, Gauge]:
+def _gauge_sum(raw: RawMetric, finite: np.ndarray, split_label: Optional[str], column_prefix: str
+               ) -> Dict[str, Gauge]:
     """Gauge series summed per timestamp, one column per value of `split_label` when given."""
-    finite = np.isfinite(raw.v)
     columns: Dict[str, Gauge] = {}
     keys = [column_prefix if split_label is None else f"{column_prefix}_{l.get(split_label, '')}"
             for l in raw.labels]
@@ -136,8 +142,7 @@ def _gauge_sum(raw: RawMetric, split_label: Optional[str], column_prefix: str) -
     return columns
 
 
-def _gauge_mean(raw: RawMetric) -> Gauge:
-    finite = np.isfinite(raw.v)
+def _gauge_mean(raw: RawMetric, finite: np.ndarray) -> Gauge:
     t, inverse = np.unique(raw.t[finite], return_inverse=True)
     total = np.bincount(inverse, weights=raw.v[finite], minlength=t.size)
     count = np.bincount(inverse, minlength=t.size)
@@ -156,6 +161,7 @@ def extract_input(name: str, response: Mapping[str, list], sources: Sequence[str
     warn = warn or _no_warn
     gen = resolve_generation(name, response, generation)
     raws: Dict[str, RawMetric] = {}
+    finite_of: Dict[str, np.ndarray] = {}
 
     def raw(metric: Optional[str]) -> Optional[RawMetric]:
         if metric is None or metric not in response:
@@ -163,6 +169,12 @@ def extract_input(name: str, response: Mapping[str, list], sources: Sequence[str
         if metric not in raws:
             raws[metric] = flatten_metric(response[metric])
         return raws[metric]
+
+    def finite(metric: str) -> np.ndarray:
+        """Finite samples of a gauge metric read whole; its bad samples are reported once per input."""
+        if metric not in finite_of:
+            finite_of[metric] = finite_samples(raws[metric], warn, f"input {name} {metric}")
+        return finite_of[metric]
 
     # -- energy (§6.1): per source, per component; identity (package, mode), or (vm_id, package, mode)
     components = []
@@ -234,7 +246,8 @@ def extract_input(name: str, response: Mapping[str, list], sources: Sequence[str
         metric_raw = raw(accelerator.metric)
         if metric_raw is not None:
             feature_samples[ACCELERATOR_FEATURE] = _max_samples(metric_raw)
-            gauges[ACCELERATOR_FEATURE] = _gauge_sum(metric_raw, ACCELERATOR_TYPE_LABEL, ACCELERATOR_FEATURE)
+            gauges[ACCELERATOR_FEATURE] = _gauge_sum(metric_raw, finite(accelerator.metric), ACCELERATOR_TYPE_LABEL,
+                                                     ACCELERATOR_FEATURE)
 
     for feature in SYSTEM_FEATURES:
         entry = gen.features.get(feature)
@@ -244,7 +257,7 @@ def extract_input(name: str, response: Mapping[str, list], sources: Sequence[str
         metric_raw = raw(entry.metric)
         if metric_raw is not None:
             feature_samples[feature] = _max_samples(metric_raw)
-            system[feature] = _gauge_mean(metric_raw)
+            system[feature] = _gauge_mean(metric_raw, finite(entry.metric))
 
     for metric in thirdparty:
         metric_raw = raw(metric)
@@ -256,15 +269,16 @@ def extract_input(name: str, response: Mapping[str, list], sources: Sequence[str
             add_counter(metric, metric, 1.0)
         else:
             feature_samples[metric] = _max_samples(metric_raw)
-            gauges[metric] = _gauge_sum(metric_raw, None, metric)
+            gauges[metric] = _gauge_sum(metric_raw, finite(metric), None, metric)
 
     ratio = None
     if not vm and gen.package_ratio and response.get(gen.package_ratio):
         ratio_raw = raw(gen.package_ratio)
         ratio_identity = label_key(tuple(gen.container_id_labels) + ("package",))
-        ratio = merge_series(ratio_raw, ratio_identity)
+        ratio = merge_series(ratio_raw, ratio_identity, warn=warn, what=f"input {name} {gen.package_ratio}")
 
-    node_info = _node_info(name, raw(gen.node_info)) if gen.node_info else None
+    node_info_raw = raw(gen.node_info) if gen.node_info else None
+    node_info = _node_info(name, node_info_raw, finite(gen.node_info)) if node_info_raw is not None else None
     return InputData(name, gen.id, energy, counters, gauges, system, ratio, node_info, feature_metrics,
                      feature_samples)
 

@@ -1,20 +1,19 @@
 """The model folder and model zip of workspace.md §3.13, written into a staging folder.
 
-Files are assembled in a hidden partial folder and renamed into place only when complete, and
-the zip (holding weight.json too) is written under a temporary name; a failure leaves nothing.
+Models are written into the run's staging folder (steps/common/publish.py), which only the
+commit makes visible; the zip (holding weight.json too) is written under a temporary name.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from ..common.atomic import dumps_json
+from ..common.atomic import atomic_path, dumps_json
+from ..common.errors import WriteFailure
 from . import curvefit
 from .fit import FittedModel, model_metadata
 from .trainers import XGBOOST
@@ -69,38 +68,28 @@ def _write_folder(folder: Path, model: FittedModel, metadata: Dict[str, Any]) ->
 
 def zip_folder(folder: Path, target: Path) -> None:
     """Zip the folder's files at the archive root, members sorted, via a temporary name."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp_name, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(folder.rglob("*")):
-                if path.is_file():
-                    archive.write(path, path.relative_to(folder).as_posix())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(target) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
 
 
 def write_model(group_stage: Path, model: FittedModel, output_type: str,
                 machine_spec: Optional[Dict[str, Any]]) -> StagedModel:
-    """Write `<name>/` and `<name>.zip` under `group_stage` (a staging copy of `<source>/<ot>/<FG>/`)."""
-    group_stage.mkdir(parents=True, exist_ok=True)
+    """Write `<name>/` and `<name>.zip` under `group_stage` (in the run's private staging folder,
+    so a model is seen by nobody until the whole run commits); a failure leaves neither."""
     metadata = model_metadata(model, output_type, machine_spec)
     folder, archive = group_stage / model.name, group_stage / f"{model.name}.zip"
-    partial = Path(tempfile.mkdtemp(prefix=f".{model.name}.partial-", dir=group_stage))
     try:
-        _write_folder(partial, model, metadata)
-        zip_folder(partial, archive)
-        for path in partial.iterdir():
-            os.chmod(path, 0o644)
-        os.chmod(partial, 0o755)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(partial, folder)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
+        group_stage.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        _write_folder(folder, model, metadata)
+        zip_folder(folder, archive)
+    except BaseException as failure:
+        shutil.rmtree(folder, ignore_errors=True)
         archive.unlink(missing_ok=True)
+        if isinstance(failure, OSError):  # a write() that fails names no file: name the model's
+            raise WriteFailure.of(failure, failure.filename or folder) from None
         raise
     return StagedModel(name=model.name, node_type=model.node_type, metadata=metadata, folder=folder, zip=archive)

@@ -3,13 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..common.errors import StepError
 from ..common.machine_spec import ATTRIBUTES, NUMERIC_ATTRIBUTES, Spec, index_attrs, known_attributes
 
 Warn = Callable[[str], None]
 PLACEHOLDER_ATTRS: Dict[str, Any] = {"processor": "", "cores": 0, "chips": 0, "memory": 0, "frequency": 0}
+
+
+@dataclass(frozen=True)
+class NodeInfoConflict:
+    """Finite node-info values of one input that are not one non-negative integer (train.md §5.1).
+
+    Kept instead of raised at extraction: only resolution knows whether a machine spec decides
+    the node type (then this is a warning) or the data must (then it stops train).
+    """
+
+    input: str
+    values: Tuple[float, ...]
+
+    def shown(self) -> str:
+        return ", ".join(f"{v:g}" for v in self.values[:5]) + (", ..." if len(self.values) > 5 else "")
+
+    def error(self) -> StepError:
+        return StepError(f"input {self.input}: node-info values must be one non-negative integer, "
+                         f"found {self.shown()}")
+
+    def overridden(self, by: str = "the machine spec") -> str:
+        return (f"input {self.input}: node-info values are not one non-negative integer (found {self.shown()}); "
+                f"ignored: the node type comes from {by}")
+
+
+NodeInfo = Union[int, None, NodeInfoConflict]  # an input's node-info value: absent, one integer, or a conflict
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -113,17 +139,24 @@ def _describe(attrs: Mapping[str, Any]) -> str:
     return " ".join(f"{a}={attrs.get(a)}" for a in ATTRIBUTES)
 
 
-def resolve_node_types(index: NodeTypeIndex, node_info: Mapping[str, Optional[int]], pipeline: str,
+def resolve_node_types(index: NodeTypeIndex, node_info: Mapping[str, NodeInfo], pipeline: str,
                        spec: Optional[Spec] = None, machine_id: Optional[str] = None,
                        warn: Optional[Warn] = None) -> Dict[str, int]:
     """Node type per input (train.md §5.1); updates `index` in place.
 
-    With a spec (with at least one known attribute) every input gets the spec's node type; otherwise
-    each input gets its node-info value from the data, else 0.
+    With a spec (with at least one known attribute) every input gets the spec's node type, whatever
+    the data's node-info values (a conflict is only reported); otherwise each input gets its
+    node-info value from the data, else 0, and a conflict stops train.
     """
+    conflicts = [value for value in node_info.values() if isinstance(value, NodeInfoConflict)]
     if spec is not None and known_attributes(spec):
+        for conflict in conflicts:
+            if warn:
+                warn(conflict.overridden())
         node_type = index.resolve_spec(spec, machine_id, warn)
         return {name: node_type for name in node_info}
+    if conflicts:
+        raise conflicts[0].error()
     resolved = {}
     for name, value in node_info.items():
         resolved[name] = index.resolve_data(int(value) if value is not None else 0, pipeline, machine_id)

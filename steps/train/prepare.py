@@ -16,12 +16,13 @@ from .extract import InputData, background_container_names, extract_input, DEFAU
 from .features import GroupChoice, choose_groups, counter_features, group_columns, has_gauges
 from .isolate import AbsModelPredictor, Columns, TrainerChoice, isolate_min, isolate_none, isolate_profile, \
     isolate_trainer
+from .node_types import NodeInfo, NodeInfoConflict
 from .power import PowerLayout, PowerTable, power_layout, power_table
 from .profile import Profile, compute_profiles
 from .tables import Skip, TrainingSet
 
 QueryResponse = Mapping[str, list]
-NodeTypes = Union[Mapping[str, int], Callable[[Mapping[str, Optional[int]]], Mapping[str, int]]]
+NodeTypes = Union[Mapping[str, int], Callable[[Mapping[str, NodeInfo]], Mapping[str, int]]]
 Log = Callable[[str], None]
 
 
@@ -56,8 +57,9 @@ def prepare_training_sets(
 
     - `inputs`: (name, parsed query JSON) in `--input` order.
     - `node_types`: a mapping input name -> node type, or a callable given {input name: node-info
-      value from the data or None} (the idle input included) returning that mapping; the callable
-      is where the caller applies train.md §5 (see node_types.resolve_node_types).
+      value from the data, None, or a NodeInfoConflict} (the idle input included) returning that
+      mapping; the callable is where the caller applies train.md §5 (see
+      node_types.resolve_node_types, which raises a conflict unless a machine spec decides).
     - `profile_input`: the `--profile` idle input; its profiles land in `info.profiles` (the caller
       writes them) and the `profile` isolator uses them.
     - `abs_models`: AbsPower models of `--abs-pipeline-name` for the `trainer` isolator.
@@ -65,7 +67,8 @@ def prepare_training_sets(
       progress) are those of `stream_training_sets`.
     Returns one AbsPower and one DynPower TrainingSet per (source, valid group), sources in the
     given order and groups in group order; whatever is not produced is a Skip. Raises StepError for
-    the fatal cases of train.md §12 (generation, mixed nodes, node info, no valid group).
+    the fatal cases of train.md §12 (generation, mixed nodes, no valid group; node info through the
+    callable).
     """
     info = PrepareInfo()
     sets: List[TrainingSet] = []
@@ -117,13 +120,16 @@ def stream_training_sets(
     info.groups = choose_groups(feature_groups(tuple(thirdparty)), data)
     for line in info.groups.dropped_lines():
         warn(line)
+    observed = {d.name: d.node_info for d in data}
+    if idle is not None:
+        observed.setdefault(idle.name, idle.node_info)
     if callable(node_types):
-        observed = {d.name: d.node_info for d in data}
-        if idle is not None:
-            observed.setdefault(idle.name, idle.node_info)
         resolved = dict(node_types(observed))
-    else:
+    else:  # the caller chose the node types, as a machine spec does: conflicts in the data are only reported
         resolved = dict(node_types)
+        for value in observed.values():
+            if isinstance(value, NodeInfoConflict):
+                warn(value.overridden("the node types given"))
     info.node_types = resolved
 
     if idle is not None:

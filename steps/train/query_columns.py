@@ -2,25 +2,29 @@
 
 `json.loads` of a 96 MB response builds about 1 GB of Python lists and strings (`[t, "v"]` pairs)
 only for extraction to turn them into arrays. Here each series' `values` text is cut out of the
-bytes and parsed straight into two float64 arrays (with Python's `float`, so every number is the
-one `json` and `float` give); only the rest, the labels, goes through `json`. What the fast path
-does not recognise is parsed by `json` instead: a series whose samples are not all `[t, v]` pairs
-of numbers keeps its list (extraction makes NaN of bad values, as before), and a document whose
-shape is irregular is parsed by `json` as a whole. Either way the document is the same (tested).
+bytes and parsed straight into two float64 arrays (each text read as Python's `float` reads it, so
+every number is the one `json` and `float` give); only the rest, the labels, goes through `json`. What the fast path
+does not recognise is parsed by `json` instead: a series whose samples are not all `[t, "v"]`
+pairs of plain numbers keeps its list (extraction makes NaN of bad values and counts them), and a
+document whose shape is irregular is parsed by `json` as a whole. Either way the document is the
+same (tested): the fast path checks the whole shape of a sample list, so that a value such as
+"1,5" or "1 2" can never be read as other numbers.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, List
+from typing import Any, List, Optional
 
 import numpy as np
 
 from ..common.workspace import SampleColumns
 
 _VALUES = re.compile(rb'"values"\s*:\s*\[')  # inside a JSON string the quotes would be escaped
-_NOT_NUMBERS = b'[]",'
+_BLANKS = b" \t\n\r"  # JSON's whitespace
+_TIME_TEXT = b"0123456789.eE+-[],"  # what the times' part of `[t, "v"], ...` holds, blanks aside
+_VALUE_TEXT = b"0123456789.eE+-NaInfity"  # plain numbers, NaN, +Inf, -Inf (Prometheus' texts)
 
 
 class _Irregular(ValueError):
@@ -58,16 +62,28 @@ def _parse_fast(data: bytes) -> Any:
 
 
 def _columns(text: bytes) -> Any:
-    """Times and values of `[t, "v"], ...`; the sample list itself when it is not only pairs of numbers."""
-    tokens = text.translate(None, _NOT_NUMBERS).split()
+    """Times and values of `[t, "v"], ...`; the sample list itself when it is not only such pairs."""
     pairs = text.count(b"[")
-    if len(tokens) == 2 * pairs and text.count(b"]") == pairs:
-        try:
-            numbers = np.fromiter(map(float, tokens), dtype=np.float64, count=len(tokens))
-            return SampleColumns(numbers[0::2].copy(), numbers[1::2].copy())
-        except ValueError:  # a value that is not a number ("abc", null): extraction decides
-            pass
+    parts = text.split(b'"')  # `[t, `, v, `], [t, `, v, ..., `]` for well-formed pairs
+    if len(parts) == 2 * pairs + 1 and text.count(b"]") == pairs:
+        times = _pair_times(b"".join(parts[0::2]), pairs)
+        values = parts[1::2]
+        if times is not None and not b"".join(values).translate(None, _VALUE_TEXT):
+            try:  # numpy reads each text as `float` does
+                return SampleColumns(np.array(times, dtype=np.float64), np.array(values, dtype=np.float64))
+            except ValueError:  # a text such as "1e" or "Nan+": extraction decides
+                pass
     return json.loads(b"[" + text + b"]")
+
+
+def _pair_times(skeleton: bytes, pairs: int) -> Optional[List[bytes]]:
+    """The times of `[t, ], [t, ], ...` (the sample list without its values); None for any other shape."""
+    compact = skeleton.translate(None, _BLANKS)
+    if (compact[:1] != b"[" or compact[-2:] != b",]" or compact.count(b",],[") != pairs - 1 or b"[," in compact
+            or compact.count(b",") != 2 * pairs - 1 or compact.translate(None, _TIME_TEXT)):
+        return None
+    times = skeleton.translate(None, b"[],").split()
+    return times if len(times) == pairs else None  # more: a blank inside a time, `[1 5, "v"]`
 
 
 def _substitute(document: Any, columns: List[Any]) -> int:

@@ -10,7 +10,6 @@ writing.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -18,11 +17,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ..common.atomic import write_json
+from ..common.atomic import dumps_json, write_bytes
 from ..common.console import Console
 from ..common.domain import ABS_POWER, DYN_POWER
-from ..common.errors import StepError
+from ..common.errors import StepError, WriteFailure
 from ..common.machine_spec import Spec
+from ..common.publish import Staging, recover
+from ..common.signals import Interrupted, mark_outcome
 from ..common.timefmt import utc_now
 from ..common.workspace import PipelineLayout, Workspace, read_json, read_machine_spec, read_query_response
 from .fit import FitRequest, prepare
@@ -157,6 +158,7 @@ class _JobBuilder:
     """
 
     def __init__(self, options: TrainOptions, make_stage: Callable[[], Path], index: Any, in_workers: bool) -> None:
+        # make_stage: the folder of the run's staging area where workers write their models
         self.options, self.make_stage, self.index, self.in_workers = options, make_stage, index, in_workers
         self.jobs: List[Job] = []
         self.stage_root: Optional[Path] = None
@@ -204,7 +206,58 @@ def _pair_for_derivation(jobs: List[Job]) -> None:
 
 def train(options: TrainOptions, workspace: Workspace, console: Console,
           clock: Callable[[], datetime] = utc_now) -> TrainReport:
-    """Run the whole step; raise StepError for the fatal cases, return the report otherwise."""
+    """Run the whole step; raise StepError for the fatal cases, return the report otherwise.
+
+    The pipeline is changed only by the commit at the end, as one unit: a failure, a write error
+    or a signal before it leaves the pipeline as it was.
+    """
+    staging = Staging(workspace.model_path, f"{options.pipeline}.train")
+    try:
+        return _train(options, workspace, console, clock, staging)
+    except Interrupted as stop:
+        mark_outcome(stop, f"{options.pipeline} was written before it stopped" if staging.committed
+                     else f"{options.pipeline} unchanged")
+        raise
+    except WriteFailure as failure:
+        raise StepError(f"{failure}; {options.pipeline} unchanged") from None
+    finally:
+        staging.discard()
+
+
+def _make_stage(staging: Staging, pipeline: str) -> Path:
+    """The folder where workers write their models: part of the pipeline once committed."""
+    folder = staging.path("models")
+    staging.aliases["models"] = pipeline
+    try:
+        folder.mkdir()
+    except OSError as failure:
+        raise WriteFailure.of(failure, staging.parent) from None
+    return folder
+
+
+def _check_written(result: JobResult, staging: Staging) -> None:
+    """A job that could not write (full disk, read-only or failing filesystem) stops the run."""
+    for part in result.flattened():
+        if part.fatal is not None:
+            path, reason = part.fatal
+            raise WriteFailure(staging.public(Path(path)), reason)
+
+
+def _profile_files(options: TrainOptions, workspace: Workspace, layout: PipelineLayout,
+                   profiles: Dict[str, Any]) -> Dict[Path, bytes]:
+    """The merged idle profiles to write with the run, by final path."""
+    from .profile import merge as merge_profile
+
+    files: Dict[Path, bytes] = {}
+    for source, profile in profiles.items():
+        target = workspace.profile(options.pipeline, source)
+        existing = read_json(target, "idle profile") if target.exists() else None
+        files[target] = dumps_json(merge_profile(existing, profile)).encode("utf-8")
+    return files
+
+
+def _train(options: TrainOptions, workspace: Workspace, console: Console, clock: Callable[[], datetime],
+           staging: Staging) -> TrainReport:
     phases = _Phases()
     prefix = f"{options.pipeline} pipeline: "
     if not workspace.data_path.is_dir():
@@ -221,9 +274,10 @@ def train(options: TrainOptions, workspace: Workspace, console: Console,
         from .abs_models import read_abs_models
         from .node_types import NodeTypeIndex, resolve_node_types
         from .prepare import PrepareInfo, stream_training_sets
-        from .profile import merge as merge_profile
 
         with phases.timed("load"):
+            for line in recover(workspace.model_path, f"{options.pipeline}.train"):
+                console.info(prefix + line)
             inputs, profile_input = _load_inputs(options, workspace)
             spec = _machine_spec(options, workspace, console)
             abs_models = None
@@ -245,8 +299,7 @@ def train(options: TrainOptions, workspace: Workspace, console: Console,
             info = PrepareInfo()
             sets: List[TrainingSet] = []
             skips: List[Skip] = []
-            builder = _JobBuilder(options, lambda: committing.staging_root(workspace.model_path, options.pipeline),
-                                  index, in_workers=pool is not None)
+            builder = _JobBuilder(options, lambda: _make_stage(staging, options.pipeline), index, in_workers=pool is not None)
             for made, skipped in stream_training_sets(
                     inputs, options.sources, node_types, info, extractor=options.extractor,
                     isolator=options.isolator, thirdparty=options.thirdparty, vm=options.vm,
@@ -260,11 +313,6 @@ def train(options: TrainOptions, workspace: Workspace, console: Console,
                 if pool is not None and added:
                     pool.submit(added)
         jobs = builder.jobs
-        with phases.timed("writing"):
-            for source, profile in info.profiles.items():
-                target = workspace.profile(options.pipeline, source)
-                existing = read_json(target, "idle profile") if target.exists() else None
-                write_json(target, merge_profile(existing, profile))
 
         preprocessed = None
         if pool is not None and jobs:
@@ -273,7 +321,11 @@ def train(options: TrainOptions, workspace: Workspace, console: Console,
         with phases.timed("fitting"):
             console.info(prefix + f"Waiting for {len(jobs)} trainers to complete...")
             progress = console.progress(len(jobs), prefix + "training") if jobs else None
-            on_result = (lambda result: progress.advance(len(result.flattened()))) if progress else None
+
+            def on_result(result: JobResult) -> None:
+                _check_written(result, staging)
+                if progress is not None:
+                    progress.advance(len(result.flattened()))
             results = pool.results(on_result) if pool is not None else run_jobs(jobs, 1, options.cpus, on_result)
         if pool is not None:
             pool.stop()  # the workers exit while the main process commits; `close` below reaps them
@@ -285,13 +337,18 @@ def train(options: TrainOptions, workspace: Workspace, console: Console,
                              skips=list(skips), results=results)
         if new_models:
             with phases.timed("writing"):
+                profiles = _profile_files(options, workspace, layout, info.profiles)
+                inside = {path: data for path, data in profiles.items() if layout.root in path.parents}
                 settings = committing.RunSettings(
                     extractor=options.extractor, isolator=options.isolator, metric_type=options.metric_type,
                     abs_trainers=options.abs_trainers, dyn_trainers=options.dyn_trainers,
                     train_arguments=train_arguments(options, workspace, info.generations),
-                    node_type_index=index.to_dict(), error_key=options.error_key)
+                    node_type_index=index.to_dict(), error_key=options.error_key, extra_files=inside)
                 committing.commit(layout, workspace.pipeline_zip(options.pipeline), new_models, sets, settings,
-                                  clock(), preprocessed, threads=options.cpus)
+                                  clock(), staging, preprocessed, threads=options.cpus)
+                for path, data in profiles.items():
+                    if path not in inside:  # DATAPATH apart from MODEL_PATH: beside the pipeline, not in it
+                        write_bytes(path, data)
         _print_summary(console, options, layout, sets, jobs, results, report)
         report.phases = dict(phases.seconds)
         if not new_models:
@@ -301,8 +358,6 @@ def train(options: TrainOptions, workspace: Workspace, console: Console,
     finally:
         if pool is not None:
             pool.close()
-        if builder is not None and builder.stage_root is not None:
-            shutil.rmtree(builder.stage_root, ignore_errors=True)
 
 
 def _print_summary(console: Console, options: TrainOptions, layout: PipelineLayout, sets: List[TrainingSet],

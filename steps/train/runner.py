@@ -26,6 +26,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
+from ..common.errors import WriteFailure
 from .fit import FitInput, FitRequest
 from .trainers import CURVEFIT, TrainerSpec
 
@@ -85,6 +86,7 @@ class JobResult:
     peak_rss_kib: int = 0  # peak memory of the process that ran the job, when it ended (benchmark)
     derived: int = 0  # models derived from the AbsPower job's instead of fitted (fit.derive_node)
     carried: Optional["JobResult"] = None  # the result of `Job.carries`
+    fatal: Optional[Tuple[str, str]] = None  # (path, reason): a file could not be written; the run stops
 
     def flattened(self) -> List["JobResult"]:
         """This result and the carried job's."""
@@ -103,7 +105,7 @@ Fitted = Dict[int, Tuple[Any, Any]]
 def execute(job: Job) -> JobResult:
     """Fit and write every node type of one job, then of the job it carries; a failure fails only that node type."""
     result, fitted = _execute(job, {})
-    if job.carries is not None:
+    if job.carries is not None and result.fatal is None:
         result.carried, _ = _execute(job.carries, fitted)
     return result
 
@@ -155,6 +157,11 @@ def _execute_nodes(job: Job, result: JobResult, base: Fitted) -> Fitted:
             staged = write_model(job.stage, model, data.output_type, job.machine_specs.get(node.node_type))
             result.write_seconds += time.perf_counter() - write_started
             result.models.append(staged)
+        except (OSError, WriteFailure) as failure:  # the disk, not the model: fatal for the whole run
+            failure = failure if isinstance(failure, WriteFailure) else \
+                WriteFailure.of(failure, failure.filename or job.stage)
+            result.fatal = (str(failure.path), failure.reason)
+            return fitted
         except Exception as failure:  # noqa: BLE001 - any error fails this model only (train.md §8.1)
             result.failures.append(Failure(what, one_line(failure)))
     return fitted
@@ -188,8 +195,23 @@ def _limit_threads(threads: int) -> Any:
     return threadpool_limits(limits=threads)
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the process that started it dies (SIGKILL of train, OOM),
+    so that no orphan goes on writing into a staging folder that a later run removes."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        return
+
+
 def _worker(conn: Any, threads: int) -> None:
     """Worker process: take jobs until told to stop (None) or the pipe closes."""
+    _die_with_parent()
+    if os.getppid() == 1:  # the parent died before the line above
+        os._exit(1)
     limits = _limit_threads(threads)  # noqa: F841 - kept alive for the process lifetime
     while True:
         try:

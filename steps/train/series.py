@@ -17,6 +17,7 @@ from ..common.workspace import SampleColumns
 
 Labels = Mapping[str, str]
 IdentityOf = Callable[[Labels], str]
+Warn = Callable[[str], None]
 
 _TIME = itemgetter(0)
 _VALUE = itemgetter(1)
@@ -47,17 +48,15 @@ def _values(samples: Any) -> Tuple[np.ndarray, np.ndarray]:
         # Malformed samples (not [t, v] pairs, textual times): the slow, forgiving path.
         pairs = np.array([_pair(sample) for sample in samples], dtype=np.float64).reshape(-1, 2)
         return pairs[:, 0], pairs[:, 1]
-    values: Optional[np.ndarray] = None
     try:
-        # Fast path: numpy parses one space-joined string in C ("NaN", "+Inf" included).
-        parsed = np.array(" ".join(texts).split(), dtype=np.float64)
-        if parsed.size == count:
-            values = parsed
+        # Fast path: numpy parses each text as `float` does ("NaN", "+Inf" included), in C. One text
+        # at a time, never a joined string, so that "1 2" cannot pass for two numbers.
+        values = np.array(texts, dtype=np.float64)
+        if values.shape == (count,):
+            return times, values
     except (TypeError, ValueError):
-        values = None
-    if values is None:
-        values = np.fromiter(map(_to_float, texts), dtype=np.float64, count=count)
-    return times, values
+        pass
+    return times, np.fromiter(map(_to_float, texts), dtype=np.float64, count=count)
 
 
 @dataclass
@@ -136,11 +135,26 @@ class SeriesSet:
                          new_code[self.code[rows]], self.t[rows], self.v[rows])
 
 
+def finite_samples(raw: RawMetric, warn: Optional[Warn] = None, what: str = "") -> np.ndarray:
+    """Which samples have a finite time and value (train.md §6.1 drops the others).
+
+    A value that was not a number in the file (parsed as NaN by either reader), NaN or ±Inf is
+    counted in one warning `<what>: dropped N non-numeric or non-finite sample(s)`, like negative
+    counter values, so that bad data never vanishes silently.
+    """
+    keep = np.isfinite(raw.v) & np.isfinite(raw.t)
+    dropped = int(keep.size - np.count_nonzero(keep))
+    if dropped and warn:
+        warn(f"{what}: dropped {dropped} non-numeric or non-finite sample(s)")
+    return keep
+
+
 def merge_series(raw: RawMetric, identity_of: IdentityOf, drop_negative: bool = False,
-                 warn: Optional[Callable[[str], None]] = None, what: str = "") -> SeriesSet:
+                 warn: Optional[Warn] = None, what: str = "") -> SeriesSet:
     """Merge series of equal identity (train.md §6.1): union of samples, largest value at a repeated time.
 
-    Non-finite values are dropped; with `drop_negative` (counters) negative values too, with a warning.
+    Non-finite values are dropped and counted (`finite_samples`); with `drop_negative` (counters)
+    negative values too, with a warning.
     """
     codes: Dict[str, int] = {}
     identities: List[str] = []
@@ -154,7 +168,7 @@ def merge_series(raw: RawMetric, identity_of: IdentityOf, drop_negative: bool = 
             identities.append(identity)
             labels.append(series_labels)
         series_code[position] = code
-    keep = np.isfinite(raw.v) & np.isfinite(raw.t)
+    keep = finite_samples(raw, warn, what)
     if drop_negative:
         negative = keep & (raw.v < 0)
         if negative.any():

@@ -33,8 +33,12 @@ MOUNTS = {"WORKSPACE_CLAIM": "workspace", "MODEL_DB_CLAIM": "model-db"}
 
 
 def docker_run(docker: Docker, invocation: Invocation, root: Path, image: str) -> subprocess.CompletedProcess:
-    """`docker run` of one compiled step: same entrypoint, args and env; host folders as the claims."""
-    argv = ["run", "--rm", "--network", "host", "--entrypoint", invocation.command[0]]
+    """`docker run` of one compiled step: same entrypoint, args and env; host folders as the claims; locked
+    down as the manifests' pods are (read-only root, a tmpfs per emptyDir, no capabilities or escalation)."""
+    argv = ["run", "--rm", "--network", "host", "--entrypoint", invocation.command[0],
+            "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+    for path in invocation.scratch:
+        argv += ["--tmpfs", path]
     for parameter, path in invocation.mounts:
         argv += ["-v", f"{root / MOUNTS[parameter]}:{path}"]
     for key, value in invocation.env.items():

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from steps.export import write
 
 from .builder import PipelineSpec, build_pipeline, pipeline_metadata, tree_state
 from .conftest import PIPELINE, read_json, realistic_index, realistic_models, run_export
@@ -275,24 +274,6 @@ def test_output_that_cannot_be_written(trained):
     result = run_export(trained, "-o", str(blocker / "models"))
     assert result.code == 1 and "cannot write" in result.err and "a-file" in result.err, result
     assert tree_state(trained["root"]) == before
-
-
-def test_failure_while_writing_leaves_previous_export(trained, monkeypatch):
-    """A copy failing half-way (injected: a full disk cannot be produced here) changes nothing."""
-    assert run_export(trained, "--zip").code == 0
-    before = tree_state(trained["db"])
-    calls = []
-
-    def failing_copy(source, destination):
-        calls.append(source)
-        if len(calls) == 5:
-            raise OSError(28, "No space left on device", str(destination))
-        Path(destination).write_bytes(Path(source).read_bytes())
-
-    monkeypatch.setattr(write.shutil, "copyfile", failing_copy)
-    result = run_export(trained, "--zip", "--collect-date", "March 2025")
-    assert result.code == 1 and "No space left on device" in result.err
-    assert tree_state(trained["db"]) == before
 
 
 def test_pipeline_written_by_kepler_model_server_is_read(workspace):

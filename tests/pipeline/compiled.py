@@ -2,14 +2,17 @@
 
 The point is to run exactly what a cluster would run: the command, arguments and environment
 come from manifests/kfp/, with each parameter placeholder replaced by its value ("" when unset).
+An optional input without a default (a Secret or ConfigMap name) is absent unless given: its
+`IfPresent` arguments are dropped, as the KFP driver drops its volume.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import yaml
 
@@ -24,12 +27,31 @@ class Invocation:
     args: List[str]
     env: Dict[str, str]
     mounts: List[Tuple[str, str]]   # (claim parameter, mount path)
+    # (Secret or ConfigMap name, mount path) of the object volumes the driver would add (named inputs only)
+    objects: List[Tuple[str, str]] = field(default_factory=list)
+    scratch: List[str] = field(default_factory=list)   # emptyDir mount paths (/tmp)
+    security: Dict[str, object] = field(default_factory=dict)
 
 
-def load_invocations(kfp_file: Path, values: Mapping[str, str]) -> List[Invocation]:
+def _defaults(definitions: Mapping[str, dict]) -> Dict[str, Optional[str]]:
+    """Default of each root parameter: its defaultValue; None (absent) for an optional one without."""
+    return {k: v.get("defaultValue", None if v.get("isOptional") else "") for k, v in definitions.items()}
+
+
+def _render(arg: str, inputs: Mapping[str, Optional[str]]) -> List[str]:
+    """One compiled argument: placeholders substituted; an IfPresent block expanded or dropped."""
+    if arg.startswith('{"IfPresent"'):
+        block = json.loads(arg)["IfPresent"]
+        if inputs.get(block["InputName"]) is None:
+            return []
+        return [rendered for item in block["Then"] for rendered in _render(item, inputs)]
+    return [PLACEHOLDER.sub(lambda m: inputs[m.group(1)], arg)]
+
+
+def load_invocations(kfp_file: Path, values: Mapping[str, Optional[str]]) -> List[Invocation]:
     """Invocations in DAG order with the pipeline parameters `values` (missing ones get their default)."""
     spec, platform = list(yaml.safe_load_all(kfp_file.read_text(encoding="utf-8")))
-    defaults = {k: v.get("defaultValue", "") for k, v in spec["root"]["inputDefinitions"]["parameters"].items()}
+    defaults = _defaults(spec["root"]["inputDefinitions"]["parameters"])
     unknown = set(values) - set(defaults)
     assert not unknown, f"not pipeline parameters: {sorted(unknown)}"
     params = {**defaults, **values}
@@ -47,14 +69,22 @@ def load_invocations(kfp_file: Path, values: Mapping[str, str]) -> List[Invocati
         inputs = {k: params[v["componentInputParameter"]] for k, v in task["inputs"]["parameters"].items()}
         executor = spec["components"][task["componentRef"]["name"]]["executorLabel"]
         container = spec["deploymentSpec"]["executors"][executor]["container"]
+        kubernetes = platform_executors.get(executor, {})
+        objects = [(params[v[key]["componentInputParameter"]], v["mountPath"])
+                   for kind, key in (("secretAsVolume", "secretNameParameter"),
+                                     ("configMapAsVolume", "configMapNameParameter"))
+                   for v in kubernetes.get(kind, [])]
         invocations.append(Invocation(
             step=name,
             image=container["image"],
             command=list(container["command"]),
-            args=[PLACEHOLDER.sub(lambda m: inputs[m.group(1)], a) for a in container["args"]],
+            args=[rendered for a in container["args"] for rendered in _render(a, inputs)],
             env={e["name"]: e["value"] for e in container.get("env", [])},
             mounts=[(m["pvcNameParameter"]["componentInputParameter"], m["mountPath"])
-                    for m in platform_executors.get(executor, {}).get("pvcMount", [])],
+                    for m in kubernetes.get("pvcMount", [])],
+            objects=[(name_, path) for name_, path in objects if name_ is not None],
+            scratch=[m["mountPath"] for m in kubernetes.get("emptyDirMounts", [])],
+            security=dict(kubernetes.get("securityContext", {})),
         ))
     return invocations
 

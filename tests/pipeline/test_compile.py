@@ -63,9 +63,22 @@ def test_unknown_claim_and_dependency_fail(pipeline_def):
 
 
 def test_every_parameter_is_used_by_a_step_or_a_claim(pipeline_def):
-    used = {name for step in pipeline_def.STEPS for name in step.parameter_names()}
+    used = {name for step in pipeline_def.STEPS for name in step.input_names()}
     used |= {claim.parameter for claim in pipeline_def.CLAIMS}
     assert used == {p.name for p in pipeline_def.PARAMETERS}
+
+
+def test_an_optional_file_parameter_must_default_to_none(pipeline_def):
+    """A Secret/ConfigMap name parameter with a default would always mount that object: refused."""
+    parameters = [dataclasses.replace(p, default="prom-token") if p.name == "PROM_TOKEN_SECRET" else p
+                  for p in pipeline_def.PARAMETERS]
+    with pytest.raises(pipeline_def.PipelineDefinitionError, match="PROM_TOKEN_SECRET.*default must be empty"):
+        pipeline_def.check_definition(parameters=parameters)
+
+
+def test_pipeline_py_stays_small():
+    """The table lives in pipeline.py, the emitters in pipeline_lib/ (keep it readable)."""
+    assert len((REPO_ROOT / "pipeline.py").read_text().splitlines()) < 400
 
 
 def test_pipeline_definition_imports_no_step_dependencies():

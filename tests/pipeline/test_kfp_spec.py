@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 import yaml
 
 KFP_PLACEHOLDER = re.compile(r"^\{\{\$\.inputs\.parameters\['([a-z_]+)'\]\}\}$")
+STEP_ENV = {"DATAPATH": "/workspace/data", "MODEL_PATH": "/workspace/models", "TMPDIR": "/tmp", "HOME": "/tmp",
+            "MPLCONFIGDIR": "/tmp/matplotlib"}
+# Optional inputs naming a Secret / ConfigMap: (flag, file) the query step gets only when the input is present.
+FILE_INPUTS = {"PROM_TOKEN_SECRET": ("--token-file", "/var/run/secrets/kepler-model/prometheus-token/token"),
+               "PROM_CA_CONFIGMAP": ("--ca-file", "/etc/kepler-model/prometheus-ca/ca.crt")}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +36,7 @@ def test_reloads_with_kfp(kfp_file, pipeline_def):
     inputs = component.component_spec.inputs
     assert set(inputs) == {p.name for p in pipeline_def.PARAMETERS}
     for parameter in pipeline_def.PARAMETERS:
-        assert inputs[parameter.name].default == parameter.default
+        assert inputs[parameter.name].default == (None if parameter.kfp_optional else parameter.default)
 
 
 def test_both_documents_parse_strictly_as_protobuf(documents):
@@ -48,12 +54,23 @@ def test_root_parameters_are_strings_with_their_defaults(documents, pipeline_def
     assert set(definitions) == {p.name for p in pipeline_def.PARAMETERS}
     for parameter in pipeline_def.PARAMETERS:
         assert definitions[parameter.name]["parameterType"] == "STRING"
-        assert definitions[parameter.name]["defaultValue"] == parameter.default
+        if parameter.kfp_optional:  # left out = none (the driver adds no volume for a null name)
+            assert definitions[parameter.name]["isOptional"] is True
+            assert "defaultValue" not in definitions[parameter.name]
+        else:
+            assert definitions[parameter.name]["defaultValue"] == parameter.default
+    assert {p.name for p in pipeline_def.PARAMETERS if p.kfp_optional} == set(FILE_INPUTS)
+
+
+def _if_present(parameter: str) -> str:
+    return json.dumps({"IfPresent": {"InputName": parameter.lower(), "Then": list(FILE_INPUTS[parameter])}})
 
 
 def _expected_args(step, pipeline_def):
-    """The step's arguments with each parameter as the KFP placeholder of its component input."""
-    return step.render_args(lambda name: "{{$.inputs.parameters['%s']}}" % name.lower())
+    """The step's arguments with each parameter as the KFP placeholder of its component input, then the
+    `--flag <file>` of each optional Secret/ConfigMap input, present only when the input is."""
+    return (step.render_args(lambda name: "{{$.inputs.parameters['%s']}}" % name.lower())
+            + [_if_present(f.parameter) for f in step.files])
 
 
 @pytest.mark.parametrize("step_name", ["query", "train", "export"])
@@ -63,8 +80,7 @@ def test_executor_image_command_args_env_and_resources(documents, pipeline_def, 
     assert container["image"] == pipeline_def.image_name(step_name)
     assert container["command"] == ["kepler-model", step_name]
     assert container["args"] == _expected_args(step, pipeline_def)
-    assert {e["name"]: e["value"] for e in container["env"]} == {
-        "DATAPATH": "/workspace/data", "MODEL_PATH": "/workspace/models"}
+    assert {e["name"]: e["value"] for e in container["env"]} == STEP_ENV
     assert container["resources"]["resourceCpuLimit"] == step.resources.cpu_limit
     assert container["resources"]["resourceMemoryRequest"] == step.resources.memory_request
 
@@ -79,7 +95,8 @@ def test_literal_command_lines(documents):
 
     assert line("query") == ("--benchmark {BENCHMARK} --server {PROM_URL} --output kepler_query "
                              "--start-time {START_TIME} --end-time {END_TIME} --interval {INTERVAL} "
-                             "--step {STEP} --id {COLLECT_ID}")
+                             "--step {STEP} --id {COLLECT_ID} " + _if_present("PROM_TOKEN_SECRET") + " "
+                             + _if_present("PROM_CA_CONFIGMAP"))
     assert line("train") == "--pipeline-name {PIPELINE_NAME} --input kepler_query --id {COLLECT_ID}"
     assert line("export") == ("--benchmark {BENCHMARK} --collect-date {COLLECT_DATE} --pipeline-name "
                               "{PIPELINE_NAME} -o /model-db/models --publisher {PUBLISHER} --zip=true")
@@ -112,3 +129,48 @@ def test_claims_are_mounted_by_parameter(documents):
     assert mounts("query") == {("WORKSPACE_CLAIM", "/workspace")}
     assert mounts("train") == {("WORKSPACE_CLAIM", "/workspace")}
     assert mounts("export") == {("WORKSPACE_CLAIM", "/workspace"), ("MODEL_DB_CLAIM", "/model-db")}
+
+
+def _platform_executors(documents):
+    return documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+
+
+@pytest.mark.parametrize("step", ["query", "train", "export"])
+def test_every_executor_runs_as_the_image_user_with_a_tmp_emptydir(documents, pipeline_def, step):
+    """What kfp-kubernetes can express of the pod security: the user, non-root, and the /tmp emptyDir."""
+    executor = _platform_executors(documents)[f"exec-{step}"]
+    user = str(pipeline_def.RUN_AS_USER)  # int64 in the protobuf JSON
+    assert executor["securityContext"] == {"runAsUser": user, "runAsGroup": user, "runAsNonRoot": True}
+    assert executor["emptyDirMounts"] == [{"mountPath": "/tmp", "volumeName": pipeline_def.SCRATCH_VOLUME}]
+
+
+def test_the_spec_says_what_kfp_kubernetes_cannot_express(documents):
+    description = documents[0]["pipelineInfo"]["description"]
+    for field in ("allowPrivilegeEscalation", "capabilities", "seccomp", "readOnlyRootFilesystem", "fsGroup"):
+        assert field in description
+    assert "leave them out" in description
+
+
+def test_query_token_and_ca_come_from_a_secret_and_a_configmap_named_by_inputs(documents):
+    """Volumes whose names are the optional inputs; no input, no volume and no flag."""
+    executors = _platform_executors(documents)
+    query = executors["exec-query"]
+    (secret,) = query["secretAsVolume"]
+    assert secret == {"secretNameParameter": {"componentInputParameter": "PROM_TOKEN_SECRET"}, "optional": True,
+                      "mountPath": FILE_INPUTS["PROM_TOKEN_SECRET"][1].rsplit("/", 1)[0]}
+    (config_map,) = query["configMapAsVolume"]
+    assert config_map == {"configMapNameParameter": {"componentInputParameter": "PROM_CA_CONFIGMAP"},
+                          "optional": True, "mountPath": FILE_INPUTS["PROM_CA_CONFIGMAP"][1].rsplit("/", 1)[0]}
+    for name in ("exec-train", "exec-export"):
+        assert "secretAsVolume" not in executors[name] and "configMapAsVolume" not in executors[name]
+
+
+def test_no_parameter_env_or_argument_carries_a_token(documents):
+    definitions = documents[0]["root"]["inputDefinitions"]["parameters"]
+    assert [n for n in definitions if re.search(r"TOKEN|PASSWORD|CREDENTIAL|SECRET|KEY", n)] == ["PROM_TOKEN_SECRET"]
+    assert "defaultValue" not in definitions["PROM_TOKEN_SECRET"]
+    for executor in documents[0]["deploymentSpec"]["executors"].values():
+        container = executor["container"]
+        assert not {e["name"] for e in container.get("env", [])} & {"PROM_TOKEN", "PROM_TOKEN_FILE"}
+        assert "--token" not in container["args"]
+    assert not any("secretAsEnv" in e for e in _platform_executors(documents).values())

@@ -8,17 +8,37 @@ import json
 import pytest
 
 from steps.cli import main
+from steps.common.config import Environment
+from steps.common.console import Console
 from steps.common.timefmt import format_window_time
+from steps.local_run import cli as local_run
 from steps.local_run.plan import RunParameters, step_commands
 
 from .conftest import load_pipeline_module
-
 
 
 def run_cli(argv, environ=None):
     out, err = io.StringIO(), io.StringIO()
     code = main(argv, environ=environ if environ is not None else {}, out=out, err=err)
     return code, out.getvalue(), err.getvalue()
+
+
+def error_lines(err: str):
+    return [line for line in err.splitlines() if ": error: " in line]
+
+
+def good_flags(tmp_path):
+    return ["--benchmark", "b", "-s", "http://127.0.0.1:9", "--id", "n1", "--publisher", "me",
+            "-o", str(tmp_path / "db"), "--data-path", str(tmp_path / "ws"), "--interval", "600"]
+
+
+def with_flag(flags, name, value):
+    flags = list(flags)
+    if name in flags:
+        flags[flags.index(name) + 1] = value
+    else:
+        flags += [name, value]
+    return flags
 
 
 def test_command_lines_are_the_pipelines():
@@ -47,16 +67,63 @@ def test_run_is_refused_in_a_step_image(tmp_path):
     assert code == 1 and "this image does not provide the 'run' step" in err
 
 
+@pytest.mark.parametrize("flag, value, refused_by, message", [
+    ("--publisher", "me/you", "export", "--publisher"),              # export's rule, not run's
+    ("--publisher", "me_you", "export", "--publisher"),
+    ("--pipeline-name", "a/b", "", "--pipeline-name"),
+    ("--start-time", "2024-06-01T00:00:00Z", "query", "--end-time"),  # query's window rule
+    ("--step", "fast", "query", "--step"),
+    ("--id", "../node", "", "--id"),
+])
+def test_any_steps_usage_error_stops_the_run_before_the_first_step(tmp_path, flag, value, refused_by, message):
+    """Every step's arguments are checked by that step's own rules before query writes anything:
+    exit 2, one error line, nothing created in the workspace or the model database."""
+    code, out, err = run_cli(["run", *with_flag(good_flags(tmp_path), flag, value)])
+    assert code == 2, err
+    (line,) = error_lines(err)
+    assert line.startswith("kepler-model run: error: " + (f"{refused_by}: " if refused_by else ""))
+    assert message in line
+    assert "==> step" not in out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_step_without_its_own_error_line_gets_one_from_run(tmp_path):
+    """A step that fails silently (here a stand-in runner) still yields exactly one error line."""
+    args = local_run.build_parser().parse_args(good_flags(tmp_path))
+    out, err = io.StringIO(), io.StringIO()
+    calls = []
+
+    def runner(argv, environ, console):
+        calls.append(argv[0])
+        return 3
+
+    status = local_run.run(args, Environment({}), Console("run", out=out, err=err), runner=runner)
+    assert status == 3 and calls == ["query"]
+    assert error_lines(err.getvalue()) == ["kepler-model run: error: step query failed with exit status 3"]
+    assert "==> query failed with exit status 3; the workspace" in out.getvalue()
+
+
+def test_a_step_printing_its_error_is_the_only_error_line(tmp_path):
+    args = local_run.build_parser().parse_args(good_flags(tmp_path))
+    out, err = io.StringIO(), io.StringIO()
+
+    def runner(argv, environ, console):
+        console.error("the step's own reason")  # as steps.cli.main prints it, through the console given
+        return 1
+
+    assert local_run.run(args, Environment({}), Console("run", out=out, err=err), runner=runner) == 1
+    assert error_lines(err.getvalue()) == ["kepler-model run: error: the step's own reason"]
+
+
 @pytest.mark.integration
 def test_stops_at_the_first_failing_step_with_its_status(tmp_path):
-    """A dead Prometheus: query fails (exit 1) and train/export never start."""
-    code, out, err = run_cli(["run", "--benchmark", "b", "-s", "http://127.0.0.1:9", "--publisher", "me",
-                              "-o", str(tmp_path / "db"), "--data-path", str(tmp_path / "ws"),
-                              "--interval", "600"], environ={"PROM_QUERY_TIMEOUT": "2"})
+    """A dead Prometheus: query fails (exit 1), train/export never start, and one error line says why."""
+    code, out, err = run_cli(["run", *good_flags(tmp_path)], environ={"PROM_QUERY_TIMEOUT": "2"})
     assert code == 1
     assert "step 1/3: kepler-model query" in out and "step 2/3" not in out
-    assert "kepler-model query: error: " in err
-    assert "kepler-model run: error: step query failed with exit status 1" in err
+    (line,) = error_lines(err)
+    assert line.startswith("kepler-model query: error: ") and "127.0.0.1:9" in line
+    assert "==> query failed with exit status 1; the workspace" in out
     assert not (tmp_path / "db").exists()
 
 

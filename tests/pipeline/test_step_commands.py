@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional
 
 import pytest
 
@@ -30,6 +30,7 @@ PIPELINE = "ci_pipeline"
 BENCHMARK = "ci-bench"
 COLLECT_ID = "ci-node"
 PUBLISHER = "kepler-ci"
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
 def _steps_ready() -> str:
@@ -45,9 +46,17 @@ def values(prometheus) -> Dict[str, str]:
             "END_TIME": format_window_time(end), "INTERVAL": "", "STEP": "15", "PUBLISHER": PUBLISHER}
 
 
-def run_invocation(invocation: Invocation, claims: Dict[str, Path]) -> subprocess.CompletedProcess:
-    """Run one step as its container would, with host folders for the claims (by claim parameter)."""
+def run_invocation(invocation: Invocation, claims: Dict[str, Path],
+                   objects: Optional[Dict[str, Path]] = None) -> subprocess.CompletedProcess:
+    """Run one step as its container would, with host folders for the claims (by claim parameter), for the
+    Secrets/ConfigMaps (by name; a missing one is an empty folder, as an optional volume) and for /tmp."""
     mounts = {path: claims[parameter] for parameter, path in invocation.mounts}
+    for name, path in invocation.objects:
+        mounts[path] = (objects or {}).get(name) or claims["WORKSPACE_CLAIM"].parent / f"missing-{name}"
+        mounts[path].mkdir(exist_ok=True)
+    for path in invocation.scratch:
+        mounts[path] = claims["WORKSPACE_CLAIM"].parent / f"scratch-{invocation.step}"
+        mounts[path].mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("DATAPATH", "MODEL_PATH", "PROM_URL", "PROM_SERVER")}
     env.update({k: relocate(v, mounts) for k, v in invocation.env.items()})
     env["KEPLER_MODEL_IMAGE_STEPS"] = invocation.step  # as in the step's image
@@ -170,3 +179,48 @@ def test_step_refuses_to_run_in_another_steps_image(manifests_dir, values, claim
                           text=True, timeout=60)
     assert done.returncode == 1
     assert done.stderr.strip() == "kepler-model query: error: this image does not provide the 'query' step"
+
+
+def test_query_reads_the_token_and_ca_from_the_mounted_secret_and_configmap(manifests_dir, values, tmp_path):
+    """PROM_TOKEN_SECRET and PROM_CA_CONFIGMAP set: the query step gets --token-file/--ca-file paths inside the
+    mounted objects, reads both, and never prints the token."""
+    reason = _steps_ready()
+    if reason:
+        pytest.skip(reason)
+    claims = {"WORKSPACE_CLAIM": tmp_path / "ws", "MODEL_DB_CLAIM": tmp_path / "db"}
+    objects = {"prom-token": tmp_path / "secret", "prom-ca": tmp_path / "configmap"}
+    for path in [*claims.values(), *objects.values()]:
+        path.mkdir()
+    token = "s3cr3t-token-value"
+    (objects["prom-token"] / "token").write_text(token + "\n")
+    (objects["prom-ca"] / "ca.crt").write_text(CA_BUNDLE.read_text() if CA_BUNDLE.is_file() else "")
+    (query, _t, _e) = load_invocations(manifests_dir / "kfp" / "kepler-model-pipeline.yaml",
+                                       {**values, "PROM_TOKEN_SECRET": "prom-token", "PROM_CA_CONFIGMAP": "prom-ca"})
+    assert query.args[-4:] == ["--token-file", "/var/run/secrets/kepler-model/prometheus-token/token",
+                               "--ca-file", "/etc/kepler-model/prometheus-ca/ca.crt"]
+    done = run_invocation(query, claims, objects)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "bearer token is sent to" in done.stderr  # read from the file (plain http warning)
+    assert token not in done.stdout + done.stderr
+
+
+def test_a_wrong_secret_name_fails_query_on_the_missing_file(manifests_dir, values, tmp_path):
+    """The volume is optional: a Secret that does not exist mounts empty and the step says which file is missing."""
+    reason = _steps_ready()
+    if reason:
+        pytest.skip(reason)
+    claims = {"WORKSPACE_CLAIM": tmp_path / "ws", "MODEL_DB_CLAIM": tmp_path / "db"}
+    for path in claims.values():
+        path.mkdir()
+    (query, _t, _e) = load_invocations(manifests_dir / "kfp" / "kepler-model-pipeline.yaml",
+                                       {**values, "PROM_TOKEN_SECRET": "no-such-secret"})
+    done = run_invocation(query, claims)
+    assert done.returncode == 1, done.stderr
+    (line,) = [l for l in done.stderr.splitlines() if ": error: " in l]
+    assert line.startswith("kepler-model query: error: token file ") and "/token cannot be read" in line
+    assert not [p for p in claims["WORKSPACE_CLAIM"].rglob("*") if p.is_file()]
+
+
+def test_unset_secret_and_configmap_mean_no_flags(manifests_dir, values):
+    (query, _t, _e) = load_invocations(manifests_dir / "kfp" / "kepler-model-pipeline.yaml", values)
+    assert "--token-file" not in query.args and "--ca-file" not in query.args and query.objects == []

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
-# handler(path, params, headers) -> (status, headers, body) | "drop" (close without answering)
+# handler(path, params, headers) -> (status, headers, body) | "drop" (close without answering) | Trickle
 Answer = Tuple[int, Dict[str, str], bytes]
 Route = Callable[[str, Dict[str, List[str]], Dict[str, str]], object]
 
@@ -25,6 +26,22 @@ def success(data) -> Answer:
 
 def matrix(result) -> Answer:
     return success({"resultType": "matrix", "result": result})
+
+
+@dataclass(frozen=True)
+class Trickle:
+    """A valid-looking 200 answer sent one byte every `interval` seconds: the body only, or the
+    status line and headers too (`headers_too`). No socket timeout ever trips on it."""
+
+    body: bytes
+    interval: float = 0.5
+    headers_too: bool = False
+
+    def wire(self) -> Tuple[bytes, bytes]:
+        """(what is sent at once, what trickles)."""
+        head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(self.body)}\r\n\r\n").encode()
+        return (b"", head + self.body) if self.headers_too else (head, self.body)
 
 
 def names_then(range_answer: Route, names=NAMES) -> Route:
@@ -40,6 +57,7 @@ class FaultServer:
     def __init__(self, route: Route, tls: Optional[Tuple[str, str]] = None) -> None:
         self.route = route
         self.requests: List[Tuple[str, Dict[str, List[str]], Dict[str, str]]] = []
+        self.closing = threading.Event()
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -55,6 +73,10 @@ class FaultServer:
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
+                if isinstance(answer, Trickle):
+                    self.close_connection = True
+                    self.trickle(answer)
+                    return
                 status, extra, body = answer
                 self.send_response(status)
                 for key, value in extra.items():
@@ -64,6 +86,19 @@ class FaultServer:
                 try:
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
+                    pass
+
+            def trickle(self, answer: Trickle) -> None:
+                at_once, slowly = answer.wire()
+                try:
+                    self.wfile.write(at_once)
+                    self.wfile.flush()
+                    for index in range(len(slowly)):
+                        if owner.closing.wait(answer.interval):
+                            return
+                        self.wfile.write(slowly[index:index + 1])
+                        self.wfile.flush()
+                except OSError:  # the client gave up, as it should
                     pass
 
             def log_message(self, *args):
@@ -94,5 +129,6 @@ class FaultServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()

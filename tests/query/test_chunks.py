@@ -5,7 +5,8 @@ from fractions import Fraction
 import pytest
 
 from steps.common.errors import UsageError
-from steps.query.chunks import MAX_POINTS, format_seconds, grid_points, parse_step, plan_chunks
+from steps.query.chunks import DEFAULT_MAX_SERIES_POINTS, MAX_POINTS, check_points, format_seconds, grid_points, \
+    parse_step, plan_chunks, smallest_step
 
 T0 = 1_700_000_000
 
@@ -76,3 +77,25 @@ def test_format_seconds():
     assert format_seconds(Fraction(3)) == "3"
     assert format_seconds(Fraction(1, 2)) == "0.5"
     assert format_seconds(Fraction(T0) + Fraction(1, 8)) == "1700000000.125"
+
+
+def test_an_absurd_step_is_refused_with_the_points_and_the_smallest_step():
+    """0.0000001 s over an hour would plan 3.3 million requests per metric before sending one."""
+    with pytest.raises(UsageError) as refused:
+        check_points(T0, T0 + 3600, parse_step("0.0000001"))
+    assert str(refused.value) == ("--step 0.0000001 over the 3600 s window needs 36,000,000,001 points per series, "
+                                  "more than --max-points 1,000,000; the smallest step allowed for this window is "
+                                  "0.003601 s (or raise --max-points)")
+    assert check_points(T0, T0 + 86400, Fraction(3)) == 28801  # a day at 3 s is far inside the default
+    assert check_points(T0, T0 + 3600, parse_step("0.0000001"), max_points=36_000_000_001) == 36_000_000_001
+    assert DEFAULT_MAX_SERIES_POINTS == 1_000_000
+
+
+@pytest.mark.parametrize("length, max_points", [(3600, 1_000_000), (600, 1000), (86400, 1_000_000), (1, 1_000_000),
+                                                (10**9, 10), (3600, 2), (3600, 1), (7, 3), (599, 7)])
+def test_smallest_step_is_short_allowed_and_tight(length, max_points):
+    step = smallest_step(Fraction(length), max_points)
+    assert grid_points(Fraction(0), Fraction(length), step) <= max_points  # allowed
+    assert len(format_seconds(step).replace(".", "").strip("0")) <= 4  # easy to type
+    if max_points > 1:
+        assert step < Fraction(length, max_points - 1) * Fraction(1001, 1000)  # within 0.1 % of the exact bound

@@ -212,11 +212,11 @@ def test_data_path_not_writable(tmp_path):
 
 
 def test_output_not_writable_leaves_no_output(tmp_path):
-    (tmp_path / "sub").write_text("a regular file where a folder is needed")
+    (tmp_path / "out.json").mkdir()  # a folder where the query JSON goes (--output is a plain name)
     with FaultServer(names_then(lambda p, q, h: matrix(SERIES))) as server:
-        code, _, err = invoke(base(server.url, tmp_path) + ["--output", "sub/out"])
-    assert code == 1 and "cannot write" in one_error_line(err) and "sub/out.json" in err
-    assert len(server.paths("/query_range")) == 0  # the failure comes before any range query
+        code, _, err = invoke(base(server.url, tmp_path) + ["--output", "out"])
+    assert code == 1 and "cannot write" in one_error_line(err) and "out.json" in err
+    assert not list((tmp_path / "out.json").iterdir()) and not list(tmp_path.glob(".out.json.*"))
 
 
 def test_output_in_proc_fails(tmp_path):

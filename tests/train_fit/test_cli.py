@@ -144,7 +144,7 @@ def test_existing_pipeline_with_another_isolator_is_refused_before_training(work
     (["--input", "kepler_query", "--seed", "-1"], "--seed"),
     (["--input", "kepler_query", "--seed", "abc"], "--seed"),
     (["--input", "kepler_query", "--jobs", "0"], "--jobs"),
-    (["--input", "kepler_query", "--pipeline-name", "../evil"], "not a valid name"),
+    (["--input", "kepler_query", "--pipeline-name", "../evil"], "--pipeline-name '../evil' is not a plain name"),
     (["--input", "kepler_query", "-e", "solar"], "unknown source 'solar'"),
     (["--input", "kepler_query", "--abs-trainers", "none", "--dyn-trainers", "none"], "both none"),
     (["--input", "kepler_query", "--metric-generation", "0.5"], "--metric-generation"),
