@@ -26,8 +26,18 @@ if str(HERE) not in sys.path:  # pipeline_lib/ sits beside this script, which te
     sys.path.insert(0, str(HERE))
 
 from pipeline_lib import argo_emitter, kfp_emitter, kube_objects  # noqa: E402
-from pipeline_lib.model import (CONFIG_MAP, SECRET, Claim, Definition, MountedFile, Parameter,  # noqa: E402,F401
-                                PipelineDefinitionError, Ref, Resources, Step)
+from pipeline_lib.model import (  # noqa: E402,F401
+    CONFIG_MAP,
+    SECRET,
+    Claim,
+    Definition,
+    MountedFile,
+    Parameter,
+    PipelineDefinitionError,
+    Ref,
+    Resources,
+    Step,
+)
 from pipeline_lib.model import check_definition as _check  # noqa: E402
 from pipeline_lib.model import image_name as _image_name  # noqa: E402
 from steps import DEFAULT_PIPELINE_NAME, __version__  # noqa: E402 - light constants only, no ML code
@@ -42,7 +52,9 @@ IMAGE_TAG_VARIABLE = "KEPLER_MODEL_IMAGE_TAG"
 RUN_AS_USER = 1000
 
 PIPELINE_NAME = "kepler-model-pipeline"
-PIPELINE_DESCRIPTION = "Query Kepler metrics from Prometheus, train power models, export them to a kepler-model-db folder."
+PIPELINE_DESCRIPTION = (
+    "Query Kepler metrics from Prometheus, train power models, export them to a kepler-model-db folder."
+)
 NAMESPACE = "kepler-model"
 SERVICE_ACCOUNT = "kepler-model-pipeline"
 OUTPUT_DIR = HERE / "manifests"
@@ -59,12 +71,24 @@ SCRATCH_MOUNT = "/tmp"
 
 # Order here is the order users see in KFP and Argo.
 PARAMETERS: Tuple[Parameter, ...] = (
-    Parameter("BENCHMARK", "", "benchmark name; query saves the window as <BENCHMARK>.json, export reads its start as the collect time"),
+    Parameter(
+        "BENCHMARK",
+        "",
+        "benchmark name; query saves the window as <BENCHMARK>.json, export reads its start as the collect time",
+    ),
     Parameter("PROM_URL", "http://prometheus-k8s.monitoring.svc:9090", "Prometheus base URL"),
-    Parameter("PROM_TOKEN_SECRET", "", "Secret whose key `token` is the Prometheus bearer token; empty: none",
-              kfp_optional=True),
-    Parameter("PROM_CA_CONFIGMAP", "", "ConfigMap whose key `ca.crt` is the CA bundle of Prometheus' certificate; "
-              "empty: none", kfp_optional=True),
+    Parameter(
+        "PROM_TOKEN_SECRET",
+        "",
+        "Secret whose key `token` is the Prometheus bearer token; empty: none",
+        kfp_optional=True,
+    ),
+    Parameter(
+        "PROM_CA_CONFIGMAP",
+        "",
+        "ConfigMap whose key `ca.crt` is the CA bundle of Prometheus' certificate; empty: none",
+        kfp_optional=True,
+    ),
     Parameter("COLLECT_ID", "", "machine id (e.g. the node name); names the machine spec"),
     Parameter("PIPELINE_NAME", DEFAULT_PIPELINE_NAME, "pipeline (model folder) name"),
     Parameter("COLLECT_DATE", "", "collect time as free text; wins over the benchmark start in export"),
@@ -83,10 +107,12 @@ CLAIMS: Tuple[Claim, ...] = (
 )
 
 # Files from a Secret and a ConfigMap named by parameters, for the query step's TLS and bearer token.
-PROM_TOKEN = MountedFile("PROM_TOKEN_SECRET", SECRET, "prom-token", "/var/run/secrets/kepler-model/prometheus-token",
-                         "token", "--token-file")
-PROM_CA = MountedFile("PROM_CA_CONFIGMAP", CONFIG_MAP, "prom-ca", "/etc/kepler-model/prometheus-ca", "ca.crt",
-                      "--ca-file")
+PROM_TOKEN = MountedFile(
+    "PROM_TOKEN_SECRET", SECRET, "prom-token", "/var/run/secrets/kepler-model/prometheus-token", "token", "--token-file"
+)
+PROM_CA = MountedFile(
+    "PROM_CA_CONFIGMAP", CONFIG_MAP, "prom-ca", "/etc/kepler-model/prometheus-ca", "ca.crt", "--ca-file"
+)
 
 # Constant environment of every step (values are constants, so KFP's set_env_variable works). Python,
 # matplotlib and the libraries write only under the scratch emptyDir (read-only root filesystem).
@@ -101,9 +127,24 @@ STEP_ENV: Tuple[Tuple[str, str], ...] = (
 STEPS: Tuple[Step, ...] = (
     Step(
         name="query",
-        args=("--benchmark", Ref("BENCHMARK"), "--server", Ref("PROM_URL"), "--output", QUERY_OUTPUT,
-              "--start-time", Ref("START_TIME"), "--end-time", Ref("END_TIME"),
-              "--interval", Ref("INTERVAL"), "--step", Ref("STEP"), "--id", Ref("COLLECT_ID")),
+        args=(
+            "--benchmark",
+            Ref("BENCHMARK"),
+            "--server",
+            Ref("PROM_URL"),
+            "--output",
+            QUERY_OUTPUT,
+            "--start-time",
+            Ref("START_TIME"),
+            "--end-time",
+            Ref("END_TIME"),
+            "--interval",
+            Ref("INTERVAL"),
+            "--step",
+            Ref("STEP"),
+            "--id",
+            Ref("COLLECT_ID"),
+        ),
         claims=("workspace",),
         resources=Resources("500m", "2", "1Gi", "4Gi"),
         files=(PROM_TOKEN, PROM_CA),
@@ -117,9 +158,19 @@ STEPS: Tuple[Step, ...] = (
     ),
     Step(
         name="export",
-        args=("--benchmark", Ref("BENCHMARK"), "--collect-date", Ref("COLLECT_DATE"),
-              "--pipeline-name", Ref("PIPELINE_NAME"), "-o", f"{MODEL_DB_MOUNT}/models",
-              "--publisher", Ref("PUBLISHER"), "--zip=true"),
+        args=(
+            "--benchmark",
+            Ref("BENCHMARK"),
+            "--collect-date",
+            Ref("COLLECT_DATE"),
+            "--pipeline-name",
+            Ref("PIPELINE_NAME"),
+            "-o",
+            f"{MODEL_DB_MOUNT}/models",
+            "--publisher",
+            Ref("PUBLISHER"),
+            "--zip=true",
+        ),
         claims=("workspace", "model-db"),
         resources=Resources("250m", "1", "512Mi", "2Gi"),
         after=("train",),
@@ -131,28 +182,48 @@ def image_name(step: str, registry: str = IMAGE_REGISTRY, tag: str = IMAGE_TAG) 
     return _image_name(step, registry, tag)
 
 
-def image_settings(registry: Optional[str] = None, tag: Optional[str] = None,
-                   environ: Optional[Mapping[str, str]] = None) -> Tuple[str, str]:
+def image_settings(
+    registry: Optional[str] = None, tag: Optional[str] = None, environ: Optional[Mapping[str, str]] = None
+) -> Tuple[str, str]:
     """Flag, then environment, then the constants above."""
     environ = os.environ if environ is None else environ
-    return (registry or environ.get(IMAGE_REGISTRY_VARIABLE) or IMAGE_REGISTRY,
-            tag or environ.get(IMAGE_TAG_VARIABLE) or IMAGE_TAG)
+    return (
+        registry or environ.get(IMAGE_REGISTRY_VARIABLE) or IMAGE_REGISTRY,
+        tag or environ.get(IMAGE_TAG_VARIABLE) or IMAGE_TAG,
+    )
 
 
-def check_definition(parameters: Optional[Sequence[Parameter]] = None, steps: Optional[Sequence[Step]] = None,
-                     claims: Optional[Sequence[Claim]] = None) -> None:
+def check_definition(
+    parameters: Optional[Sequence[Parameter]] = None,
+    steps: Optional[Sequence[Step]] = None,
+    claims: Optional[Sequence[Claim]] = None,
+) -> None:
     """Fail at compile time on an unknown parameter, claim or dependency, or a duplicate name."""
-    _check(PARAMETERS if parameters is None else parameters, STEPS if steps is None else steps,
-           CLAIMS if claims is None else claims)
+    _check(
+        PARAMETERS if parameters is None else parameters,
+        STEPS if steps is None else steps,
+        CLAIMS if claims is None else claims,
+    )
 
 
 def definition(registry: str = IMAGE_REGISTRY, tag: str = IMAGE_TAG) -> Definition:
     """The table above, checked, with the images chosen."""
     check_definition()
-    return Definition(name=PIPELINE_NAME, description=PIPELINE_DESCRIPTION, namespace=NAMESPACE,
-                      service_account=SERVICE_ACCOUNT, run_as_user=RUN_AS_USER, parameters=PARAMETERS,
-                      claims=CLAIMS, steps=STEPS, env=STEP_ENV, scratch_volume=SCRATCH_VOLUME,
-                      scratch_mount=SCRATCH_MOUNT, registry=registry, tag=tag)
+    return Definition(
+        name=PIPELINE_NAME,
+        description=PIPELINE_DESCRIPTION,
+        namespace=NAMESPACE,
+        service_account=SERVICE_ACCOUNT,
+        run_as_user=RUN_AS_USER,
+        parameters=PARAMETERS,
+        claims=CLAIMS,
+        steps=STEPS,
+        env=STEP_ENV,
+        scratch_volume=SCRATCH_VOLUME,
+        scratch_mount=SCRATCH_MOUNT,
+        registry=registry,
+        tag=tag,
+    )
 
 
 def build_kfp_pipeline(registry: str = IMAGE_REGISTRY, tag: str = IMAGE_TAG):
@@ -170,19 +241,25 @@ def argo_workflow_template(registry: str = IMAGE_REGISTRY, tag: str = IMAGE_TAG)
 
 
 GENERATED_HEADER = "# Generated by pipeline.py from its step table; do not edit by hand (run `python pipeline.py`).\n"
-RUN_HEADER = (GENERATED_HEADER + "# Edit the parameter values, then: kubectl create -n " + NAMESPACE
-              + " -f manifests/argo/run.yaml\n")
-KFP_RBAC_HEADER = (GENERATED_HEADER + "# Lets the ServiceAccount KFP runs the pipeline as read Nodes (the query step's machine spec).\n"
-                   "# Standalone KFP: pipeline-runner in kubeflow; multi-user Kubeflow: default-editor in the profile's\n"
-                   "# namespace. Edit the subject to match, then: kubectl apply -f manifests/kfp/rbac.yaml\n")
+RUN_HEADER = (
+    GENERATED_HEADER
+    + "# Edit the parameter values, then: kubectl create -n "
+    + NAMESPACE
+    + " -f manifests/argo/run.yaml\n"
+)
+KFP_RBAC_HEADER = (
+    GENERATED_HEADER
+    + "# Lets the ServiceAccount KFP runs the pipeline as read Nodes (the query step's machine spec).\n"
+    "# Standalone KFP: pipeline-runner in kubeflow; multi-user Kubeflow: default-editor in the profile's\n"
+    "# namespace. Edit the subject to match, then: kubectl apply -f manifests/kfp/rbac.yaml\n"
+)
 
 
 def dump_yaml(documents: Sequence[dict], header: str = GENERATED_HEADER) -> str:
     """Deterministic YAML: sorted keys, block style, documents separated by ---."""
     out = io.StringIO()
     out.write(header)
-    yaml.safe_dump_all(documents, out, sort_keys=True, default_flow_style=False, width=120,
-                       explicit_start=True)
+    yaml.safe_dump_all(documents, out, sort_keys=True, default_flow_style=False, width=120, explicit_start=True)
     return out.getvalue()
 
 
@@ -217,8 +294,9 @@ def write_all(out_dir: Path = OUTPUT_DIR, registry: str = IMAGE_REGISTRY, tag: s
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--registry", default=None,
-                        help=f"image registry (env {IMAGE_REGISTRY_VARIABLE}, default {IMAGE_REGISTRY})")
+    parser.add_argument(
+        "--registry", default=None, help=f"image registry (env {IMAGE_REGISTRY_VARIABLE}, default {IMAGE_REGISTRY})"
+    )
     parser.add_argument("--tag", default=None, help=f"image tag (env {IMAGE_TAG_VARIABLE}, default {IMAGE_TAG})")
     parser.add_argument("--output-dir", default=str(OUTPUT_DIR), help="where the manifests go (default: manifests/)")
     args = parser.parse_args(argv)

@@ -48,6 +48,7 @@ QUICK = ("1h@15", "6h@15", "6h@3")
 
 def synth_config():
     from steps.synth import SynthConfig
+
     return SynthConfig(containers=CONTAINERS, duration_s=DURATION_S, step_s=SCRAPE_S, seed=0)
 
 
@@ -60,8 +61,10 @@ def prepared_tsdb(work_dir: Path) -> Path:
     if (tsdb / ".complete").exists():
         return tsdb
     shutil.rmtree(tsdb, ignore_errors=True)
-    print(f"generating {config.containers} containers x {config.duration_s / 3600:g} h and backfilling into {tsdb} ...",
-          flush=True)
+    print(
+        f"generating {config.containers} containers x {config.duration_s / 3600:g} h and backfilling into {tsdb} ...",
+        flush=True,
+    )
     openmetrics = work_dir / "bench.om"
     generate(config).write_openmetrics(openmetrics)
     backfill(openmetrics, tsdb)
@@ -72,9 +75,28 @@ def prepared_tsdb(work_dir: Path) -> Path:
 
 def run_step(url: str, start, end, step: str, out_dir: Path) -> dict:
     """The query step as a child process; wall time, peak RSS (wait4) and JSON size."""
-    command = [sys.executable, "-m", "steps", "query", "--benchmark", "bench", "--output", "bench_query",
-               "--server", url, "--start-time", format_window_time(start), "--end-time", format_window_time(end),
-               "--step", step, "--id", "bench", "--data-path", str(out_dir)]
+    command = [
+        sys.executable,
+        "-m",
+        "steps",
+        "query",
+        "--benchmark",
+        "bench",
+        "--output",
+        "bench_query",
+        "--server",
+        url,
+        "--start-time",
+        format_window_time(start),
+        "--end-time",
+        format_window_time(end),
+        "--step",
+        step,
+        "--id",
+        "bench",
+        "--data-path",
+        str(out_dir),
+    ]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     # GNU time forks the step from a tiny process: a fork of this (large) script would inflate
     # the child's ru_maxrss with pages it never touches after exec.
@@ -98,15 +120,25 @@ def run_step(url: str, start, end, step: str, out_dir: Path) -> dict:
 def run_reference(url: str, start, end, step: str) -> float:
     """The same range requests one after another with plain requests.get; bodies read and discarded."""
     started = time.perf_counter()
-    names = requests.get(f"{url}/api/v1/label/__name__/values",
-                         params={"start": int(start.timestamp()), "end": int(end.timestamp())}, timeout=600).json()
+    names = requests.get(
+        f"{url}/api/v1/label/__name__/values",
+        params={"start": int(start.timestamp()), "end": int(end.timestamp())},
+        timeout=600,
+    ).json()
     metrics = sorted(name for name in names["data"] if name.startswith("kepler_"))
     step_value = parse_step(step)
     for metric in metrics:
         for chunk in plan_chunks(int(start.timestamp()), int(end.timestamp()), step_value):
-            response = requests.get(f"{url}/api/v1/query_range", timeout=600,
-                                    params={"query": metric, "start": format_seconds(chunk.start),
-                                            "end": format_seconds(chunk.end), "step": format_seconds(step_value)})
+            response = requests.get(
+                f"{url}/api/v1/query_range",
+                timeout=600,
+                params={
+                    "query": metric,
+                    "start": format_seconds(chunk.start),
+                    "end": format_seconds(chunk.end),
+                    "step": format_seconds(step_value),
+                },
+            )
             response.raise_for_status()
             _ = response.content
     return time.perf_counter() - started
@@ -119,12 +151,29 @@ def run_step_in_process(url: str, start, end, step: str, out_dir: Path) -> float
 
     from steps.cli import main as kepler_model
 
-    argv = ["query", "--benchmark", "bench", "--output", "kepler_query", "--server", url,
-            "--start-time", format_window_time(start), "--end-time", format_window_time(end), "--step", step,
-            "--id", "bench", "--data-path", str(out_dir)]
+    argv = [
+        "query",
+        "--benchmark",
+        "bench",
+        "--output",
+        "kepler_query",
+        "--server",
+        url,
+        "--start-time",
+        format_window_time(start),
+        "--end-time",
+        format_window_time(end),
+        "--step",
+        step,
+        "--id",
+        "bench",
+        "--data-path",
+        str(out_dir),
+    ]
     started = time.perf_counter()
-    status = kepler_model(argv, environ={"CONFIG_PATH": str(out_dir / "no-config")}, out=io.StringIO(),
-                          err=io.StringIO())
+    status = kepler_model(
+        argv, environ={"CONFIG_PATH": str(out_dir / "no-config")}, out=io.StringIO(), err=io.StringIO()
+    )
     elapsed = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"the in-process query step failed with status {status}")
@@ -134,8 +183,15 @@ def run_step_in_process(url: str, start, end, step: str, out_dir: Path) -> float
 def run_reference_process(url: str, start, end, step: str) -> float:
     """The reference as its own small process (interpreter start and `import requests` included),
     which is what the step's wall time includes too."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--reference-only", url,
-               format_window_time(start), format_window_time(end), step]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--reference-only",
+        url,
+        format_window_time(start),
+        format_window_time(end),
+        step,
+    ]
     started = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(REPO)))
     return time.perf_counter() - started
@@ -152,12 +208,16 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
     parser.add_argument("--cases", help=f"comma list of <hours>h@<step> (default {','.join(FULL)})")
     parser.add_argument("--repeat", type=int, default=1, help="runs per case; the best time is kept")
-    parser.add_argument("--work-dir", default=os.path.join(tempfile.gettempdir(), "kepler-query-bench"),
-                        help="where the backfilled data is kept between runs")
+    parser.add_argument(
+        "--work-dir",
+        default=os.path.join(tempfile.gettempdir(), "kepler-query-bench"),
+        help="where the backfilled data is kept between runs",
+    )
     parser.add_argument("--reference-only", nargs=4, metavar=("URL", "START", "END", "STEP"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.reference_only:
         from steps.common.timefmt import parse_window_time
+
         url, start, end, step = args.reference_only
         run_reference(url, parse_window_time(start), parse_window_time(end), step)
         return 0
@@ -168,8 +228,11 @@ def main(argv=None) -> int:
     from steps.synth import PrometheusServer
 
     data_start = synth_config().start
-    print(f"{'case':<8} {'step s':>7} {'ref s':>7} {'ratio':>6} {'ref-proc s':>10} {'ratio':>6} "
-          f"{'step-in s':>9} {'ratio':>6} {'JSON MB':>8} {'peak MB':>8} {'mem/JSON':>8}", flush=True)
+    print(
+        f"{'case':<8} {'step s':>7} {'ref s':>7} {'ratio':>6} {'ref-proc s':>10} {'ratio':>6} "
+        f"{'step-in s':>9} {'ratio':>6} {'JSON MB':>8} {'peak MB':>8} {'mem/JSON':>8}",
+        flush=True,
+    )
     with PrometheusServer(tsdb, work_dir) as server:
         for case in cases:
             hours, step = parse_case(case)
@@ -191,10 +254,13 @@ def main(argv=None) -> int:
                     best_step = measured
                 best_ref = reference if best_ref is None else min(best_ref, reference)
             mb = 1e6
-            print(f"{case:<8} {best_step['wall']:>7.2f} {best_ref:>7.2f} {best_step['wall'] / best_ref:>6.2f} "
-                  f"{best_proc:>10.2f} {best_step['wall'] / best_proc:>6.2f} {best_in:>9.2f} {best_in / best_ref:>6.2f} "
-                  f"{best_step['json'] / mb:>8.1f} "
-                  f"{best_step['maxrss'] / mb:>8.1f} {best_step['maxrss'] / best_step['json']:>8.2f}", flush=True)
+            print(
+                f"{case:<8} {best_step['wall']:>7.2f} {best_ref:>7.2f} {best_step['wall'] / best_ref:>6.2f} "
+                f"{best_proc:>10.2f} {best_step['wall'] / best_proc:>6.2f} {best_in:>9.2f} {best_in / best_ref:>6.2f} "
+                f"{best_step['json'] / mb:>8.1f} "
+                f"{best_step['maxrss'] / mb:>8.1f} {best_step['maxrss'] / best_step['json']:>8.2f}",
+                flush=True,
+            )
     return 0
 
 

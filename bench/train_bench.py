@@ -50,21 +50,40 @@ class DataSet:
         return f"{self.containers}c/{hours}/{self.step:g}s"
 
 
-FULL = [DataSet(50, 6, 15), DataSet(50, 6, 3), DataSet(400, 1, 15),
-        DataSet(12, 6, 15), DataSet(200, 1, 15), DataSet(50, 1.5, 15), DataSet(50, 1, 15)]
+FULL = [
+    DataSet(50, 6, 15),
+    DataSet(50, 6, 3),
+    DataSet(400, 1, 15),
+    DataSet(12, 6, 15),
+    DataSet(200, 1, 15),
+    DataSet(50, 1.5, 15),
+    DataSet(50, 1, 15),
+]
 QUICK = [DataSet(12, 1, 15), DataSet(50, 1, 15), DataSet(50, 0.25, 15), DataSet(100, 0.25, 15)]
 GROWTH = {  # (smaller, larger, what grows)
-    "containers": [("12c/6h/15s", "50c/6h/15s"), ("200c/1h/15s", "400c/1h/15s"), ("50c/1h/15s", "400c/1h/15s"),
-                   ("50c/15m/15s", "100c/15m/15s")],
+    "containers": [
+        ("12c/6h/15s", "50c/6h/15s"),
+        ("200c/1h/15s", "400c/1h/15s"),
+        ("50c/1h/15s", "400c/1h/15s"),
+        ("50c/15m/15s", "100c/15m/15s"),
+    ],
     "timestamps": [("50c/1.5h/15s", "50c/6h/15s"), ("50c/6h/15s", "50c/6h/3s"), ("50c/15m/15s", "50c/1h/15s")],
 }
 
 
 def generate(dataset: DataSet, folder: Path) -> None:
-    from steps.synth import SynthConfig, generate as synth
+    from steps.synth import SynthConfig
+    from steps.synth import generate as synth
 
-    config = SynthConfig(containers=dataset.containers, duration_s=dataset.hours * 3600, step_s=dataset.step,
-                         seed=0, power="saturating", noise_w=1.0, sources=("rapl-sysfs", "acpi"))
+    config = SynthConfig(
+        containers=dataset.containers,
+        duration_s=dataset.hours * 3600,
+        step_s=dataset.step,
+        seed=0,
+        power="saturating",
+        noise_w=1.0,
+        sources=("rapl-sysfs", "acpi"),
+    )
     synth(config).write_query_response(folder / "kepler_query.json")
 
 
@@ -80,26 +99,35 @@ def child(data: str, jobs: int) -> None:
     env = Environment({"DATAPATH": data, "MODEL_PATH": data})
     args = build_parser().parse_args(["--input", "kepler_query", "-e", "rapl-sysfs,acpi", "--jobs", str(jobs)])
     options = options_from_args(args, env)
-    report = train(options, Workspace.from_settings(None, env), Console("train", out=io.StringIO(),
-                                                                         err=io.StringIO()))
+    report = train(options, Workspace.from_settings(None, env), Console("train", out=io.StringIO(), err=io.StringIO()))
     wall = time.perf_counter() - started
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(json.dumps({
-        "train_wall": wall, "phases": report.phases, "job_seconds": report.fit_floor_work,
-        "fit_seconds": sum(r.fit_seconds for r in report.results),
-        "write_seconds": sum(r.write_seconds for r in report.results),
-        "trained": report.trained, "failed": len(report.failures), "jobs": jobs,
-        "derived": sum(r.derived for r in report.results),
-        "job_wall_seconds": sum(r.seconds for r in report.results),
-        "slowest": sorted(((r.cpu_seconds, r.label) for r in report.results), reverse=True)[:3],
-        # Workers forked from the fork server are not this process's children: their CPU and memory
-        # come from the jobs' own figures (spawned workers' are in RUSAGE_CHILDREN, counted once).
-        "cpu": own.ru_utime + own.ru_stime + (
-            max(kids.ru_utime + kids.ru_stime, report.fit_floor_work) if jobs > 1 else 0.0),
-        "peak_main_mb": own.ru_maxrss / 1024,
-        "peak_worker_mb": (max([kids.ru_maxrss] + [r.peak_rss_kib for r in report.results]) / 1024
-                           if jobs > 1 else 0.0),
-    }))
+    print(
+        json.dumps(
+            {
+                "train_wall": wall,
+                "phases": report.phases,
+                "job_seconds": report.fit_floor_work,
+                "fit_seconds": sum(r.fit_seconds for r in report.results),
+                "write_seconds": sum(r.write_seconds for r in report.results),
+                "trained": report.trained,
+                "failed": len(report.failures),
+                "jobs": jobs,
+                "derived": sum(r.derived for r in report.results),
+                "job_wall_seconds": sum(r.seconds for r in report.results),
+                "slowest": sorted(((r.cpu_seconds, r.label) for r in report.results), reverse=True)[:3],
+                # Workers forked from the fork server are not this process's children: their CPU and memory
+                # come from the jobs' own figures (spawned workers' are in RUSAGE_CHILDREN, counted once).
+                "cpu": own.ru_utime
+                + own.ru_stime
+                + (max(kids.ru_utime + kids.ru_stime, report.fit_floor_work) if jobs > 1 else 0.0),
+                "peak_main_mb": own.ru_maxrss / 1024,
+                "peak_worker_mb": (
+                    max([kids.ru_maxrss] + [r.peak_rss_kib for r in report.results]) / 1024 if jobs > 1 else 0.0
+                ),
+            }
+        )
+    )
 
 
 def measure(dataset: DataSet, jobs: int, root: Path) -> Dict:
@@ -110,8 +138,9 @@ def measure(dataset: DataSet, jobs: int, root: Path) -> Dict:
     for old in folder.glob("std_v0.7.11*"):
         subprocess.run(["rm", "-rf", str(old)], check=True)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, __file__, "--child", str(folder), "--jobs", str(jobs)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", str(folder), "--jobs", str(jobs)], capture_output=True, text=True
+    )
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"train failed on {dataset.name}: {done.stderr.strip()[-2000:]}")
@@ -124,13 +153,16 @@ def measure(dataset: DataSet, jobs: int, root: Path) -> Dict:
 def line(name: str, r: Dict) -> str:
     phases = r["phases"]
     total = sum(phases.values()) or 1.0
-    share = " ".join(f"{k[:4]} {100 * phases.get(k, 0) / total:4.1f}%" for k in ("load", "extraction", "fitting",
-                                                                               "writing"))
+    share = " ".join(
+        f"{k[:4]} {100 * phases.get(k, 0) / total:4.1f}%" for k in ("load", "extraction", "fitting", "writing")
+    )
     floor = r["job_seconds"] / r["jobs"]
-    return (f"{name:<14} {r['size_mb']:6.1f}MB  wall {r['wall']:6.1f}s (train {r['train_wall']:6.1f}s)  "
-            f"cpu {r['cpu']:6.1f}s  peak main {r['peak_main_mb']:6.0f}MB worker {r['peak_worker_mb']:5.0f}MB  "
-            f"[{share}]  fit floor {floor:5.1f}s (wall/floor {r['wall'] / floor if floor else 0:4.2f})  "
-            f"models {r['trained']} (derived {r.get('derived', 0)}) failed {r['failed']}")
+    return (
+        f"{name:<14} {r['size_mb']:6.1f}MB  wall {r['wall']:6.1f}s (train {r['train_wall']:6.1f}s)  "
+        f"cpu {r['cpu']:6.1f}s  peak main {r['peak_main_mb']:6.0f}MB worker {r['peak_worker_mb']:5.0f}MB  "
+        f"[{share}]  fit floor {floor:5.1f}s (wall/floor {r['wall'] / floor if floor else 0:4.2f})  "
+        f"models {r['trained']} (derived {r.get('derived', 0)}) failed {r['failed']}"
+    )
 
 
 def main() -> None:
@@ -146,40 +178,56 @@ def main() -> None:
     sets = QUICK if args.quick else FULL
     with tempfile.TemporaryDirectory(prefix="train-bench-") as temporary:
         root = Path(args.workdir or temporary)
-        print(f"train benchmark: {os.cpu_count()} CPUs, --jobs {args.jobs}, load average "
-              f"{os.getloadavg()[0]:.1f}")
+        print(f"train benchmark: {os.cpu_count()} CPUs, --jobs {args.jobs}, load average {os.getloadavg()[0]:.1f}")
         results: Dict[str, Dict] = {}
         for dataset in sets:
             results[dataset.name] = measure(dataset, args.jobs, root)
             print(line(dataset.name, results[dataset.name]), flush=True)
             slow = ", ".join(f"{label} {seconds:.1f}s" for seconds, label in results[dataset.name]["slowest"])
-            print(f"{'':<14} slowest jobs (CPU): {slow}; jobs' wall sum {results[dataset.name]['job_wall_seconds']:.1f}s"
-                  f" vs CPU sum {results[dataset.name]['job_seconds']:.1f}s", flush=True)
+            print(
+                f"{'':<14} slowest jobs (CPU): {slow}; jobs' wall sum {results[dataset.name]['job_wall_seconds']:.1f}s"
+                f" vs CPU sum {results[dataset.name]['job_seconds']:.1f}s",
+                flush=True,
+            )
         reference = sets[0] if not args.quick else sets[1]
         single = measure(reference, 1, root)
         print(line(reference.name + " j1", single))
         speedup = single["wall"] / results[reference.name]["wall"]
-        print(f"speedup of --jobs {args.jobs} over --jobs 1 on {reference.name}: {speedup:.2f}x "
-              f"(train phase only: {single['train_wall'] / results[reference.name]['train_wall']:.2f}x)")
+        print(
+            f"speedup of --jobs {args.jobs} over --jobs 1 on {reference.name}: {speedup:.2f}x "
+            f"(train phase only: {single['train_wall'] / results[reference.name]['train_wall']:.2f}x)"
+        )
         for what, pairs in GROWTH.items():
             for small, large in pairs:
                 if small in results and large in results:
-                    print(f"growth in {what}: {small} -> {large}: wall x{results[large]['wall'] / results[small]['wall']:.2f}, "
-                          f"cpu x{results[large]['cpu'] / results[small]['cpu']:.2f}, "
-                          f"peak x{results[large]['peak_main_mb'] / results[small]['peak_main_mb']:.2f}")
+                    print(
+                        f"growth in {what}: {small} -> {large}: "
+                        f"wall x{results[large]['wall'] / results[small]['wall']:.2f}, "
+                        f"cpu x{results[large]['cpu'] / results[small]['cpu']:.2f}, "
+                        f"peak x{results[large]['peak_main_mb'] / results[small]['peak_main_mb']:.2f}"
+                    )
         for name, (max_wall, max_peak, max_ratio) in TARGETS.items():
             if name in results:
                 r = results[name]
                 ratio = r["wall"] / (r["job_seconds"] / r["jobs"])
                 # Peak of the main process and, as a bound for all processes together, plus every worker.
                 together = r["peak_main_mb"] + r["jobs"] * r["peak_worker_mb"]
-                met = r["wall"] <= max_wall and (max_peak is None or together <= max_peak) \
+                met = (
+                    r["wall"] <= max_wall
+                    and (max_peak is None or together <= max_peak)
                     and (max_ratio is None or ratio <= max_ratio)
-                print(f"target {name}: wall {r['wall']:.1f}s <= {max_wall:g}s"
-                      + (f", peak {r['peak_main_mb']:.0f}MB (with workers at most {together:.0f}MB) <= {max_peak:g}MB"
-                         if max_peak else "")
-                      + f", wall/fit floor {ratio:.3f}" + (f" <= {max_ratio:g}" if max_ratio else "")
-                      + f": {'met' if met else 'MISSED'}")
+                )
+                print(
+                    f"target {name}: wall {r['wall']:.1f}s <= {max_wall:g}s"
+                    + (
+                        f", peak {r['peak_main_mb']:.0f}MB (with workers at most {together:.0f}MB) <= {max_peak:g}MB"
+                        if max_peak
+                        else ""
+                    )
+                    + f", wall/fit floor {ratio:.3f}"
+                    + (f" <= {max_ratio:g}" if max_ratio else "")
+                    + f": {'met' if met else 'MISSED'}"
+                )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
-from .model import SECRET, Definition, MountedFile, Step
 from .kube_objects import labels
+from .model import SECRET, Definition, MountedFile, Step
 
 
 def parameter(name: str) -> str:
@@ -32,8 +32,13 @@ CONTAINER_SECURITY = {
 
 def pod_security(d: Definition) -> dict:
     """The pod's context: the image user, and fsGroup so a fresh claim is writable by it."""
-    return {"runAsNonRoot": True, "runAsUser": d.run_as_user, "runAsGroup": d.run_as_user,
-            "fsGroup": d.run_as_user, "seccompProfile": {"type": "RuntimeDefault"}}
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": d.run_as_user,
+        "runAsGroup": d.run_as_user,
+        "fsGroup": d.run_as_user,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 def variant_name(step: Step, files: Tuple[MountedFile, ...]) -> str:
@@ -50,7 +55,7 @@ def _when(step: Step, mask: Tuple[bool, ...]) -> str:
 
 def _file_volume(mounted: MountedFile) -> dict:
     name = parameter(mounted.parameter)
-    source = ({"secretName": name} if mounted.kind == SECRET else {"name": name})
+    source = {"secretName": name} if mounted.kind == SECRET else {"name": name}
     return {"name": mounted.volume, mounted.kind: {**source, "optional": True}}
 
 
@@ -65,9 +70,11 @@ def _container_template(step: Step, files: Tuple[MountedFile, ...], d: Definitio
             "command": step.command,
             "args": args,
             "env": [{"name": k, "value": v} for k, v in d.env],
-            "volumeMounts": ([{"name": v, "mountPath": d.claim(v).mount_path} for v in step.claims]
-                             + [{"name": d.scratch_volume, "mountPath": d.scratch_mount}]
-                             + [{"name": f.volume, "mountPath": f.mount_path, "readOnly": True} for f in files]),
+            "volumeMounts": (
+                [{"name": v, "mountPath": d.claim(v).mount_path} for v in step.claims]
+                + [{"name": d.scratch_volume, "mountPath": d.scratch_mount}]
+                + [{"name": f.volume, "mountPath": f.mount_path, "readOnly": True} for f in files]
+            ),
             "resources": {
                 "requests": {"cpu": step.resources.cpu_request, "memory": step.resources.memory_request},
                 "limits": {"cpu": step.resources.cpu_limit, "memory": step.resources.memory_limit},
@@ -103,11 +110,13 @@ def workflow_template(d: Definition) -> dict:
             "entrypoint": "main",
             "serviceAccountName": d.service_account,
             "securityContext": pod_security(d),
-            "arguments": {"parameters": [
-                {"name": p.name, "value": p.default, "description": p.description} for p in d.parameters]},
-            "volumes": ([{"name": c.volume, "persistentVolumeClaim": {"claimName": parameter(c.parameter)}}
-                         for c in d.claims]
-                        + [{"name": d.scratch_volume, "emptyDir": {}}]),
+            "arguments": {
+                "parameters": [{"name": p.name, "value": p.default, "description": p.description} for p in d.parameters]
+            },
+            "volumes": (
+                [{"name": c.volume, "persistentVolumeClaim": {"claimName": parameter(c.parameter)}} for c in d.claims]
+                + [{"name": d.scratch_volume, "emptyDir": {}}]
+            ),
             "templates": [{"name": "main", "dag": {"tasks": tasks}}] + templates,
         },
     }

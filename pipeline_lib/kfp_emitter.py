@@ -25,7 +25,8 @@ SECURITY_NOTE = (
     "(TMPDIR, HOME, MPLCONFIGDIR point there). It cannot express allowPrivilegeEscalation=false, capabilities "
     "drop ALL or the RuntimeDefault seccomp profile (KFP backends that enforce container security defaults set "
     "them), nor readOnlyRootFilesystem or fsGroup (left to the cluster). Secret and ConfigMap names "
-    "(PROM_TOKEN_SECRET, PROM_CA_CONFIGMAP) are optional inputs: leave them out for none.")
+    "(PROM_TOKEN_SECRET, PROM_CA_CONFIGMAP) are optional inputs: leave them out for none."
+)
 
 
 def input_name(parameter: str) -> str:
@@ -37,8 +38,9 @@ def description(d: Definition) -> str:
     return f"{d.description} {SECURITY_NOTE.format(uid=d.run_as_user, tmp=d.scratch_mount)}"
 
 
-def _signature(names: Sequence[str], optional: Set[str],
-               defaults: Optional[Mapping[str, str]] = None) -> inspect.Signature:
+def _signature(
+    names: Sequence[str], optional: Set[str], defaults: Optional[Mapping[str, str]] = None
+) -> inspect.Signature:
     """str inputs (with `defaults` when given); the `optional` ones are Optional[str] = None (absent = none)."""
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
     result = []
@@ -90,8 +92,7 @@ def _configure(task, step: Step, d: Definition, params: Mapping[str, object]) ->
     task.set_cpu_limit(step.resources.cpu_limit)
     task.set_memory_request(step.resources.memory_request)
     task.set_memory_limit(step.resources.memory_limit)
-    kubernetes.set_security_context(task, run_as_user=d.run_as_user, run_as_group=d.run_as_user,
-                                    run_as_non_root=True)
+    kubernetes.set_security_context(task, run_as_user=d.run_as_user, run_as_group=d.run_as_user, run_as_non_root=True)
     kubernetes.empty_dir_mount(task, volume_name=d.scratch_volume, mount_path=d.scratch_mount)
     for volume in step.claims:
         claim = d.claim(volume)
@@ -99,11 +100,13 @@ def _configure(task, step: Step, d: Definition, params: Mapping[str, object]) ->
     for mounted in step.files:
         # An unset optional input resolves to null and the KFP driver adds no volume for it.
         if mounted.kind == SECRET:
-            kubernetes.use_secret_as_volume(task, secret_name=params[mounted.parameter],
-                                            mount_path=mounted.mount_path, optional=True)
+            kubernetes.use_secret_as_volume(
+                task, secret_name=params[mounted.parameter], mount_path=mounted.mount_path, optional=True
+            )
         else:
-            kubernetes.use_config_map_as_volume(task, config_map_name=params[mounted.parameter],
-                                                mount_path=mounted.mount_path, optional=True)
+            kubernetes.use_config_map_as_volume(
+                task, config_map_name=params[mounted.parameter], mount_path=mounted.mount_path, optional=True
+            )
 
 
 def build_pipeline(d: Definition):

@@ -21,14 +21,22 @@ def labels() -> dict:
 
 def node_reader_role() -> dict:
     """`get` on nodes, cluster-wide (Nodes are not namespaced): nothing else."""
-    return {"apiVersion": RBAC_API, "kind": "ClusterRole", "metadata": {"name": NODE_READER, "labels": labels()},
-            "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]}
+    return {
+        "apiVersion": RBAC_API,
+        "kind": "ClusterRole",
+        "metadata": {"name": NODE_READER, "labels": labels()},
+        "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}],
+    }
 
 
 def node_reader_binding(name: str, service_account: str, namespace: str) -> dict:
-    return {"apiVersion": RBAC_API, "kind": "ClusterRoleBinding", "metadata": {"name": name, "labels": labels()},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NODE_READER},
-            "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]}
+    return {
+        "apiVersion": RBAC_API,
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name, "labels": labels()},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NODE_READER},
+        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+    }
 
 
 def argo_rbac(d: Definition) -> List[dict]:
@@ -36,17 +44,23 @@ def argo_rbac(d: Definition) -> List[dict]:
     account = d.service_account
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account, "labels": labels()}},
-        {"apiVersion": RBAC_API, "kind": "Role",
-         "metadata": {"name": account, "labels": labels()},
-         "rules": [
-             {"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]},
-             # Executors before Argo 3.4 report through pod annotations.
-             {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "watch", "patch"]},
-         ]},
-        {"apiVersion": RBAC_API, "kind": "RoleBinding",
-         "metadata": {"name": account, "labels": labels()},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": account},
-         "subjects": [{"kind": "ServiceAccount", "name": account}]},
+        {
+            "apiVersion": RBAC_API,
+            "kind": "Role",
+            "metadata": {"name": account, "labels": labels()},
+            "rules": [
+                {"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]},
+                # Executors before Argo 3.4 report through pod annotations.
+                {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "watch", "patch"]},
+            ],
+        },
+        {
+            "apiVersion": RBAC_API,
+            "kind": "RoleBinding",
+            "metadata": {"name": account, "labels": labels()},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": account},
+            "subjects": [{"kind": "ServiceAccount", "name": account}],
+        },
         node_reader_role(),
         node_reader_binding(f"{account}-node-reader", account, d.namespace),
     ]
@@ -54,8 +68,10 @@ def argo_rbac(d: Definition) -> List[dict]:
 
 def kfp_rbac() -> List[dict]:
     """Node reads for the ServiceAccount KFP runs pipelines as (edit the subject for another one)."""
-    return [node_reader_role(),
-            node_reader_binding(f"kepler-model-{KFP_SERVICE_ACCOUNT}-node-reader", KFP_SERVICE_ACCOUNT, KFP_NAMESPACE)]
+    return [
+        node_reader_role(),
+        node_reader_binding(f"kepler-model-{KFP_SERVICE_ACCOUNT}-node-reader", KFP_SERVICE_ACCOUNT, KFP_NAMESPACE),
+    ]
 
 
 def namespace(d: Definition) -> dict:
@@ -65,12 +81,19 @@ def namespace(d: Definition) -> dict:
 def claims(d: Definition) -> List[dict]:
     """The two claims under their default names (the parameters' defaults)."""
     defaults = d.defaults()
-    return [{
-        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
-        "metadata": {"name": defaults[c.parameter], "labels": labels(),
-                     "annotations": {"kepler-model/purpose": c.description}},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": c.size}}},
-    } for c in d.claims]
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {
+                "name": defaults[c.parameter],
+                "labels": labels(),
+                "annotations": {"kepler-model/purpose": c.description},
+            },
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": c.size}}},
+        }
+        for c in d.claims
+    ]
 
 
 def argo_kustomization(d: Definition) -> dict:
@@ -85,10 +108,12 @@ def argo_kustomization(d: Definition) -> dict:
 
 
 def argo_kustomize_config() -> dict:
-    return {"images": [
-        {"path": "spec/templates[]/container/image", "kind": "WorkflowTemplate"},
-        {"path": "spec/templates[]/container/image", "kind": "Workflow"},
-    ]}
+    return {
+        "images": [
+            {"path": "spec/templates[]/container/image", "kind": "WorkflowTemplate"},
+            {"path": "spec/templates[]/container/image", "kind": "Workflow"},
+        ]
+    }
 
 
 def top_kustomization(d: Definition, resources: Sequence[str] = ("namespace.yaml", "pvcs.yaml", "argo")) -> dict:

@@ -33,10 +33,10 @@ class Parameter:
 class Claim:
     """A PersistentVolumeClaim the pipeline mounts, named by a parameter (an existing claim)."""
 
-    parameter: str       # parameter holding the claim name
-    volume: str          # volume name inside the pod
+    parameter: str  # parameter holding the claim name
+    volume: str  # volume name inside the pod
     mount_path: str
-    size: str            # size of the claim in the shipped PVC manifest
+    size: str  # size of the claim in the shipped PVC manifest
     description: str
 
 
@@ -54,12 +54,12 @@ class MountedFile:
     file instead of a pod stuck in ContainerCreating.
     """
 
-    parameter: str       # parameter holding the object's name
-    kind: str            # SECRET or CONFIG_MAP
-    volume: str          # volume name (Argo) and suffix of the Argo template variant
-    mount_path: str      # folder the object's keys appear in
-    key: str             # the key (file name) the step reads
-    flag: str            # the step flag that takes the file's path
+    parameter: str  # parameter holding the object's name
+    kind: str  # SECRET or CONFIG_MAP
+    volume: str  # volume name (Argo) and suffix of the Argo template variant
+    mount_path: str  # folder the object's keys appear in
+    key: str  # the key (file name) the step reads
+    flag: str  # the step flag that takes the file's path
 
     @property
     def path(self) -> str:
@@ -94,7 +94,7 @@ class Step:
 
     name: str
     args: Tuple[Arg, ...]
-    claims: Tuple[str, ...]          # volume names of the claims to mount
+    claims: Tuple[str, ...]  # volume names of the claims to mount
     resources: Resources
     after: Tuple[str, ...] = ()
     files: Tuple[MountedFile, ...] = ()  # optional Secret/ConfigMap files
@@ -121,8 +121,10 @@ class Step:
 
     def variants(self) -> List[Tuple[Tuple[MountedFile, ...], Tuple[bool, ...]]]:
         """Every combination of the optional files: (files mounted, set/unset per file), none first."""
-        return [(tuple(f for f, on in zip(self.files, mask) if on), mask)
-                for mask in itertools.product((False, True), repeat=len(self.files))]
+        return [
+            (tuple(f for f, on in zip(self.files, mask) if on), mask)
+            for mask in itertools.product((False, True), repeat=len(self.files))
+        ]
 
 
 @dataclass(frozen=True)
@@ -133,12 +135,12 @@ class Definition:
     description: str
     namespace: str
     service_account: str
-    run_as_user: int                     # the step images' non-root user (images/*/Dockerfile USER)
+    run_as_user: int  # the step images' non-root user (images/*/Dockerfile USER)
     parameters: Tuple[Parameter, ...]
     claims: Tuple[Claim, ...]
     steps: Tuple[Step, ...]
-    env: Tuple[Tuple[str, str], ...]     # constant environment of every step
-    scratch_volume: str                  # emptyDir for the temporary folder (read-only root filesystem)
+    env: Tuple[Tuple[str, str], ...]  # constant environment of every step
+    scratch_volume: str  # emptyDir for the temporary folder (read-only root filesystem)
     scratch_mount: str
     registry: str
     tag: str
@@ -171,18 +173,21 @@ def check_definition(parameters: Sequence[Parameter], steps: Sequence[Step], cla
         for ref in step.input_names():
             if ref not in names:
                 raise PipelineDefinitionError(
-                    f"step {step.name!r} references unknown parameter {ref!r}; declared: {', '.join(names)}")
+                    f"step {step.name!r} references unknown parameter {ref!r}; declared: {', '.join(names)}"
+                )
         for volume in step.claims:
             if volume not in volumes:
                 raise PipelineDefinitionError(f"step {step.name!r} mounts unknown claim {volume!r}")
         for mounted in step.files:
             if mounted.kind not in (SECRET, CONFIG_MAP):
-                raise PipelineDefinitionError(f"step {step.name!r}: {mounted.volume!r} is neither a secret nor a "
-                                              f"configMap")
+                raise PipelineDefinitionError(
+                    f"step {step.name!r}: {mounted.volume!r} is neither a secret nor a configMap"
+                )
             parameter: Optional[Parameter] = next((p for p in parameters if p.name == mounted.parameter), None)
             if parameter is not None and parameter.default != "":
-                raise PipelineDefinitionError(f"parameter {parameter.name!r} names an optional {mounted.kind}: "
-                                              f"its default must be empty (none)")
+                raise PipelineDefinitionError(
+                    f"parameter {parameter.name!r} names an optional {mounted.kind}: its default must be empty (none)"
+                )
         for before in step.after:
             if before not in step_names:
                 raise PipelineDefinitionError(f"step {step.name!r} runs after unknown or later step {before!r}")

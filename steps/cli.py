@@ -13,7 +13,8 @@ from .common.config import Environment
 from .common.console import Console
 from .common.errors import StepError, UsageError
 from .common.flags import add_legacy_flags, ignored_legacy_flags, parse_bool
-from .common.signals import Interrupted, install as install_signal_handlers
+from .common.signals import Interrupted
+from .common.signals import install as install_signal_handlers
 
 # command -> module with build_parser() and run(args, env, console) -> int
 COMMANDS: Dict[str, str] = {
@@ -39,8 +40,12 @@ def _top_help() -> str:
     return "\n".join(lines)
 
 
-def main(argv: Optional[List[str]] = None, environ: Optional[dict] = None,
-         out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+def main(
+    argv: Optional[List[str]] = None,
+    environ: Optional[dict] = None,
+    out: Optional[TextIO] = None,
+    err: Optional[TextIO] = None,
+) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     env = Environment(dict(os.environ) if environ is None else environ)
     out = out or sys.stdout

@@ -25,13 +25,21 @@ MACHINE_ID = "demo-node"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m steps.demo",
-        description="Run query -> train -> export on generated Kepler data served by a local Prometheus.")
-    parser.add_argument("--workspace", default="demo-workspace",
-                        help="folder for the workspace, the models and the model database (default: %(default)s)")
+        description="Run query -> train -> export on generated Kepler data served by a local Prometheus.",
+    )
+    parser.add_argument(
+        "--workspace",
+        default="demo-workspace",
+        help="folder for the workspace, the models and the model database (default: %(default)s)",
+    )
     parser.add_argument("--containers", type=int, default=10, help="benchmark containers (default: %(default)s)")
     parser.add_argument("--duration", type=int, default=7200, help="seconds of data (default: %(default)s)")
-    parser.add_argument("--power", choices=("linear", "saturating"), default="linear",
-                        help="the known power function (default: %(default)s)")
+    parser.add_argument(
+        "--power",
+        choices=("linear", "saturating"),
+        default="linear",
+        help="the known power function (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed of the data (default: %(default)s)")
     return parser
 
@@ -64,21 +72,52 @@ def main(argv: Optional[List[str]] = None) -> int:
     for folder in (data_path, models, database):
         folder.mkdir(parents=True, exist_ok=True)
     noise = 1.0
-    config = SynthConfig(containers=args.containers, duration_s=float(args.duration), step_s=15.0,
-                         seed=args.seed, power=args.power, noise_w=noise, benchmark=BENCHMARK)
-    print(f"demo: generating {args.containers} containers x {args.duration} s of Kepler 0.7 metrics "
-          f"({args.power} power function, noise {noise} W)")
+    config = SynthConfig(
+        containers=args.containers,
+        duration_s=float(args.duration),
+        step_s=15.0,
+        seed=args.seed,
+        power=args.power,
+        noise_w=noise,
+        benchmark=BENCHMARK,
+    )
+    print(
+        f"demo: generating {args.containers} containers x {args.duration} s of Kepler 0.7 metrics "
+        f"({args.power} power function, noise {noise} W)"
+    )
     data = generate(config)
     start, end = data.window
     with PrometheusServer.from_synth(data, workdir=root / "prometheus") as prometheus:
-        print(f"demo: Prometheus {prometheus.url} serves the data from {format_window_time(start)} "
-              f"to {format_window_time(end)}")
+        print(
+            f"demo: Prometheus {prometheus.url} serves the data from {format_window_time(start)} "
+            f"to {format_window_time(end)}"
+        )
         status = kepler_model(
-            ["run", "--benchmark", BENCHMARK, "--server", prometheus.url, "--id", MACHINE_ID,
-             "--start-time", format_window_time(start), "--end-time", format_window_time(end), "--step", "15",
-             "--pipeline-name", PIPELINE, "--publisher", "kepler-model-demo", "-o", str(database),
-             "--data-path", str(data_path)],
-            environ={**os.environ, "DATAPATH": str(data_path), "MODEL_PATH": str(models)})
+            [
+                "run",
+                "--benchmark",
+                BENCHMARK,
+                "--server",
+                prometheus.url,
+                "--id",
+                MACHINE_ID,
+                "--start-time",
+                format_window_time(start),
+                "--end-time",
+                format_window_time(end),
+                "--step",
+                "15",
+                "--pipeline-name",
+                PIPELINE,
+                "--publisher",
+                "kepler-model-demo",
+                "-o",
+                str(database),
+                "--data-path",
+                str(data_path),
+            ],
+            environ={**os.environ, "DATAPATH": str(data_path), "MODEL_PATH": str(models)},
+        )
     if status != 0:
         print(f"demo: the pipeline failed with exit status {status}", file=sys.stderr)
         return status
@@ -86,21 +125,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     print()
     print("demo: the known power function (package, watts):")
     if model.kind == "linear":
-        print(f"  {model.idle_package_w} + {model.cpu_w_per_ms} x bpf_cpu_time_ms/s "
-              f"+ {model.page_cache_w_per_hit} x bpf_page_cache_hit/s, plus {noise} W noise")
+        print(
+            f"  {model.idle_package_w} + {model.cpu_w_per_ms} x bpf_cpu_time_ms/s "
+            f"+ {model.page_cache_w_per_hit} x bpf_page_cache_hit/s, plus {noise} W noise"
+        )
     else:
-        print(f"  {model.idle_package_w} + {model.pmax_w} x (1 - exp(-bpf_cpu_time_ms/s / {model.k_ms:.0f})) "
-              f"+ {model.page_cache_w_per_hit} x bpf_page_cache_hit/s, plus {noise} W noise")
+        print(
+            f"  {model.idle_package_w} + {model.pmax_w} x (1 - exp(-bpf_cpu_time_ms/s / {model.k_ms:.0f})) "
+            f"+ {model.page_cache_w_per_hit} x bpf_page_cache_hit/s, plus {noise} W noise"
+        )
     learned = _learned_linear(PipelineLayout(models / PIPELINE))
     if learned:
-        print(f"  LinearRegressionTrainer (BPFOnly) learned: {learned[0]:.2f} + {learned[1]:.5f} x bpf_cpu_time_ms/s "
-              f"+ {learned[2]:.6f} x bpf_page_cache_hit/s")
+        print(
+            f"  LinearRegressionTrainer (BPFOnly) learned: {learned[0]:.2f} + {learned[1]:.5f} x bpf_cpu_time_ms/s "
+            f"+ {learned[2]:.6f} x bpf_page_cache_hit/s"
+        )
     model_db = ModelDatabase(database)
     exported = model_db.pipeline(PIPELINE)
     print("demo: best exported rapl-sysfs AbsPower models (MAE in watts, worst component):")
     for row in _best_rows(exported.model_metadata_csv("rapl-sysfs", "AbsPower")):
-        print(f"  {row['feature_group']:<20} {row['model_name']:<36} mae {float(row['mae']):6.2f}  "
-              f"mape {float(row['mape']):6.2f}")
+        print(
+            f"  {row['feature_group']:<20} {row['model_name']:<36} mae {float(row['mae']):6.2f}  "
+            f"mape {float(row['mape']):6.2f}"
+        )
     print(f"demo: model database {model_db.version_dir}; report {exported.readme}")
     return 0
 

@@ -127,7 +127,7 @@ def remove_empty_dirs(root: PathLike) -> None:
     root = Path(root)
     if not root.is_dir():
         return
-    for current, dirs, files in os.walk(root, topdown=False):
+    for current, _dirs, _files in os.walk(root, topdown=False):
         path = Path(current)
         if path != root and not any(path.iterdir()):
             path.rmdir()

@@ -35,27 +35,40 @@ class FeatureGroup:
         return features.index(wanted) if wanted in features else 0
 
 
-def _group(name: str, value: int, features: Tuple[str, ...], main: Optional[str], dram: Optional[str],
-           trainable: bool = True) -> FeatureGroup:
+def _group(
+    name: str, value: int, features: Tuple[str, ...], main: Optional[str], dram: Optional[str], trainable: bool = True
+) -> FeatureGroup:
     return FeatureGroup(name, value, tuple(sorted(features)), main, dram, trainable)
 
 
-FEATURE_GROUPS: Dict[str, FeatureGroup] = {g.name: g for g in (
-    _group("Full", 1, WORKLOAD_FEATURES + ACCELERATOR_FEATURES + SYSTEM_FEATURES, "cpu_instructions", "cache_miss"),
-    _group("WorkloadOnly", 2, WORKLOAD_FEATURES + ACCELERATOR_FEATURES, "cpu_instructions", "cache_miss"),
-    _group("CounterOnly", 3, COUNTER_FEATURES, "cpu_instructions", "cache_miss"),
-    _group("BPFOnly", 4, BPF_FEATURES, "bpf_cpu_time_ms", "bpf_page_cache_hit"),
-    _group("IRQOnly", 5, (), None, None, trainable=False),
-    _group("CounterIRQCombined", 6, COUNTER_FEATURES + IRQ_FEATURES, "cpu_instructions", "cache_miss"),
-    _group("Basic", 7, COUNTER_FEATURES + BPF_FEATURES, "cpu_instructions", "cache_miss"),
-    _group("BPFIRQ", 8, BPF_FEATURES + IRQ_FEATURES, "bpf_cpu_time_ms", "bpf_page_cache_hit"),
-    _group("AcceleratorOnly", 9, ACCELERATOR_FEATURES, "accelerator_intel_qat", "accelerator_intel_qat"),
-    _group("ThirdParty", 10, (), None, None),
-)}
+FEATURE_GROUPS: Dict[str, FeatureGroup] = {
+    g.name: g
+    for g in (
+        _group("Full", 1, WORKLOAD_FEATURES + ACCELERATOR_FEATURES + SYSTEM_FEATURES, "cpu_instructions", "cache_miss"),
+        _group("WorkloadOnly", 2, WORKLOAD_FEATURES + ACCELERATOR_FEATURES, "cpu_instructions", "cache_miss"),
+        _group("CounterOnly", 3, COUNTER_FEATURES, "cpu_instructions", "cache_miss"),
+        _group("BPFOnly", 4, BPF_FEATURES, "bpf_cpu_time_ms", "bpf_page_cache_hit"),
+        _group("IRQOnly", 5, (), None, None, trainable=False),
+        _group("CounterIRQCombined", 6, COUNTER_FEATURES + IRQ_FEATURES, "cpu_instructions", "cache_miss"),
+        _group("Basic", 7, COUNTER_FEATURES + BPF_FEATURES, "cpu_instructions", "cache_miss"),
+        _group("BPFIRQ", 8, BPF_FEATURES + IRQ_FEATURES, "bpf_cpu_time_ms", "bpf_page_cache_hit"),
+        _group("AcceleratorOnly", 9, ACCELERATOR_FEATURES, "accelerator_intel_qat", "accelerator_intel_qat"),
+        _group("ThirdParty", 10, (), None, None),
+    )
+}
 
 # Processing order of groups and of the "valid groups" list.
-GROUP_ORDER = ("Full", "WorkloadOnly", "CounterOnly", "BPFOnly", "BPFIRQ", "CounterIRQCombined", "Basic",
-               "AcceleratorOnly", "ThirdParty")
+GROUP_ORDER = (
+    "Full",
+    "WorkloadOnly",
+    "CounterOnly",
+    "BPFOnly",
+    "BPFIRQ",
+    "CounterIRQCombined",
+    "Basic",
+    "AcceleratorOnly",
+    "ThirdParty",
+)
 
 
 def feature_groups(thirdparty: Tuple[str, ...] = ()) -> List[FeatureGroup]:
@@ -64,8 +77,9 @@ def feature_groups(thirdparty: Tuple[str, ...] = ()) -> List[FeatureGroup]:
     for name in GROUP_ORDER:
         group = FEATURE_GROUPS[name]
         if name == "WorkloadOnly" and thirdparty:
-            group = _group(name, group.value, group.features + tuple(thirdparty), group.main_feature,
-                           group.dram_main_feature)
+            group = _group(
+                name, group.value, group.features + tuple(thirdparty), group.main_feature, group.dram_main_feature
+            )
         if name == "ThirdParty":
             if not thirdparty:
                 continue
@@ -83,14 +97,17 @@ class EnergySource:
     unit_label: Optional[str]  # "package" when components are measured per package
 
 
-ENERGY_SOURCES: Dict[str, EnergySource] = {s.name: s for s in (
-    EnergySource("rapl-sysfs", ("package", "core", "uncore", "dram"), "package"),
-    EnergySource("rapl-msr", ("package", "core", "uncore", "dram"), "package"),
-    EnergySource("acpi", ("platform",), None),
-    EnergySource("hmc", ("platform",), None),
-    EnergySource("redfish", ("platform",), None),
-    EnergySource("trained_power_model", ("package", "core", "uncore", "dram"), "package"),
-)}
+ENERGY_SOURCES: Dict[str, EnergySource] = {
+    s.name: s
+    for s in (
+        EnergySource("rapl-sysfs", ("package", "core", "uncore", "dram"), "package"),
+        EnergySource("rapl-msr", ("package", "core", "uncore", "dram"), "package"),
+        EnergySource("acpi", ("platform",), None),
+        EnergySource("hmc", ("platform",), None),
+        EnergySource("redfish", ("platform",), None),
+        EnergySource("trained_power_model", ("package", "core", "uncore", "dram"), "package"),
+    )
+}
 SOURCE_ORDER = tuple(ENERGY_SOURCES)  # rapl-sysfs, rapl-msr, acpi, hmc, redfish, trained_power_model
 DEFAULT_ENERGY_SOURCE = "rapl-sysfs"
 
@@ -112,8 +129,12 @@ TRAINER_NAMES = (
     "ExponentialRegressionTrainer",
 )
 # Weight JSON that export publishes (export.md §4.3).
-PUBLISHED_WEIGHT_TRAINERS = ("SGDRegressorTrainer", "LogarithmicRegressionTrainer", "LogisticRegressionTrainer",
-                             "ExponentialRegressionTrainer")
+PUBLISHED_WEIGHT_TRAINERS = (
+    "SGDRegressorTrainer",
+    "LogarithmicRegressionTrainer",
+    "LogisticRegressionTrainer",
+    "ExponentialRegressionTrainer",
+)
 
 EXTRACTORS = ("default", "smooth")
 ISOLATORS = ("none", "min", "profile", "trainer")
@@ -133,6 +154,20 @@ def split_model_name(name: str) -> Tuple[str, int]:
 def model_metadata_columns(source: str) -> Tuple[str, ...]:
     """Columns of `<source>_<ot>_model_metadata.csv` after the index (workspace.md §3.11)."""
     components = ENERGY_SOURCES[source].components
-    return (("model_name", "trainer", "model_class", "model_file", "features", "fe_files", "output_type",
-             "mae", "mape", "node_type") + tuple(f"{c}_mae" for c in components)
-            + tuple(f"{c}_mape" for c in components) + ("feature_group",))
+    return (
+        (
+            "model_name",
+            "trainer",
+            "model_class",
+            "model_file",
+            "features",
+            "fe_files",
+            "output_type",
+            "mae",
+            "mape",
+            "node_type",
+        )
+        + tuple(f"{c}_mae" for c in components)
+        + tuple(f"{c}_mape" for c in components)
+        + ("feature_group",)
+    )

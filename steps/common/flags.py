@@ -32,8 +32,14 @@ def parse_bool(value: Optional[str], flag: str = "") -> bool:
 
 def bool_flag(parser: argparse.ArgumentParser, *names: str, help: str, default: bool = False) -> None:
     """A boolean flag accepting the bare form and `=true|false`; stored as a raw string, parsed later."""
-    parser.add_argument(*names, nargs="?", const="true", default=None, metavar="true|false",
-                        help=f"{help} (default: {str(default).lower()})")
+    parser.add_argument(
+        *names,
+        nargs="?",
+        const="true",
+        default=None,
+        metavar="true|false",
+        help=f"{help} (default: {str(default).lower()})",
+    )
 
 
 def split_list(values: Optional[Iterable[str] | str]) -> List[str]:
@@ -128,5 +134,5 @@ def ignored_legacy_flags(args: argparse.Namespace) -> List[str]:
     given = []
     for key, value in vars(args).items():
         if key.startswith(LEGACY_DEST_PREFIX) and value is not None:
-            given.append("--" + key[len(LEGACY_DEST_PREFIX):].replace("_", "-"))
+            given.append("--" + key[len(LEGACY_DEST_PREFIX) :].replace("_", "-"))
     return sorted(given)

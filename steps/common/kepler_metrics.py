@@ -59,8 +59,16 @@ class Generation:
 
 
 def _workload(prefix: str = "kepler_container_") -> Dict[str, FeatureMetric]:
-    names = ("bpf_cpu_time_ms", "bpf_page_cache_hit", "bpf_block_irq", "bpf_net_rx_irq", "bpf_net_tx_irq",
-             "cache_miss", "cpu_cycles", "cpu_instructions")
+    names = (
+        "bpf_cpu_time_ms",
+        "bpf_page_cache_hit",
+        "bpf_block_irq",
+        "bpf_net_rx_irq",
+        "bpf_net_tx_irq",
+        "cache_miss",
+        "cpu_cycles",
+        "cpu_instructions",
+    )
     return {name: FeatureMetric(f"{prefix}{name}_total", COUNTER) for name in names}
 
 
@@ -74,43 +82,54 @@ _features_06 = {k: v for k, v in _workload().items() if k != "bpf_page_cache_hit
 # 0.6 named its CPU-time counter `_us_` but exported milliseconds: factor 1.
 _features_06["bpf_cpu_time_ms"] = FeatureMetric("kepler_container_bpf_cpu_time_us_total", COUNTER, 1.0)
 
-GENERATIONS: Dict[str, Generation] = {g.id: g for g in (
-    Generation(
-        id="0.6",
-        detect=("kepler_container_bpf_cpu_time_us_total",),
-        features={**_features_06, **_SYSTEM_07},
-        source_labels={"rapl-sysfs": ("rapl",), "acpi": ("acpi",)},
-        node_info="kepler_node_info",
-        package_ratio="kepler_container_cpu_usage_per_package_ratio",
-        cgroup_cpu="kepler_container_cgroupfs_cpu_usage_us_total",
-    ),
-    Generation(
-        id="0.7",
-        detect=("kepler_container_bpf_cpu_time_ms_total", "kepler_process_bpf_cpu_time_ms_total")
-        + tuple(f"kepler_node_{c}_joules_total" for c in ("package", "core", "uncore", "dram", "platform")),
-        features={**_workload(), **_SYSTEM_07},
-        source_labels={"rapl-sysfs": ("rapl-sysfs", "intel_rapl"), "rapl-msr": ("rapl-msr",), "acpi": ("acpi",),
-                       "redfish": ("redfish",), "hmc": ("hmc",), "trained_power_model": ("trained_power_model",)},
-        node_info="kepler_node_info",
-        package_ratio="kepler_container_cpu_usage_per_package_ratio",
-        cgroup_cpu="kepler_container_cgroupfs_cpu_usage_us_total",
-        vm_features={name: f"kepler_process_{name}_total" for name in _workload()},
-    ),
-    Generation(
-        id="0.10",
-        detect=("kepler_node_cpu_joules_total",),
-        features={"bpf_cpu_time_ms": FeatureMetric("kepler_container_cpu_seconds_total", COUNTER, 1000.0),
-                  "node_info": FeatureMetric("kepler_node_cpu_info", SYSTEM)},
-        source_labels={},
-        node_info="kepler_node_cpu_info",
-        package_ratio=None,
-        cgroup_cpu=None,
-        container_id_labels=("container_id", "container_name", "pod_id"),
-        energy_id_labels=("zone", "path"),
-        node_labels=("node_name",),
-        supported_by_train=False,
-    ),
-)}
+GENERATIONS: Dict[str, Generation] = {
+    g.id: g
+    for g in (
+        Generation(
+            id="0.6",
+            detect=("kepler_container_bpf_cpu_time_us_total",),
+            features={**_features_06, **_SYSTEM_07},
+            source_labels={"rapl-sysfs": ("rapl",), "acpi": ("acpi",)},
+            node_info="kepler_node_info",
+            package_ratio="kepler_container_cpu_usage_per_package_ratio",
+            cgroup_cpu="kepler_container_cgroupfs_cpu_usage_us_total",
+        ),
+        Generation(
+            id="0.7",
+            detect=("kepler_container_bpf_cpu_time_ms_total", "kepler_process_bpf_cpu_time_ms_total")
+            + tuple(f"kepler_node_{c}_joules_total" for c in ("package", "core", "uncore", "dram", "platform")),
+            features={**_workload(), **_SYSTEM_07},
+            source_labels={
+                "rapl-sysfs": ("rapl-sysfs", "intel_rapl"),
+                "rapl-msr": ("rapl-msr",),
+                "acpi": ("acpi",),
+                "redfish": ("redfish",),
+                "hmc": ("hmc",),
+                "trained_power_model": ("trained_power_model",),
+            },
+            node_info="kepler_node_info",
+            package_ratio="kepler_container_cpu_usage_per_package_ratio",
+            cgroup_cpu="kepler_container_cgroupfs_cpu_usage_us_total",
+            vm_features={name: f"kepler_process_{name}_total" for name in _workload()},
+        ),
+        Generation(
+            id="0.10",
+            detect=("kepler_node_cpu_joules_total",),
+            features={
+                "bpf_cpu_time_ms": FeatureMetric("kepler_container_cpu_seconds_total", COUNTER, 1000.0),
+                "node_info": FeatureMetric("kepler_node_cpu_info", SYSTEM),
+            },
+            source_labels={},
+            node_info="kepler_node_cpu_info",
+            package_ratio=None,
+            cgroup_cpu=None,
+            container_id_labels=("container_id", "container_name", "pod_id"),
+            energy_id_labels=("zone", "path"),
+            node_labels=("node_name",),
+            supported_by_train=False,
+        ),
+    )
+}
 
 # Order of the rules of kepler-metrics.md §4: first match wins.
 DETECTION_ORDER = ("0.10", "0.6", "0.7")

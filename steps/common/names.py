@@ -75,8 +75,10 @@ def check_pipeline_flag(value: str, flag: str) -> str:
     """A pipeline name from a flag: a plain name, then the pipeline character set; usage errors."""
     check_flag_name(value, flag)
     if not PIPELINE_PATTERN.fullmatch(value):
-        raise UsageError(f"{flag} {shown(value)} is not a valid pipeline name: use letters, digits, '.', '_' "
-                         "and '-', starting with a letter or digit")
+        raise UsageError(
+            f"{flag} {shown(value)} is not a valid pipeline name: use letters, digits, '.', '_' "
+            "and '-', starting with a letter or digit"
+        )
     return value
 
 
@@ -90,8 +92,9 @@ def variable_label(flag: str, variable: str) -> str:
     return f"{variable} (default of {flag})"
 
 
-def resolve_name(flag_value: Optional[str], env: Environment, flag: str, *variables: str,
-                 default: Optional[str] = None) -> Optional[str]:
+def resolve_name(
+    flag_value: Optional[str], env: Environment, flag: str, *variables: str, default: Optional[str] = None
+) -> Optional[str]:
     """`config.resolve` for a value that becomes a path component, stripped and checked.
 
     A bad value is a usage error naming the flag, or the variable it came from, so the user

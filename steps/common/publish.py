@@ -186,10 +186,15 @@ class Staging:
     def commit(self, moves: Sequence[Tuple[Optional[Path], Path]]) -> None:
         """Rename each staged path (or None: remove) onto its target, as one unit; then discard."""
         root = self.open()
-        journal = [Move(None if staged is None else str(Path(staged).relative_to(root)),
-                        str(Path(target).relative_to(self.parent)),
-                        0 if staged is None else os.lstat(staged).st_ino)
-                   for staged, target in moves]
+        signals.check()  # a stop asked for while the outputs were staged: the targets stay as they are
+        journal = [
+            Move(
+                None if staged is None else str(Path(staged).relative_to(root)),
+                str(Path(target).relative_to(self.parent)),
+                0 if staged is None else os.lstat(staged).st_ino,
+            )
+            for staged, target in moves
+        ]
         tmp = root / (JOURNAL + ".tmp")
         try:
             tmp.write_text(json.dumps([m.to_json() for m in journal]), encoding="utf-8")
@@ -208,8 +213,10 @@ class Staging:
             except OSError as failure:
                 self._keep = True
                 self._unlock()
-                raise StepError(f"the commit into {self.parent} stopped half-way ({failure.strerror or failure}: "
-                                f"{failure.filename}); the next run finishes it from {root}") from None
+                raise StepError(
+                    f"the commit into {self.parent} stopped half-way ({failure.strerror or failure}: "
+                    f"{failure.filename}); the next run finishes it from {root}"
+                ) from None
             self.committed = True
         self.discard()
         signals.checkpoint("commit.done")

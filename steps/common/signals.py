@@ -5,10 +5,17 @@ behind and printing nothing. `install()` turns the signal into `Interrupted`, wh
 through every `finally` (staging is discarded, workers stopped) up to the command line, which
 prints one error line and exits with 128 + the signal number. `Interrupted` is not an
 `Exception`: code that turns any error of one model into a failed model must not swallow it.
+
+The handler raises at once where that is safe, and otherwise only records the request, which
+the next `check()` raises. Not safe: inside `deferred()` (a commit's renames), and while an
+import holds the interpreter's import lock (an exception there can leave the lock taken, and
+every later import in any thread would wait forever). Steps call `check()` between units of
+work, which also catches an `Interrupted` that library code swallowed with a bare `except`.
 """
 
 from __future__ import annotations
 
+import _imp
 import contextlib
 import os
 import signal
@@ -36,29 +43,40 @@ class Interrupted(BaseException):
         return f"{text}; {self.outcome}" if self.outcome else text
 
 
-_raised = threading.Event()
-_deferral = {"depth": 0, "pending": 0}  # main thread only: nesting of `deferred`, signal held meanwhile
+# Main thread only. requested: the first signal received (0: none); raised: it was raised once by
+# the handler (a second signal must not cut short the clean-up the first one started); deferring:
+# nesting depth of `deferred`.
+_state = {"requested": 0, "raised": False, "deferring": 0}
 
 
-def _raise(signum: int, _frame: Any) -> None:
-    # Once only: a second signal must not cut short the clean-up the first one started.
-    if _raised.is_set():
-        return
-    if _deferral["depth"]:
-        _deferral["pending"] = signum
-        return
-    _raised.set()
-    raise Interrupted(signum)
+def _handle(signum: int, _frame: Any) -> None:
+    if not _state["requested"]:
+        _state["requested"] = signum
+    if _state["raised"] or _state["deferring"] or _imp.lock_held():
+        return  # raised by the next check() or at the end of `deferred`
+    _state["raised"] = True
+    raise Interrupted(_state["requested"])
 
 
 def install() -> None:
     """Raise `Interrupted` in the main thread on SIGTERM and SIGINT (no-op outside the main thread)."""
     if threading.current_thread() is not threading.main_thread():
         return
-    _raised.clear()
-    _deferral.update(depth=0, pending=0)
+    _state.update(requested=0, raised=False, deferring=0)
     for signum in HANDLED:
-        signal.signal(signum, _raise)
+        signal.signal(signum, _handle)
+
+
+def requested() -> bool:
+    """Whether a stop was asked for (for loops that wait with a timeout)."""
+    return bool(_state["requested"])
+
+
+def check() -> None:
+    """Raise `Interrupted` if a signal came: call between units of work, in the main thread."""
+    if _state["requested"] and not _state["deferring"] and threading.current_thread() is threading.main_thread():
+        _state["raised"] = True
+        raise Interrupted(_state["requested"])
 
 
 @contextlib.contextmanager
@@ -70,15 +88,12 @@ def deferred() -> Iterator[None]:
     any thread (BLAS, zip writers), and CPython runs the handler in the main thread regardless.
     SIGKILL cannot be held; the commit journal (steps/common/publish.py) covers it.
     """
-    _deferral["depth"] += 1
+    _state["deferring"] += 1
     try:
         yield
     finally:
-        _deferral["depth"] -= 1
-    pending = _deferral["pending"]
-    if pending and not _deferral["depth"]:
-        _deferral["pending"] = 0
-        _raise(pending, None)
+        _state["deferring"] -= 1
+    check()
 
 
 def mark_outcome(stop: Interrupted, outcome: str) -> None:
@@ -92,7 +107,7 @@ PAUSE_VARIABLE = "KEPLER_MODEL_TEST_PAUSE_AT"
 
 def checkpoint(name: str) -> None:
     """A named moment of a commit. The crash-safety tests set KEPLER_MODEL_TEST_PAUSE_AT to one of
-    them: the process stops itself there (SIGSTOP), so that a real SIGTERM or SIGKILL lands at
+    them: the process stops itself (SIGSTOP) there, so that a real SIGTERM or SIGKILL lands at
     exactly that moment. Unset (always, outside those tests), it does nothing."""
     if os.environ.get(PAUSE_VARIABLE) == name:
         os.kill(os.getpid(), signal.SIGSTOP)

@@ -73,8 +73,12 @@ class Workspace:
         return [self.machine_spec(machine_id), self.data_path / f"{machine_id}.json"]
 
     def profile(self, pipeline: str, source: str) -> Path:
-        return (self.data_path / check_name(pipeline, "pipeline name") / "profile"
-                / f"{check_name(source, 'energy source')}.json")
+        return (
+            self.data_path
+            / check_name(pipeline, "pipeline name")
+            / "profile"
+            / f"{check_name(source, 'energy source')}.json"
+        )
 
     # -- trained pipelines (workspace.md §2.2)
     def pipeline(self, name: str) -> "PipelineLayout":
@@ -133,8 +137,9 @@ class PipelineLayout:
         return self.preprocessed_dir / f"preprocess_abs_{parts}.csv"
 
     def preprocessed_dyn(self, extractor: str, isolator: str, source: str, group: str) -> Path:
-        parts = _parts((extractor, "extractor"), (isolator, "isolator"), (source, "energy source"),
-                       (group, "feature group"))
+        parts = _parts(
+            (extractor, "extractor"), (isolator, "isolator"), (source, "energy source"), (group, "feature group")
+        )
         return self.preprocessed_dir / f"preprocess_dyn_{parts}.csv"
 
     def source_dir(self, source: str) -> Path:
@@ -247,14 +252,21 @@ def validate_query_response(document: Any, path: Path) -> QueryResponse:
         if not isinstance(series_list, list):
             raise StepError(f"{path} is not a query response: {metric!r} does not map to a list of series")
         for position, series in enumerate(series_list):
-            if not isinstance(series, dict) or not isinstance(series.get("metric"), dict) \
-                    or not isinstance(series.get("values"), (list, SampleColumns)):
-                raise StepError(f"{path} is not a query response: series {position} of {metric!r} "
-                                "lacks a 'metric' object or a 'values' list")
+            if (
+                not isinstance(series, dict)
+                or not isinstance(series.get("metric"), dict)
+                or not isinstance(series.get("values"), (list, SampleColumns))
+            ):
+                raise StepError(
+                    f"{path} is not a query response: series {position} of {metric!r} "
+                    "lacks a 'metric' object or a 'values' list"
+                )
             for sample in series["values"][:1] if isinstance(series["values"], list) else ():
                 if not isinstance(sample, (list, tuple)) or len(sample) != 2:
-                    raise StepError(f"{path} is not a query response: series {position} of {metric!r} "
-                                    "has a value that is not a [time, value] pair")
+                    raise StepError(
+                        f"{path} is not a query response: series {position} of {metric!r} "
+                        "has a value that is not a [time, value] pair"
+                    )
     return document
 
 

@@ -71,13 +71,46 @@ def _write_member(handle: BinaryIO, item: "_Packed", offset: int, central: List[
     method = zipfile.ZIP_STORED if item.member.store else zipfile.ZIP_DEFLATED
     if offset + len(item.data) + _LOCAL.size + len(name) >= _LIMIT:
         return -1
-    header = _LOCAL.pack(b"PK\003\004", 20, 0, flags, method, item.dos_time, item.dos_date, item.crc,
-                         len(item.data), item.size, len(name), 0)
+    header = _LOCAL.pack(
+        b"PK\003\004",
+        20,
+        0,
+        flags,
+        method,
+        item.dos_time,
+        item.dos_date,
+        item.crc,
+        len(item.data),
+        item.size,
+        len(name),
+        0,
+    )
     handle.write(header + name)
     handle.write(item.data)
-    central.append(_CENTRAL.pack(b"PK\001\002", 20, 3, 20, 0, flags, method, item.dos_time, item.dos_date,
-                                 item.crc, len(item.data), item.size, len(name), 0, 0, 0, 0,
-                                 (item.mode & 0xFFFF) << 16, offset) + name)
+    central.append(
+        _CENTRAL.pack(
+            b"PK\001\002",
+            20,
+            3,
+            20,
+            0,
+            flags,
+            method,
+            item.dos_time,
+            item.dos_date,
+            item.crc,
+            len(item.data),
+            item.size,
+            len(name),
+            0,
+            0,
+            0,
+            0,
+            (item.mode & 0xFFFF) << 16,
+            offset,
+        )
+        + name
+    )
     return offset + len(header) + len(name) + len(item.data)
 
 
@@ -90,21 +123,34 @@ def _pack(member: Member, level: int) -> _Packed:
     if not member.store:
         compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
         packed = compressor.compress(data) + compressor.flush()
-    return _Packed(member, zlib.crc32(data), len(data), packed, (hour << 11) | (minute << 5) | (second // 2),
-                   ((year - 1980) << 9) | (month << 5) | day, status.st_mode)
+    return _Packed(
+        member,
+        zlib.crc32(data),
+        len(data),
+        packed,
+        (hour << 11) | (minute << 5) | (second // 2),
+        ((year - 1980) << 9) | (month << 5) | day,
+        status.st_mode,
+    )
 
 
 def _write_with_zipfile(handle: BinaryIO, members: Iterable[Member], level: int) -> None:
     with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         for member in members:
-            archive.write(member.source, member.name,
-                          compress_type=zipfile.ZIP_STORED if member.store else zipfile.ZIP_DEFLATED,
-                          compresslevel=None if member.store else level)
+            archive.write(
+                member.source,
+                member.name,
+                compress_type=zipfile.ZIP_STORED if member.store else zipfile.ZIP_DEFLATED,
+                compresslevel=None if member.store else level,
+            )
 
 
 def members_of(root: Path, store_suffixes: Tuple[str, ...] = (".zip",)) -> List[Member]:
     """Every file under `root` not under a hidden name, sorted by archive path."""
-    files = [p for p in root.rglob("*")
-             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    files = [
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    ]
     members = [Member(p.relative_to(root).as_posix(), p, p.suffix in store_suffixes) for p in files]
     return sorted(members, key=lambda m: m.name)

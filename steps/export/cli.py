@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..common.config import Environment
 from ..common.console import Console
-from ..common.signals import Interrupted, mark_outcome
 from ..common.flags import StepArgumentParser, bool_flag
+from ..common.signals import Interrupted, mark_outcome
 from .settings import DEFAULT_BASE_URL, VERSION_VARIABLE, settings_from_args
 
 
@@ -13,7 +13,7 @@ def build_parser() -> StepArgumentParser:
     parser = StepArgumentParser(
         prog="kepler-model export",
         description="Publish the models of a trained pipeline whose errors are under the thresholds into a "
-                    "kepler-model-db 'models' folder (<output>/<version>/<pipeline>), with reports and plots.",
+        "kepler-model-db 'models' folder (<output>/<version>/<pipeline>), with reports and plots.",
     )
     parser.add_argument("-p", "--pipeline-name", help="pipeline under MODEL_PATH (required)")
     parser.add_argument("-o", "--output", help="kepler-model-db 'models' folder, created when missing (required)")
@@ -28,8 +28,10 @@ def build_parser() -> StepArgumentParser:
     parser.add_argument("--hard-threshold", help="cap on both MAE and MAPE (default: EXPORT_HARD_THRESHOLD or 100)")
     parser.add_argument("--base-url", help=f"base of report URLs (default: MODEL_DB_BASE_URL or {DEFAULT_BASE_URL})")
     parser.add_argument("--version", help=f"model-db version folder (default: {VERSION_VARIABLE} or v0.7)")
-    parser.epilog = ("Environment: MODEL_PATH (trained pipelines, default: the data path), ERROR_KEY (mae or mape, "
-                     "orders models), CONFIG_PATH.")
+    parser.epilog = (
+        "Environment: MODEL_PATH (trained pipelines, default: the data path), ERROR_KEY (mae or mape, "
+        "orders models), CONFIG_PATH."
+    )
     return parser
 
 

@@ -25,8 +25,7 @@ def shortest(number: float) -> str:
 
 def cell(value: Any) -> str:
     """A node attribute as stored in node_type_index.json; unknown values (None, "", 0) print empty."""
-    if value is None or value == "" or (isinstance(value, (int, float)) and not isinstance(value, bool)
-                                        and value == 0):
+    if value is None or value == "" or (isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0):
         return ""
     return str(value)
 
@@ -42,8 +41,10 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def version_row(pipeline: str, collect_time: str, last_update_time: str, publisher: str) -> str:
-    return (f"[{pipeline}](./.doc/{pipeline}.md)|{collect_time}|{last_update_time}|"
-            f"[{publisher}](https://github.com/{publisher})|[link](./{pipeline})")
+    return (
+        f"[{pipeline}](./.doc/{pipeline}.md)|{collect_time}|{last_update_time}|"
+        f"[{publisher}](https://github.com/{publisher})|[link](./{pipeline})"
+    )
 
 
 def version_readme_header(version: str) -> str:
@@ -72,7 +73,7 @@ def upsert_version_row(existing: Optional[str], version: str, pipeline: str, row
     for position, line in enumerate(lines):
         first = _first_cell(line)
         if first is not None and first.startswith(marker):
-            ending = line[len(line.rstrip("\r\n")):]
+            ending = line[len(line.rstrip("\r\n")) :]
             lines[position] = row + (ending or "")
             return "".join(lines)
     header_at = next((i for i, line in enumerate(lines) if _is_table_header(line)), None)
@@ -111,12 +112,29 @@ def _bullets(names: Sequence[str]) -> List[str]:
     return [f"  - {name}" for name in names] if names else ["  (none)"]
 
 
-def pipeline_page(pipeline: str, extractor: str, isolator: str, abs_trainers: Sequence[str],
-                  dyn_trainers: Sequence[str], workloads: Sequence[Tuple[str, Optional[str]]]) -> str:
+def pipeline_page(
+    pipeline: str,
+    extractor: str,
+    isolator: str,
+    abs_trainers: Sequence[str],
+    dyn_trainers: Sequence[str],
+    workloads: Sequence[Tuple[str, Optional[str]]],
+) -> str:
     """The hand-editable page `.doc/<pipeline>.md`; `workloads` = (name, window file text or None)."""
-    lines = [f"# Pipeline {pipeline}", "", "## Description", "", "<-- put pipeline description here -->", "",
-             "## Components", "", f"- **Extractor:** {extractor}", f"- **Isolator:** {isolator}",
-             "- **AbsPower Trainers:**", ""]
+    lines = [
+        f"# Pipeline {pipeline}",
+        "",
+        "## Description",
+        "",
+        "<-- put pipeline description here -->",
+        "",
+        "## Components",
+        "",
+        f"- **Extractor:** {extractor}",
+        f"- **Isolator:** {isolator}",
+        "- **AbsPower Trainers:**",
+        "",
+    ]
     lines += _bullets(abs_trainers)
     lines += ["", "- **DynPower Trainers:**", ""]
     if list(dyn_trainers) == list(abs_trainers) and dyn_trainers:
@@ -141,20 +159,32 @@ class NodeTypeLine:
     members: int
 
 
-def pipeline_readme(pipeline: str, mae_threshold: float, mape_threshold: float,
-                    node_types: Sequence[NodeTypeLine], metadata_plots: Sequence[str],
-                    power_curves: Sequence[Tuple[str, str, str]]) -> str:
+def pipeline_readme(
+    pipeline: str,
+    mae_threshold: float,
+    mape_threshold: float,
+    node_types: Sequence[NodeTypeLine],
+    metadata_plots: Sequence[str],
+    power_curves: Sequence[Tuple[str, str, str]],
+) -> str:
     """`<pipeline>/README.md`; `metadata_plots` are file names in display order, `power_curves`
     (source, output type, file name) likewise."""
-    rows = [[str(n.node_type)] + [cell(n.attrs.get(a)) for a in ATTRIBUTES] + [str(n.members),
-            f"[link](./error_report/node_type_{n.node_type}.md)"] for n in node_types]
-    blocks = [f"# {pipeline} on v{MODEL_FORMAT_VERSION} Build",
-              f"MAE Threshold = {shortest(mae_threshold)}, MAPE Threshold = {shortest(mape_threshold)}%",
-              f"Available Node Type: {len(node_types)}"]
+    rows = [
+        [str(n.node_type)]
+        + [cell(n.attrs.get(a)) for a in ATTRIBUTES]
+        + [str(n.members), f"[link](./error_report/node_type_{n.node_type}.md)"]
+        for n in node_types
+    ]
+    blocks = [
+        f"# {pipeline} on v{MODEL_FORMAT_VERSION} Build",
+        f"MAE Threshold = {shortest(mae_threshold)}, MAPE Threshold = {shortest(mape_threshold)}%",
+        f"Available Node Type: {len(node_types)}",
+    ]
     if metadata_plots:
         blocks.append("\n".join(f"![]({name})" for name in metadata_plots))
-    blocks.append(table(["node type", "processor", "cores", "chips", "memory", "frequency", "member size",
-                         "error report"], rows))
+    blocks.append(
+        table(["node type", "processor", "cores", "chips", "memory", "frequency", "member size", "error report"], rows)
+    )
     if power_curves:
         blocks.append("\n".join(f"## {source} ({ot})\n![]({name})" for source, ot, name in power_curves))
     return "\n\n".join(blocks) + "\n"
@@ -181,27 +211,46 @@ def _report_section(title: str, lines: Mapping[Tuple[str, str], Sequence[ReportL
             if not found:
                 blocks.append("No model available")
                 continue
-            blocks.append(table(["Feature group", "Model name", "MAE", "MAPE (%)", "URL"],
-                                [[line.feature_group, line.model_name, f"{line.mae:.2f}", f"{line.mape:.1f}",
-                                  line.url] for line in found]))
+            blocks.append(
+                table(
+                    ["Feature group", "Model name", "MAE", "MAPE (%)", "URL"],
+                    [
+                        [line.feature_group, line.model_name, f"{line.mae:.2f}", f"{line.mape:.1f}", line.url]
+                        for line in found
+                    ],
+                )
+            )
     return blocks
 
 
-def error_report(node_type: int, attrs: Mapping[str, Any],
-                 local: Mapping[Tuple[str, str], Sequence[ReportLine]],
-                 sidecar: Mapping[Tuple[str, str], Sequence[ReportLine]]) -> str:
+def error_report(
+    node_type: int,
+    attrs: Mapping[str, Any],
+    local: Mapping[Tuple[str, str], Sequence[ReportLine]],
+    sidecar: Mapping[Tuple[str, str], Sequence[ReportLine]],
+) -> str:
     """`error_report/node_type_<n>.md`: the node's attributes, then local-best and sidecar-best tables."""
-    blocks = [f"# Validation results on node type {node_type}",
-              table(list(ATTRIBUTES), [[cell(attrs.get(a)) for a in ATTRIBUTES]]),
-              "[With local estimator](#with-local-estimator)",
-              "[With sidecar estimator](#with-sidecar-estimator)"]
+    blocks = [
+        f"# Validation results on node type {node_type}",
+        table(list(ATTRIBUTES), [[cell(attrs.get(a)) for a in ATTRIBUTES]]),
+        "[With local estimator](#with-local-estimator)",
+        "[With sidecar estimator](#with-sidecar-estimator)",
+    ]
     blocks += _report_section("With local estimator", local)
     blocks += _report_section("With sidecar estimator", sidecar)
     return "\n\n".join(blocks) + "\n"
 
 
-def model_url(base_url: str, version: str, pipeline: str, source: str, output_type: str, group: str,
-              model_name: str, extension: str) -> str:
+def model_url(
+    base_url: str,
+    version: str,
+    pipeline: str,
+    source: str,
+    output_type: str,
+    group: str,
+    model_name: str,
+    extension: str,
+) -> str:
     return f"{base_url}/{version}/{pipeline}/{source}/{output_type}/{group}/{model_name}.{extension}"
 
 

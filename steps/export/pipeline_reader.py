@@ -65,8 +65,10 @@ def read_pipeline(layout: PipelineLayout) -> TrainedPipeline:
             if path.is_file():
                 tables.append(parse_model_table(_read_text(path), source, output_type, str(path)))
     if not tables:
-        raise StepError(f"pipeline {layout.root} has no model metadata CSV (<source>_<AbsPower|DynPower>"
-                        "_model_metadata.csv); was it trained?")
+        raise StepError(
+            f"pipeline {layout.root} has no model metadata CSV (<source>_<AbsPower|DynPower>"
+            "_model_metadata.csv); was it trained?"
+        )
     return TrainedPipeline(layout, metadata, index, tuple(tables))
 
 
@@ -140,8 +142,9 @@ def parse_model_table(text: str, source: str, output_type: str, where: str) -> M
         if not record:
             continue
         if len(record) != len(header):
-            raise StepError(f"model metadata {where} line {number} has {len(record)} cells, "
-                            f"the header has {len(header)}")
+            raise StepError(
+                f"model metadata {where} line {number} has {len(record)} cells, the header has {len(header)}"
+            )
         raw = dict(zip(header, record))
         for column in PATH_COLUMNS:
             check_name(raw[column], f"model metadata {where} line {number}: {column}")
@@ -152,18 +155,26 @@ def parse_model_table(text: str, source: str, output_type: str, where: str) -> M
         cells.setdefault("model_file", f"{name}.json")
         node_type = _node_type(raw.get("node_type"), name)
         cells.setdefault("node_type", "" if node_type is None else str(node_type))
-        rows.append(ModelRow(source=source, output_type=output_type, feature_group=raw["feature_group"],
-                             model_name=name, trainer=cells["trainer"], node_type=node_type,
-                             mae=_float(raw["mae"]), mape=_float(raw["mape"]),
-                             cells={c: cells[c] for c in columns}))
+        rows.append(
+            ModelRow(
+                source=source,
+                output_type=output_type,
+                feature_group=raw["feature_group"],
+                model_name=name,
+                trainer=cells["trainer"],
+                node_type=node_type,
+                mae=_float(raw["mae"]),
+                mape=_float(raw["mape"]),
+                cells={c: cells[c] for c in columns},
+            )
+        )
     return ModelTable(source, output_type, columns, tuple(rows))
 
 
 def existing_zips(pipeline: TrainedPipeline) -> FrozenSet[ModelKey]:
     """Keys of the models whose zip exists in the pipeline folder."""
     layout = pipeline.layout
-    return frozenset(row.key for table in pipeline.tables for row in table.rows
-                     if layout.model_zip(*row.key).is_file())
+    return frozenset(row.key for table in pipeline.tables for row in table.rows if layout.model_zip(*row.key).is_file())
 
 
 def read_weight(layout: PipelineLayout, key: ModelKey) -> Optional[bytes]:

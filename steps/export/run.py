@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ..common import signals
 from ..common.atomic import dumps_json
 from ..common.console import Console
 from ..common.domain import ENERGY_SOURCES, OUTPUT_TYPES, PUBLISHED_WEIGHT_TRAINERS
@@ -19,8 +20,7 @@ from ..common.publish import recover
 from ..common.timefmt import Clock, format_plain, utc_now
 from ..common.workspace import PipelineLayout, read_window
 from . import markdown, plots
-from .pipeline_reader import (TrainedPipeline, existing_zips, node_attributes, parse_weight, read_pipeline,
-                              read_weight)
+from .pipeline_reader import TrainedPipeline, existing_zips, node_attributes, parse_weight, read_pipeline, read_weight
 from .select import BestKey, ModelKey, ModelRow, TableSelection, best_models, select_table
 from .settings import ExportSettings
 from .write import ExportContent, Publication, check_ownership, publish
@@ -64,8 +64,9 @@ def csv_text(columns: Sequence[str], rows: Sequence[ModelRow]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _load_weights(pipeline: TrainedPipeline, exported: Sequence[ModelRow],
-                  console: Console) -> Dict[ModelKey, Tuple[bytes, Dict[str, Any]]]:
+def _load_weights(
+    pipeline: TrainedPipeline, exported: Sequence[ModelRow], console: Console
+) -> Dict[ModelKey, Tuple[bytes, Dict[str, Any]]]:
     weights: Dict[ModelKey, Tuple[bytes, Dict[str, Any]]] = {}
     for row in exported:
         if row.trainer not in PUBLISHED_WEIGHT_TRAINERS:
@@ -82,21 +83,36 @@ def _load_weights(pipeline: TrainedPipeline, exported: Sequence[ModelRow],
     return weights
 
 
-def _report_lines(best: Mapping[BestKey, ModelRow], node_type: int, settings: ExportSettings,
-                  extension: str) -> Dict[Tuple[str, str], List[markdown.ReportLine]]:
+def _report_lines(
+    best: Mapping[BestKey, ModelRow], node_type: int, settings: ExportSettings, extension: str
+) -> Dict[Tuple[str, str], List[markdown.ReportLine]]:
     lines: Dict[Tuple[str, str], List[markdown.ReportLine]] = {}
     for (n, source, output_type, group), row in best.items():
         if n != node_type:
             continue
-        url = markdown.model_url(settings.base_url, settings.database.version, settings.pipeline, source,
-                                 output_type, group, row.model_name, extension)
+        url = markdown.model_url(
+            settings.base_url,
+            settings.database.version,
+            settings.pipeline,
+            source,
+            output_type,
+            group,
+            row.model_name,
+            extension,
+        )
         lines.setdefault((source, output_type), []).append(
-            markdown.ReportLine(group, row.model_name, row.mae, row.mape, url))
+            markdown.ReportLine(group, row.model_name, row.mae, row.mape, url)
+        )
     return lines
 
 
-def _power_curves(selection: TableSelection, local: Mapping[BestKey, ModelRow], node_types: Sequence[int],
-                  weights: Mapping[ModelKey, Tuple[bytes, Dict[str, Any]]], console: Console) -> Optional[bytes]:
+def _power_curves(
+    selection: TableSelection,
+    local: Mapping[BestKey, ModelRow],
+    node_types: Sequence[int],
+    weights: Mapping[ModelKey, Tuple[bytes, Dict[str, Any]]],
+    console: Console,
+) -> Optional[bytes]:
     component = ENERGY_SOURCES[selection.source].components[0]
     curves = []
     for n in node_types:
@@ -115,9 +131,15 @@ def _power_curves(selection: TableSelection, local: Mapping[BestKey, ModelRow], 
     return plots.power_curve_plot(selection.source, selection.output_type, component, curves)
 
 
-def build_content(pipeline: TrainedPipeline, settings: ExportSettings, selections: Sequence[TableSelection],
-                  weights: Mapping[ModelKey, Tuple[bytes, Dict[str, Any]]], collected: str, exported_at: str,
-                  console: Console) -> ExportContent:
+def build_content(
+    pipeline: TrainedPipeline,
+    settings: ExportSettings,
+    selections: Sequence[TableSelection],
+    weights: Mapping[ModelKey, Tuple[bytes, Dict[str, Any]]],
+    collected: str,
+    exported_at: str,
+    console: Console,
+) -> ExportContent:
     """Every file of the exported pipeline folder."""
     content = ExportContent()
     exported = [row for s in selections for row in s.exported]
@@ -127,9 +149,11 @@ def build_content(pipeline: TrainedPipeline, settings: ExportSettings, selection
     columns = {(t.source, t.output_type): t.columns for t in pipeline.tables}
 
     content.files[RELATIVE.metadata] = dumps_json(
-        publish_metadata(pipeline.metadata, settings.publisher, collected, exported_at)).encode("utf-8")
+        publish_metadata(pipeline.metadata, settings.publisher, collected, exported_at)
+    ).encode("utf-8")
     content.files[RELATIVE.node_type_index] = dumps_json(
-        {str(n): entry for n, entry in pipeline.node_type_index.items()}).encode("utf-8")
+        {str(n): entry for n, entry in pipeline.node_type_index.items()}
+    ).encode("utf-8")
     metadata_plots: Dict[Tuple[str, str], str] = {}
     curve_plots: Dict[Tuple[str, str], str] = {}
     for selection in selections:
@@ -137,10 +161,12 @@ def build_content(pipeline: TrainedPipeline, settings: ExportSettings, selection
             continue
         source, output_type = selection.source, selection.output_type
         content.files[RELATIVE.model_metadata_csv(source, output_type)] = csv_text(
-            columns[(source, output_type)], selection.exported)
+            columns[(source, output_type)], selection.exported
+        )
         plot_path = RELATIVE.metadata_plot(source, output_type)
-        content.files[plot_path] = plots.metadata_plot(source, output_type, ENERGY_SOURCES[source].components,
-                                                       selection.exported)
+        content.files[plot_path] = plots.metadata_plot(
+            source, output_type, ENERGY_SOURCES[source].components, selection.exported
+        )
         metadata_plots[(source, output_type)] = plot_path.name
         curve = _power_curves(selection, local, node_types, weights, console)
         if curve is not None:
@@ -154,17 +180,27 @@ def build_content(pipeline: TrainedPipeline, settings: ExportSettings, selection
 
     order = [(s.source, s.output_type) for s in selections]
     by_output_type = sorted(order, key=lambda pair: list(OUTPUT_TYPES).index(pair[1]))
-    lines = [markdown.NodeTypeLine(n, node_attributes(pipeline.node_type_index[n]),
-                                   len(pipeline.node_type_index[n].get("members") or []))
-             for n in node_types]
+    lines = [
+        markdown.NodeTypeLine(
+            n, node_attributes(pipeline.node_type_index[n]), len(pipeline.node_type_index[n].get("members") or [])
+        )
+        for n in node_types
+    ]
     content.files[RELATIVE.readme] = markdown.pipeline_readme(
-        settings.pipeline, settings.thresholds.mae, settings.thresholds.mape, lines,
+        settings.pipeline,
+        settings.thresholds.mae,
+        settings.thresholds.mape,
+        lines,
         [metadata_plots[p] for p in by_output_type if p in metadata_plots],
-        [(s, ot, curve_plots[(s, ot)]) for s, ot in by_output_type if (s, ot) in curve_plots]).encode("utf-8")
+        [(s, ot, curve_plots[(s, ot)]) for s, ot in by_output_type if (s, ot) in curve_plots],
+    ).encode("utf-8")
     for n in node_types:
         content.files[RELATIVE.error_report(n)] = markdown.error_report(
-            n, node_attributes(pipeline.node_type_index[n]),
-            _report_lines(local, n, settings, "json"), _report_lines(sidecar, n, settings, "zip")).encode("utf-8")
+            n,
+            node_attributes(pipeline.node_type_index[n]),
+            _report_lines(local, n, settings, "json"),
+            _report_lines(sidecar, n, settings, "zip"),
+        ).encode("utf-8")
     return content
 
 
@@ -180,10 +216,14 @@ def _doc_page(pipeline: TrainedPipeline, settings: ExportSettings, console: Cons
             console.warn(f"time-window file {window} of --input {item!r} not found; its <details> block is left out")
         workloads.append((name, text))
     metadata = pipeline.metadata
-    return markdown.pipeline_page(settings.pipeline, str(metadata.get("extractor", "")),
-                                  str(metadata.get("isolator", "")),
-                                  markdown.unique(metadata.get("abs_trainers") or []),
-                                  markdown.unique(metadata.get("dyn_trainers") or []), workloads)
+    return markdown.pipeline_page(
+        settings.pipeline,
+        str(metadata.get("extractor", "")),
+        str(metadata.get("isolator", "")),
+        markdown.unique(metadata.get("abs_trainers") or []),
+        markdown.unique(metadata.get("dyn_trainers") or []),
+        workloads,
+    )
 
 
 def export(settings: ExportSettings, console: Console, clock: Clock = utc_now) -> ExportResult:
@@ -196,31 +236,40 @@ def export(settings: ExportSettings, console: Console, clock: Clock = utc_now) -
     check_ownership(settings.database.pipeline(settings.pipeline).root, *owner)  # fail early; publish checks again
     zips = existing_zips(pipeline)
     indexed = set(pipeline.node_type_index)
-    selections = tuple(select_table(t.source, t.output_type, t.rows, settings.thresholds, zips, indexed,
-                                    settings.error_key) for t in pipeline.tables)
+    selections = tuple(
+        select_table(t.source, t.output_type, t.rows, settings.thresholds, zips, indexed, settings.error_key)
+        for t in pipeline.tables
+    )
     for selection in selections:
         console.info(selection.summary())
         for row in selection.without_zip:
             console.warn(f"model zip not found: {pipeline.layout.model_zip(*row.key)}")
         for row in selection.without_node_type:
-            console.warn(f"{'/'.join(row.key)}: node type {row.node_type} has no entry in "
-                         f"{pipeline.layout.node_type_index}; not exported")
+            console.warn(
+                f"{'/'.join(row.key)}: node type {row.node_type} has no entry in "
+                f"{pipeline.layout.node_type_index}; not exported"
+            )
     exported = [row for s in selections for row in s.exported]
     t = settings.thresholds
     if not exported:
-        raise StepError(f"no model of {settings.pipeline} passes the selection (MAE <= {markdown.shortest(t.mae)} W "
-                        f"or MAPE <= {markdown.shortest(t.mape)}%, both <= {markdown.shortest(t.hard)}, zip and "
-                        "node type present); nothing was written")
+        raise StepError(
+            f"no model of {settings.pipeline} passes the selection (MAE <= {markdown.shortest(t.mae)} W "
+            f"or MAPE <= {markdown.shortest(t.mape)}%, both <= {markdown.shortest(t.hard)}, zip and "
+            "node type present); nothing was written"
+        )
     weights = _load_weights(pipeline, exported, console)
     content = build_content(pipeline, settings, selections, weights, collected, format_plain(clock()), console)
-    row = markdown.version_row(settings.pipeline, collected, str(pipeline.metadata.get("last_update_time", "")),
-                               settings.publisher)
+    row = markdown.version_row(
+        settings.pipeline, collected, str(pipeline.metadata.get("last_update_time", "")), settings.publisher
+    )
     publication = Publication(
-        update_version_readme=lambda old: markdown.upsert_version_row(old, settings.database.version,
-                                                                      settings.pipeline, row),
+        update_version_readme=lambda old: markdown.upsert_version_row(
+            old, settings.database.version, settings.pipeline, row
+        ),
         doc_page=lambda: _doc_page(pipeline, settings, console),
         make_zip=settings.make_zip,
     )
+    signals.check()
     written = publish(settings.database, settings.pipeline, owner, content, publication)
     target = settings.database.pipeline(settings.pipeline).root
     console.info(f"wrote {len(content.paths())} files in {target}")

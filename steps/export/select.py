@@ -74,9 +74,11 @@ class TableSelection:
     without_node_type: Tuple[ModelRow, ...]
 
     def summary(self) -> str:
-        return (f"{self.source} {self.output_type}: {len(self.exported)} of {self.total} models exported "
-                f"({self.over_thresholds} over thresholds, {len(self.without_zip)} without zip, "
-                f"{len(self.without_node_type)} without node type)")
+        return (
+            f"{self.source} {self.output_type}: {len(self.exported)} of {self.total} models exported "
+            f"({self.over_thresholds} over thresholds, {len(self.without_zip)} without zip, "
+            f"{len(self.without_node_type)} without node type)"
+        )
 
 
 def csv_order(rows: Iterable[ModelRow], error_key: str) -> List[ModelRow]:
@@ -84,8 +86,15 @@ def csv_order(rows: Iterable[ModelRow], error_key: str) -> List[ModelRow]:
     return sorted(rows, key=lambda r: (r.feature_group, _sortable(r.error(error_key)), r.model_name))
 
 
-def select_table(source: str, output_type: str, rows: Iterable[ModelRow], thresholds: Thresholds,
-                 zips: AbstractSet[ModelKey], node_types: AbstractSet[int], error_key: str) -> TableSelection:
+def select_table(
+    source: str,
+    output_type: str,
+    rows: Iterable[ModelRow],
+    thresholds: Thresholds,
+    zips: AbstractSet[ModelKey],
+    node_types: AbstractSet[int],
+    error_key: str,
+) -> TableSelection:
     """Apply rule §4.1 (thresholds, zip present, node type indexed) to the rows of one CSV."""
     rows = list(rows)
     exported, no_zip, no_type = [], [], []
@@ -99,8 +108,9 @@ def select_table(source: str, output_type: str, rows: Iterable[ModelRow], thresh
             no_type.append(row)
         else:
             exported.append(row)
-    return TableSelection(source, output_type, len(rows), tuple(csv_order(exported, error_key)), over,
-                          tuple(no_zip), tuple(no_type))
+    return TableSelection(
+        source, output_type, len(rows), tuple(csv_order(exported, error_key)), over, tuple(no_zip), tuple(no_type)
+    )
 
 
 def _sortable(value: float) -> float:
@@ -114,8 +124,9 @@ def _rank_error(value: float, name: str) -> float:
     return _sortable(value)
 
 
-def best_models(rows: Iterable[ModelRow], error_key: str,
-                eligible: Optional[AbstractSet[ModelKey]] = None) -> Dict[BestKey, ModelRow]:
+def best_models(
+    rows: Iterable[ModelRow], error_key: str, eligible: Optional[AbstractSet[ModelKey]] = None
+) -> Dict[BestKey, ModelRow]:
     """Best model per (node type, source, output type, feature group), §5.
 
     Lowest ERROR_KEY, ties broken by the other error, then by model name. With `eligible`

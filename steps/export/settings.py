@@ -80,8 +80,10 @@ def settings_from_args(args, env: Environment) -> ExportSettings:
     output = _required(args.output, "-o/--output")
     publisher = _required(args.publisher, "--publisher")
     if not PUBLISHER_PATTERN.fullmatch(publisher):
-        raise UsageError(f"--publisher must be a GitHub account (1-39 letters, digits or '-', "
-                         f"not starting with '-'), not {publisher!r}")
+        raise UsageError(
+            f"--publisher must be a GitHub account (1-39 letters, digits or '-', "
+            f"not starting with '-'), not {publisher!r}"
+        )
     collect_date = args.collect_date if is_set(args.collect_date) else None
     benchmark = args.benchmark.strip() if is_set(args.benchmark) else None
     if benchmark is not None:
@@ -90,8 +92,9 @@ def settings_from_args(args, env: Environment) -> ExportSettings:
     if collect_date is None and benchmark is None:
         raise UsageError("give --benchmark (a time-window file) or --collect-date (free text)")
     if collect_date is not None and ("|" in collect_date or "\n" in collect_date or "\r" in collect_date):
-        raise UsageError(f"--collect-date must not contain '|' or a line break (it goes into a Markdown "
-                         f"table): {collect_date!r}")
+        raise UsageError(
+            f"--collect-date must not contain '|' or a line break (it goes into a Markdown table): {collect_date!r}"
+        )
     make_zip = parse_bool(args.zip, "--zip") if args.zip is not None else False
     thresholds = Thresholds(
         mae=threshold(args.mae_threshold, env, "--mae-threshold", "EXPORT_MAE_THRESHOLD", "10"),
@@ -102,8 +105,9 @@ def settings_from_args(args, env: Environment) -> ExportSettings:
     if error_key not in ERROR_KEYS:
         raise UsageError(f"ERROR_KEY must be one of {', '.join(ERROR_KEYS)}, not {error_key!r}")
     base_url = str(resolve(args.base_url, env, "MODEL_DB_BASE_URL", default=DEFAULT_BASE_URL)).strip().rstrip("/")
-    version = version_folder(str(resolve_name(args.version, env, "--version", VERSION_VARIABLE,
-                                              default=VERSION_FOLDER)))
+    version = version_folder(
+        str(resolve_name(args.version, env, "--version", VERSION_VARIABLE, default=VERSION_FOLDER))
+    )
     return ExportSettings(
         workspace=Workspace.from_settings(args.data_path, env),
         pipeline=pipeline,

@@ -48,11 +48,15 @@ def check_ownership(target: Path, name: Optional[str], init_time: Optional[str])
     except StepError:
         metadata = None
     if not isinstance(metadata, dict):
-        raise StepError(f"{target} holds another pipeline (no readable metadata.json); remove it or export "
-                        "under another pipeline name")
+        raise StepError(
+            f"{target} holds another pipeline (no readable metadata.json); remove it or export "
+            "under another pipeline name"
+        )
     if metadata.get("name") != name or metadata.get("init_time") != init_time:
-        raise StepError(f"{target} holds another pipeline (init_time {metadata.get('init_time')}); remove it or "
-                        "export under another pipeline name")
+        raise StepError(
+            f"{target} holds another pipeline (init_time {metadata.get('init_time')}); remove it or "
+            "export under another pipeline name"
+        )
 
 
 def zip_folder(folder: Path, archive: Path) -> None:
@@ -97,8 +101,9 @@ def _read_source(path: Path) -> bytes:
         raise StepError(f"cannot read {path}: {failure.strerror or failure}") from None
 
 
-def _stage(staging: Staging, database: ModelDatabase, name: str, content: ExportContent,
-           publication: Publication) -> List[Tuple[Optional[Path], Path]]:
+def _stage(
+    staging: Staging, database: ModelDatabase, name: str, content: ExportContent, publication: Publication
+) -> List[Tuple[Optional[Path], Path]]:
     """Write everything into `staging`; the (staged, final) moves of the commit (None: remove)."""
     folder = staging.path(name)
     folder.mkdir()
@@ -126,8 +131,13 @@ def _stage(staging: Staging, database: ModelDatabase, name: str, content: Export
     return moves
 
 
-def publish(database: ModelDatabase, name: str, owner: Tuple[Optional[str], Optional[str]], content: ExportContent,
-            publication: Publication) -> List[Path]:
+def publish(
+    database: ModelDatabase,
+    name: str,
+    owner: Tuple[Optional[str], Optional[str]],
+    content: ExportContent,
+    publication: Publication,
+) -> List[Path]:
     """Stage everything, then commit it as one unit (steps/common/publish.py); returns the paths written.
     `owner` is the pipeline's (name, init_time). StepError (exit 1) on any failure, with the model
     database as it was."""

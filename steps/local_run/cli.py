@@ -24,10 +24,14 @@ def build_parser() -> StepArgumentParser:
     parser = StepArgumentParser(
         prog="kepler-model run",
         description="Run query, train and export one after another on this machine with the pipeline's "
-                    "parameters (no cluster needed). Stops at the first failing step with its exit status.",
+        "parameters (no cluster needed). Stops at the first failing step with its exit status.",
     )
-    parser.add_argument("--benchmark", help="benchmark name: the window is saved as <data-path>/<benchmark>.json (required)")
-    parser.add_argument("-s", "--server", help="Prometheus base URL (default: PROM_URL, PROM_SERVER or http://localhost:9090)")
+    parser.add_argument(
+        "--benchmark", help="benchmark name: the window is saved as <data-path>/<benchmark>.json (required)"
+    )
+    parser.add_argument(
+        "-s", "--server", help="Prometheus base URL (default: PROM_URL, PROM_SERVER or http://localhost:9090)"
+    )
     parser.add_argument("--id", help="machine id (COLLECT_ID), e.g. the node name")
     parser.add_argument("-p", "--pipeline-name", help=f"pipeline name (default: {DEFAULT_PIPELINE_NAME})")
     parser.add_argument("--collect-date", help="collect time as free text; wins over the benchmark start in export")
@@ -43,8 +47,15 @@ def build_parser() -> StepArgumentParser:
 
 def parameters_from_args(args) -> RunParameters:
     """The pipeline parameters from the flags; usage errors before any step runs."""
-    missing = [flag for flag, value in (("--benchmark", args.benchmark), ("--publisher", args.publisher),
-                                        ("-o/--output", args.output)) if not is_set(value)]
+    missing = [
+        flag
+        for flag, value in (
+            ("--benchmark", args.benchmark),
+            ("--publisher", args.publisher),
+            ("-o/--output", args.output),
+        )
+        if not is_set(value)
+    ]
     if missing:
         raise UsageError(f"missing required flag(s): {', '.join(missing)}")
 
@@ -59,10 +70,17 @@ def parameters_from_args(args) -> RunParameters:
         check_pipeline_flag(text(args.pipeline_name), "--pipeline-name")
 
     return RunParameters(
-        benchmark=text(args.benchmark), prom_url=text(args.server), collect_id=text(args.id),
-        pipeline_name=text(args.pipeline_name) or DEFAULT_PIPELINE_NAME, collect_date=text(args.collect_date),
-        start_time=text(args.start_time), end_time=text(args.end_time), interval=text(args.interval),
-        step=text(args.step), publisher=text(args.publisher), model_db=str(Path(args.output).resolve()),
+        benchmark=text(args.benchmark),
+        prom_url=text(args.server),
+        collect_id=text(args.id),
+        pipeline_name=text(args.pipeline_name) or DEFAULT_PIPELINE_NAME,
+        collect_date=text(args.collect_date),
+        start_time=text(args.start_time),
+        end_time=text(args.end_time),
+        interval=text(args.interval),
+        step=text(args.step),
+        publisher=text(args.publisher),
+        model_db=str(Path(args.output).resolve()),
     )
 
 
@@ -90,8 +108,10 @@ def run(args, env: Environment, console: Console, runner: StepRunner = in_proces
         if status != 0:
             if not errors.seen:  # one error line per failure: the step's, else this one
                 console.error(f"step {step} failed with exit status {status}")
-            console.info(f"==> {step} failed with exit status {status}; the workspace {data_path} is kept, "
-                         f"fix the cause and rerun")
+            console.info(
+                f"==> {step} failed with exit status {status}; the workspace {data_path} is kept, "
+                f"fix the cause and rerun"
+            )
             return status
         console.info(f"==> {step} done in {time.monotonic() - started:.1f}s")
     database = ModelDatabase(Path(params.model_db))

@@ -29,17 +29,48 @@ class RunParameters:
     interval: str = ""
     step: str = ""
     publisher: str = ""
-    model_db: str = ""      # the kepler-model-db `models` folder (export -o)
+    model_db: str = ""  # the kepler-model-db `models` folder (export -o)
 
 
 def step_commands(p: RunParameters) -> List[Tuple[str, List[str]]]:
     """(step, arguments after `kepler-model <step>`) for query, train and export, in order."""
     return [
-        ("query", ["--benchmark", p.benchmark, "--server", p.prom_url, "--output", QUERY_OUTPUT,
-                   "--start-time", p.start_time, "--end-time", p.end_time,
-                   "--interval", p.interval, "--step", p.step, "--id", p.collect_id]),
+        (
+            "query",
+            [
+                "--benchmark",
+                p.benchmark,
+                "--server",
+                p.prom_url,
+                "--output",
+                QUERY_OUTPUT,
+                "--start-time",
+                p.start_time,
+                "--end-time",
+                p.end_time,
+                "--interval",
+                p.interval,
+                "--step",
+                p.step,
+                "--id",
+                p.collect_id,
+            ],
+        ),
         ("train", ["--pipeline-name", p.pipeline_name, "--input", QUERY_OUTPUT, "--id", p.collect_id]),
-        ("export", ["--benchmark", p.benchmark, "--collect-date", p.collect_date,
-                    "--pipeline-name", p.pipeline_name, "-o", p.model_db,
-                    "--publisher", p.publisher, "--zip=true"]),
+        (
+            "export",
+            [
+                "--benchmark",
+                p.benchmark,
+                "--collect-date",
+                p.collect_date,
+                "--pipeline-name",
+                p.pipeline_name,
+                "-o",
+                p.model_db,
+                "--publisher",
+                p.publisher,
+                "--zip=true",
+            ],
+        ),
     ]

@@ -22,8 +22,15 @@ MAX_POINTS = 11_000
 # requests and eat memory before the first one is sent.
 DEFAULT_MAX_SERIES_POINTS = 1_000_000
 
-_DURATION_UNITS = {"ms": Fraction(1, 1000), "s": Fraction(1), "m": Fraction(60), "h": Fraction(3600),
-                   "d": Fraction(86400), "w": Fraction(604800), "y": Fraction(31536000)}
+_DURATION_UNITS = {
+    "ms": Fraction(1, 1000),
+    "s": Fraction(1),
+    "m": Fraction(60),
+    "h": Fraction(3600),
+    "d": Fraction(86400),
+    "w": Fraction(604800),
+    "y": Fraction(31536000),
+}
 _DURATION = re.compile(r"^(?:(\d+)(ms|s|m|h|d|w|y))+$")
 _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$|^\.\d+$")
@@ -75,16 +82,19 @@ def grid_points(start: Fraction, end: Fraction, step: Fraction) -> int:
     return (end - start) // step + 1
 
 
-def check_points(start: Fraction | int, end: Fraction | int, step: Fraction,
-                 max_points: int = DEFAULT_MAX_SERIES_POINTS) -> int:
+def check_points(
+    start: Fraction | int, end: Fraction | int, step: Fraction, max_points: int = DEFAULT_MAX_SERIES_POINTS
+) -> int:
     """The grid points per series of the window; a usage error naming the smallest step allowed when too many."""
     start, end, step = Fraction(start), Fraction(end), Fraction(step)
     points = grid_points(start, end, step)
     if points > max_points:
         smallest = format_seconds(smallest_step(end - start, max_points))
-        raise UsageError(f"--step {format_seconds(step)} over the {format_seconds(end - start)} s window needs "
-                         f"{points:,} points per series, more than --max-points {max_points:,}; the smallest "
-                         f"step allowed for this window is {smallest} s (or raise --max-points)")
+        raise UsageError(
+            f"--step {format_seconds(step)} over the {format_seconds(end - start)} s window needs "
+            f"{points:,} points per series, more than --max-points {max_points:,}; the smallest "
+            f"step allowed for this window is {smallest} s (or raise --max-points)"
+        )
     return points
 
 
@@ -101,7 +111,9 @@ def smallest_step(length: Fraction, max_points: int, digits: int = 4) -> Fractio
     return Fraction(math.ceil(exact * scale)) / scale
 
 
-def plan_chunks(start: Fraction | int, end: Fraction | int, step: Fraction, max_points: int = MAX_POINTS) -> List[Chunk]:
+def plan_chunks(
+    start: Fraction | int, end: Fraction | int, step: Fraction, max_points: int = MAX_POINTS
+) -> List[Chunk]:
     """Consecutive, non-overlapping chunks of at most `max_points` grid points covering the whole grid."""
     start, end, step = Fraction(start), Fraction(end), Fraction(step)
     total = grid_points(start, end, step)

@@ -26,7 +26,8 @@ def build_parser() -> StepArgumentParser:
     parser = StepArgumentParser(
         prog="kepler-model query",
         description="Collect Kepler metrics for one time window from Prometheus into the workspace "
-                    "(<output>.json, <benchmark>.json, machine_spec/<id>.json, <output>_validate_result.csv).")
+        "(<output>.json, <benchmark>.json, machine_spec/<id>.json, <output>_validate_result.csv).",
+    )
     add = parser.add_argument
     add("--data-path", help=f"workspace folder, created when missing (env DATAPATH, default {DEFAULT_DATA_PATH})")
     add("-o", "--output", help="name of the query JSON <output>.json, without .json (default output)")
@@ -36,14 +37,24 @@ def build_parser() -> StepArgumentParser:
     add("--end-time", help="window end, UTC, YYYY-MM-DDTHH:MM:SSZ (with --start-time)")
     add("--interval", help="window length in seconds ending now (env PROM_QUERY_INTERVAL, default 300)")
     add("--step", help="resolution: seconds (3, 0.5) or a duration (3s, 1m) (env PROM_QUERY_STEP, default 3)")
-    add("-s", "--server", help=f"Prometheus base URL, may carry user:password@ "
-                               f"(env PROM_URL, PROM_SERVER, default {DEFAULT_SERVER})")
+    add(
+        "-s",
+        "--server",
+        help=f"Prometheus base URL, may carry user:password@ (env PROM_URL, PROM_SERVER, default {DEFAULT_SERVER})",
+    )
     add("--metric-prefix", help="collect metrics whose name starts with this (default kepler_)")
-    add("-tm", "--thirdparty-metrics", nargs="*", help="extra metric names, matched exactly, comma or space "
-                                                       "separated (env PROM_THIRDPARTY_METRICS)")
+    add(
+        "-tm",
+        "--thirdparty-metrics",
+        nargs="*",
+        help="extra metric names, matched exactly, comma or space separated (env PROM_THIRDPARTY_METRICS)",
+    )
     bool_flag(parser, "--to-csv", help="also write <output>_csv/<metric>.csv")
-    add("--id", help="machine id naming machine_spec/<id>.json and the Kubernetes Node "
-                     "(env COLLECT_ID, default unknown with a warning)")
+    add(
+        "--id",
+        help="machine id naming machine_spec/<id>.json and the Kubernetes Node "
+        "(env COLLECT_ID, default unknown with a warning)",
+    )
     bool_flag(parser, "--vm-train", help="the validation table uses the VM energy metrics")
     add("--machine-spec", help="machine spec file of the measured machine (first source of the spec)")
     add("--selector", help='PromQL label matchers added to every query, e.g. instance="worker-1:9102"')
@@ -51,11 +62,16 @@ def build_parser() -> StepArgumentParser:
     add("--token-file", help="file holding a bearer token (env PROM_TOKEN_FILE; else env PROM_TOKEN)")
     add("--ca-file", help="extra CA bundle for the server certificate (env PROM_CA_FILE)")
     add("--timeout", help="seconds per HTTP request, from send to last byte (env PROM_QUERY_TIMEOUT, default 120)")
-    add("--max-points", help="most points per series the window may need at --step; a smaller step is refused "
-                             f"(env PROM_QUERY_MAX_POINTS, default {DEFAULT_MAX_SERIES_POINTS})")
+    add(
+        "--max-points",
+        help="most points per series the window may need at --step; a smaller step is refused "
+        f"(env PROM_QUERY_MAX_POINTS, default {DEFAULT_MAX_SERIES_POINTS})",
+    )
     add("--concurrency", help="maximum requests in flight (env PROM_QUERY_CONCURRENCY, default 4)")
-    add("--metric-generation", help=f"Kepler metric generation: {', '.join(METRIC_GENERATIONS)} "
-                                    "(env KEPLER_METRIC_GENERATION, default auto)")
+    add(
+        "--metric-generation",
+        help=f"Kepler metric generation: {', '.join(METRIC_GENERATIONS)} (env KEPLER_METRIC_GENERATION, default auto)",
+    )
     return parser
 
 
@@ -73,8 +89,10 @@ def _thirdparty(args: argparse.Namespace, env: Environment, to_csv: bool) -> Lis
     if split_list(args.thirdparty_metrics):
         names, where = split_list(args.thirdparty_metrics), "--thirdparty-metrics"
     else:
-        names, where = split_list(env.get("PROM_THIRDPARTY_METRICS")), variable_label(
-            "--thirdparty-metrics", "PROM_THIRDPARTY_METRICS")
+        names, where = (
+            split_list(env.get("PROM_THIRDPARTY_METRICS")),
+            variable_label("--thirdparty-metrics", "PROM_THIRDPARTY_METRICS"),
+        )
     for name in names if to_csv else ():
         check_name(name, where, usage=True, hint="with --to-csv it names the file <output>_csv/<metric>.csv")
     return names
@@ -94,13 +112,23 @@ def settings_from_args(args: argparse.Namespace, env: Environment) -> QuerySetti
     interval = int(positive_number(str(interval_text).strip(), "--interval", integer=True))
     step_text = str(resolve(args.step, env, "PROM_QUERY_STEP", default="3")).strip()
     step: Fraction = parse_step(step_text)
-    timeout = check_timeout(positive_number(str(resolve(args.timeout, env, "PROM_QUERY_TIMEOUT", default="120")).strip(),
-                                            "--timeout"))
-    max_points = int(positive_number(str(resolve(args.max_points, env, "PROM_QUERY_MAX_POINTS",
-                                                 default=str(DEFAULT_MAX_SERIES_POINTS))).strip(),
-                                     "--max-points", integer=True))
-    concurrency = int(positive_number(str(resolve(args.concurrency, env, "PROM_QUERY_CONCURRENCY", default="4")).strip(),
-                                      "--concurrency", integer=True))
+    timeout = check_timeout(
+        positive_number(str(resolve(args.timeout, env, "PROM_QUERY_TIMEOUT", default="120")).strip(), "--timeout")
+    )
+    max_points = int(
+        positive_number(
+            str(resolve(args.max_points, env, "PROM_QUERY_MAX_POINTS", default=str(DEFAULT_MAX_SERIES_POINTS))).strip(),
+            "--max-points",
+            integer=True,
+        )
+    )
+    concurrency = int(
+        positive_number(
+            str(resolve(args.concurrency, env, "PROM_QUERY_CONCURRENCY", default="4")).strip(),
+            "--concurrency",
+            integer=True,
+        )
+    )
     generation = str(resolve(args.metric_generation, env, "KEPLER_METRIC_GENERATION", default="auto")).strip()
     if generation not in METRIC_GENERATIONS:
         raise UsageError(f"--metric-generation must be one of {', '.join(METRIC_GENERATIONS)}, not {generation!r}")
@@ -113,8 +141,14 @@ def settings_from_args(args: argparse.Namespace, env: Environment) -> QuerySetti
     return QuerySettings(
         workspace=Workspace.from_settings(args.data_path, env),
         output=output,
-        window=WindowRequest(input=window_input, benchmark=benchmark, start_time=args.start_time,
-                             end_time=args.end_time, interval=interval, interval_given=is_set(args.interval)),
+        window=WindowRequest(
+            input=window_input,
+            benchmark=benchmark,
+            start_time=args.start_time,
+            end_time=args.end_time,
+            interval=interval,
+            interval_given=is_set(args.interval),
+        ),
         step=step,
         server=server,
         metric_prefix=args.metric_prefix if is_set(args.metric_prefix) else "kepler_",
@@ -125,8 +159,9 @@ def settings_from_args(args: argparse.Namespace, env: Environment) -> QuerySetti
         vm_train=parse_bool(args.vm_train or "false", "--vm-train"),
         machine_spec=Path(args.machine_spec) if is_set(args.machine_spec) else None,
         selector=args.selector if is_set(args.selector) else None,
-        insecure=parse_bool(args.insecure if is_set(args.insecure) else (env.get("PROM_SSL_DISABLE") or "false"),
-                            "--insecure"),
+        insecure=parse_bool(
+            args.insecure if is_set(args.insecure) else (env.get("PROM_SSL_DISABLE") or "false"), "--insecure"
+        ),
         token_file=resolve(args.token_file, env, "PROM_TOKEN_FILE"),
         env_token=env.get("PROM_TOKEN"),
         ca_file=resolve(args.ca_file, env, "PROM_CA_FILE"),

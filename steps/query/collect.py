@@ -7,11 +7,21 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
+from ..common import signals
 from ..common.errors import StepError
 from ..common.timefmt import format_window_time, from_epoch
 from .chunks import Chunk, format_seconds
-from .matrix import Irregular, LabelKey, Labels, SeriesPart, SeriesStats, label_key, parse_matrix_fast, \
-    parts_from_result, values_after
+from .matrix import (
+    Irregular,
+    LabelKey,
+    Labels,
+    SeriesPart,
+    SeriesStats,
+    label_key,
+    parse_matrix_fast,
+    parts_from_result,
+    values_after,
+)
 from .prom import PromClient, RequestFailed
 
 NAMES_PATH = "/api/v1/label/__name__/values"
@@ -66,15 +76,20 @@ def discover(client: PromClient, start: int, end: int, selector: Optional[str]) 
 
 
 def chunk_label(chunk: Chunk) -> str:
-    return (f"{format_window_time(from_epoch(float(chunk.start)))} to "
-            f"{format_window_time(from_epoch(float(chunk.end)))}")
+    return f"{format_window_time(from_epoch(float(chunk.start)))} to {format_window_time(from_epoch(float(chunk.end)))}"
 
 
-def fetch_chunk(client: PromClient, metric: str, chunk: Chunk, step: Fraction, selector: Optional[str]) -> List[SeriesPart]:
+def fetch_chunk(
+    client: PromClient, metric: str, chunk: Chunk, step: Fraction, selector: Optional[str]
+) -> List[SeriesPart]:
     """One range request, turned into series parts."""
     what = f"{metric} from {chunk_label(chunk)}"
-    params = {"query": expression(metric, selector), "start": format_seconds(chunk.start),
-              "end": format_seconds(chunk.end), "step": format_seconds(step)}
+    params = {
+        "query": expression(metric, selector),
+        "start": format_seconds(chunk.start),
+        "end": format_seconds(chunk.end),
+        "step": format_seconds(step),
+    }
     body = client.get_body(RANGE_PATH, params, what)
     try:
         return parse_matrix_fast(body)
@@ -124,9 +139,24 @@ def merge_parts(chunk_parts: Sequence[List[SeriesPart]]) -> List[MergedSeries]:
     return [merged[key] for key in sorted(merged)]
 
 
-def collect(client: PromClient, metrics: Sequence[str], chunks: Sequence[Chunk], step: Fraction,
-            selector: Optional[str], concurrency: int,
-            fetch: Callable[..., List[SeriesPart]] = fetch_chunk) -> Iterator[Tuple[str, List[MergedSeries]]]:
+def _answer(future: futures.Future) -> object:
+    """The request's answer; a stop asked for meanwhile is raised within a quarter second."""
+    while True:
+        try:
+            return future.result(timeout=0.25)
+        except futures.TimeoutError:
+            signals.check()
+
+
+def collect(
+    client: PromClient,
+    metrics: Sequence[str],
+    chunks: Sequence[Chunk],
+    step: Fraction,
+    selector: Optional[str],
+    concurrency: int,
+    fetch: Callable[..., List[SeriesPart]] = fetch_chunk,
+) -> Iterator[Tuple[str, List[MergedSeries]]]:
     """Yield (metric, merged series) in metric order while later requests are still running.
 
     At most `concurrency` requests are in flight; a metric is yielded once all its chunks are in,
@@ -150,8 +180,7 @@ def collect(client: PromClient, metrics: Sequence[str], chunks: Sequence[Chunk],
             parts = []
             for _ in chunks:
                 top_up(index)
-                future = submitted[index]
-                parts.append(future.result())  # type: ignore[union-attr]
+                parts.append(_answer(submitted[index]))  # type: ignore[arg-type]
                 submitted[index] = None  # the answer now lives in `parts` only
                 index += 1
             merged = merge_parts(parts)

@@ -21,8 +21,20 @@ SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/toke
 LABEL_PREFIX = "kepler-model.sustainable-computing.io/"
 
 _QUANTITY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(Ki|Mi|Gi|Ti|Pi|K|k|M|G|T|P)?\s*$")
-_FACTORS = {None: 1, "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50,
-            "K": 10 ** 3, "k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15}
+_FACTORS = {
+    None: 1,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "K": 10**3,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+}
 
 
 class NodeLookupFailed(Exception):
@@ -34,7 +46,7 @@ def memory_gib(quantity: Any) -> Optional[int]:
     match = _QUANTITY.match(str(quantity)) if quantity is not None else None
     if not match:
         return None
-    return int(float(match.group(1)) * _FACTORS[match.group(2)] // 2 ** 30)
+    return int(float(match.group(1)) * _FACTORS[match.group(2)] // 2**30)
 
 
 def spec_from_node(node: Mapping[str, Any]) -> Spec:
@@ -103,13 +115,14 @@ class HostProbe:
         spec["cores"] = self.logical_cpus() or None
         spec["chips"] = chips_from_cpuinfo(self.proc / "cpuinfo")
         total = self.total_memory()
-        spec["memory"] = int(total // 2 ** 30) if total else None
+        spec["memory"] = int(total // 2**30) if total else None
         spec["frequency"] = frequency_mhz(self.frequency())
         return spec
 
 
 def _psutil():
     import psutil
+
     return psutil
 
 
@@ -123,6 +136,7 @@ def _safe_cpu_freq() -> Optional[Any]:
 def _cpuinfo_brand() -> Optional[str]:
     try:
         import cpuinfo
+
         return cpuinfo.get_cpu_info().get("brand_raw")
     except Exception:  # noqa: BLE001 - py-cpuinfo probes many OS facilities; no brand is a fact
         return None
@@ -147,8 +161,9 @@ def chips_from_cpuinfo(path: Path) -> int:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return 1
-    ids = {line.split(":", 1)[1].strip() for line in text.splitlines()
-           if line.startswith("physical id") and ":" in line}
+    ids = {
+        line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("physical id") and ":" in line
+    }
     return max(1, len(ids))
 
 
@@ -173,12 +188,17 @@ def merge_specs(specs: List[Spec]) -> Spec:
     return merged
 
 
-def resolve_machine_spec(machine_id: str, id_given: bool, spec_file: Optional[Path], env: Environment,
-                         warn: Callable[[str], None],
-                         read_node: Callable[[str], Mapping[str, Any]] = read_node_incluster,
-                         host: Optional[HostProbe] = None,
-                         cluster: Optional[bool] = None,
-                         hostname: Callable[[], str] = socket.gethostname) -> Spec:
+def resolve_machine_spec(
+    machine_id: str,
+    id_given: bool,
+    spec_file: Optional[Path],
+    env: Environment,
+    warn: Callable[[str], None],
+    read_node: Callable[[str], Mapping[str, Any]] = read_node_incluster,
+    host: Optional[HostProbe] = None,
+    cluster: Optional[bool] = None,
+    hostname: Callable[[], str] = socket.gethostname,
+) -> Spec:
     """The merged spec of query.md §5.1; unknown attributes stay None (one warning names them)."""
     sources: List[Spec] = []
     if spec_file is not None:
@@ -189,8 +209,9 @@ def resolve_machine_spec(machine_id: str, id_given: bool, spec_file: Optional[Pa
             sources.append(spec_from_node(read_node(machine_id)))
         except NodeLookupFailed as failure:
             warn(f"machine spec from the Kubernetes Node skipped: {failure}")
-    on_measured_machine = (not running_in_cluster) or env.variables.get("NODE_NAME") == machine_id \
-        or hostname() == machine_id
+    on_measured_machine = (
+        (not running_in_cluster) or env.variables.get("NODE_NAME") == machine_id or hostname() == machine_id
+    )
     needed = merge_specs(sources)
     if on_measured_machine and any(needed[name] is None for name in ATTRIBUTES):
         sources.append((host or HostProbe()).spec())

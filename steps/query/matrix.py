@@ -73,9 +73,9 @@ def _fast_stats(segment: bytes) -> Tuple[SeriesStats, float, float]:
     else:
         positive = len(texts) - segment.count(b',"0"]') - segment.count(b',"-')
         stats = SeriesStats(len(texts), positive, max(map(float, texts)))
-    first = float(segment[1:segment.index(b",")])
-    tail = segment[segment.rindex(b"[") + 1:]
-    last = float(tail[:tail.index(b",")])
+    first = float(segment[1 : segment.index(b",")])
+    tail = segment[segment.rindex(b"[") + 1 :]
+    last = float(tail[: tail.index(b",")])
     return stats, first, last
 
 
@@ -97,7 +97,7 @@ def _parse_matrix_fast(body: bytes) -> List[SeriesPart]:
     size = len(body)
     while True:
         if body.startswith(b"]}}", position):
-            if position + 3 != size and body[position + 3:].strip():
+            if position + 3 != size and body[position + 3 :].strip():
                 raise Irregular("trailing members")
             return parts
         if not body.startswith(_SERIES, position):
@@ -105,14 +105,14 @@ def _parse_matrix_fast(body: bytes) -> List[SeriesPart]:
         values_at = body.find(_VALUES, position)
         if values_at < 0:
             raise Irregular("series without values")
-        labels = json.loads(body[position + len(_SERIES):values_at])
+        labels = json.loads(body[position + len(_SERIES) : values_at])
         if not isinstance(labels, dict):
             raise Irregular("labels are not an object")
         start = values_at + len(_VALUES)
         end = body.find(b"]]}", start)
-        if end < 0 or body[start:start + 1] != b"[":
+        if end < 0 or body[start : start + 1] != b"[":
             raise Irregular("values are not pairs")
-        segment = body[start:end + 1]
+        segment = body[start : end + 1]
         if b"{" in segment or b"}" in segment:
             raise Irregular("unexpected object inside values")
         stats, first, last = _fast_stats(segment)
@@ -127,8 +127,11 @@ def parts_from_result(result: Any) -> List[SeriesPart]:
     """The JSON path: parts from an already parsed `data.result` list."""
     parts: List[SeriesPart] = []
     for series in result:
-        if not isinstance(series, dict) or not isinstance(series.get("metric"), dict) \
-                or not isinstance(series.get("values"), list):
+        if (
+            not isinstance(series, dict)
+            or not isinstance(series.get("metric"), dict)
+            or not isinstance(series.get("values"), list)
+        ):
             raise ValueError("a series lacks a 'metric' object or a 'values' list")
         values = series["values"]
         if not values:
@@ -144,5 +147,10 @@ def values_after(part: SeriesPart, after: float) -> Optional[SeriesPart]:
     values = [v for v in json.loads(b"[" + part.fragment + b"]") if float(v[0]) > after]
     if not values:
         return None
-    return SeriesPart(part.labels, json.dumps(values)[1:-1].encode("utf-8"), float(values[0][0]),
-                      float(values[-1][0]), stats_of_values([str(v[1]) for v in values]))
+    return SeriesPart(
+        part.labels,
+        json.dumps(values)[1:-1].encode("utf-8"),
+        float(values[0][0]),
+        float(values[-1][0]),
+        stats_of_values([str(v[1]) for v in values]),
+    )

@@ -57,8 +57,11 @@ class ServerAddress:
         display = base
         if parts.username is not None:
             from urllib.parse import unquote
+
             auth = (unquote(parts.username), unquote(parts.password or ""))
-            display = urlunsplit((parts.scheme, f"{unquote(parts.username)}:***@{netloc}", parts.path.rstrip("/"), "", ""))
+            display = urlunsplit(
+                (parts.scheme, f"{unquote(parts.username)}:***@{netloc}", parts.path.rstrip("/"), "", "")
+            )
         return cls(base, auth, display)
 
     @property
@@ -210,15 +213,24 @@ class PromClient:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
-    def create(cls, address: ServerAddress, *, timeout: float, concurrency: int, verify: Any = True,
-               token: Optional[str] = None, warn: Callable[[str], None] = lambda m: None,
-               sleep: Callable[[float], None] = time.sleep) -> "PromClient":
+    def create(
+        cls,
+        address: ServerAddress,
+        *,
+        timeout: float,
+        concurrency: int,
+        verify: Any = True,
+        token: Optional[str] = None,
+        warn: Callable[[str], None] = lambda m: None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> "PromClient":
         """A client with a pooled session sized for `concurrency` connections."""
         session = requests.Session()
         ssl_context = None
         if verify is False:
             # One warning from the step says so; urllib3 would repeat it for every request.
             import urllib3
+
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         if isinstance(verify, str):
             # The extra bundle adds to the system store instead of replacing it (query.md §4).
@@ -271,10 +283,14 @@ class PromClient:
                 retry_after = parse_retry_after(headers.get("Retry-After"))
                 continue
             if status in (401, 403):
-                raise RequestFailed(f"{shown} answered HTTP {status} for {what}; "
-                                    "a bearer token may be needed (--token-file, PROM_TOKEN_FILE or PROM_TOKEN)")
+                raise RequestFailed(
+                    f"{shown} answered HTTP {status} for {what}; "
+                    "a bearer token may be needed (--token-file, PROM_TOKEN_FILE or PROM_TOKEN)"
+                )
             raise RequestFailed(f"{shown} answered HTTP {status} for {what}{self._error_text(body)}")
-        raise RequestFailed(f"Prometheus at {shown} failed for {what} after {len(self.waits) + 1} attempts: {last_error}")
+        raise RequestFailed(
+            f"Prometheus at {shown} failed for {what} after {len(self.waits) + 1} attempts: {last_error}"
+        )
 
     def _exchange(self, url: str, params: Any, shown: str, what: str) -> Tuple[int, Mapping[str, str], bytes]:
         """One GET, finished from send to last byte within the timeout: (status, headers, body).
@@ -284,8 +300,9 @@ class PromClient:
         """
         try:
             with self._deadline() as deadline:
-                with self.session.get(url, params=params, timeout=self.timeout, verify=self.verify,
-                                      stream=True) as response:
+                with self.session.get(
+                    url, params=params, timeout=self.timeout, verify=self.verify, stream=True
+                ) as response:
                     return response.status_code, response.headers, response.content
         except (requests.exceptions.RequestException, http.client.HTTPException, OSError, ValueError) as failure:
             error: BaseException = failure
@@ -295,10 +312,18 @@ class PromClient:
             raise _Transient(f"no complete answer within the --timeout of {self.timeout:g} s")
         reason = one_line(self._clean(_short(error)))  # may quote server bytes (a bad status line)
         if isinstance(error, requests.exceptions.SSLError):
-            raise RequestFailed(f"TLS verification of {shown} failed ({reason}); "
-                                "pass the server's CA with --ca-file or skip verification with --insecure")
-        if isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                              requests.exceptions.ChunkedEncodingError)):
+            raise RequestFailed(
+                f"TLS verification of {shown} failed ({reason}); "
+                "pass the server's CA with --ca-file or skip verification with --insecure"
+            )
+        if isinstance(
+            error,
+            (
+                requests.exceptions.ConnectionError,
+                requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ),
+        ):
             raise _Transient(reason)
         raise RequestFailed(f"request to {shown} for {what} failed: {reason}")
 
@@ -404,7 +429,7 @@ def one_line(text: object, limit: int = 1000) -> str:
     """Server-provided text made safe for one log line: control and other unprintable characters
     (newlines, escape sequences, bidi overrides) become spaces; long text is cut."""
     cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
-    return cleaned if len(cleaned) <= limit else cleaned[:limit - 3] + "..."
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 3] + "..."
 
 
 def _short(failure: BaseException) -> str:
@@ -445,8 +470,9 @@ def read_token(token_file: Optional[str], env_token: Optional[str]) -> Optional[
             raise StepError(f"token file {token_file} (--token-file) is not UTF-8 text") from None
         problem = token_problem(token)
         if problem:
-            raise StepError(f"the token in token file {token_file} (--token-file) cannot be sent in an HTTP "
-                            f"header: {problem}")
+            raise StepError(
+                f"the token in token file {token_file} (--token-file) cannot be sent in an HTTP header: {problem}"
+            )
         return token or None
     token = env_token.strip() if env_token and env_token.strip() else None
     problem = token_problem(token) if token else None
@@ -478,11 +504,14 @@ def check_ca_file(ca_file: Optional[str]) -> Optional[str]:
     except OSError as failure:
         raise StepError(f"CA file {ca_file} cannot be read: {failure.strerror or failure}") from None
     if PEM_CERTIFICATE not in data:
-        raise StepError(f"CA file {ca_file} holds no PEM certificate ({PEM_CERTIFICATE.decode()}); "
-                        "--ca-file takes a PEM bundle")
+        raise StepError(
+            f"CA file {ca_file} holds no PEM certificate ({PEM_CERTIFICATE.decode()}); --ca-file takes a PEM bundle"
+        )
     try:
         ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=ca_file)
     except (ssl.SSLError, OSError, ValueError) as failure:
-        raise StepError(f"CA file {ca_file} is not a valid PEM certificate bundle: "
-                        f"{one_line(getattr(failure, 'reason', None) or failure)}") from None
+        raise StepError(
+            f"CA file {ca_file} is not a valid PEM certificate bundle: "
+            f"{one_line(getattr(failure, 'reason', None) or failure)}"
+        ) from None
     return ca_file

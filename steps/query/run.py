@@ -92,11 +92,21 @@ def run_query(settings: QuerySettings, env: Environment, console: Console, deps:
     warning = short_window_warning(window, settings.step)
     if warning:
         console.warn(warning)
-    console.info(f"window {format_window_time(window.start)} to {format_window_time(window.end)}, "
-                 f"step {float(settings.step):g} s, benchmark {window.benchmark}")
+    console.info(
+        f"window {format_window_time(window.start)} to {format_window_time(window.end)}, "
+        f"step {float(settings.step):g} s, benchmark {window.benchmark}"
+    )
     # 4. the machine spec
-    spec = resolve_machine_spec(settings.machine_id, settings.id_given, settings.machine_spec, env, console.warn,
-                                read_node=deps.read_node, host=deps.host, cluster=deps.in_cluster)
+    spec = resolve_machine_spec(
+        settings.machine_id,
+        settings.id_given,
+        settings.machine_spec,
+        env,
+        console.warn,
+        read_node=deps.read_node,
+        host=deps.host,
+        cluster=deps.in_cluster,
+    )
     written.append(write_json(ws.machine_spec(settings.machine_id), spec_document(spec)))
     # 5. metrics
     client = _client(settings, token, ca_file, console, deps)
@@ -106,8 +116,9 @@ def run_query(settings: QuerySettings, env: Environment, console: Console, deps:
         client.close()
 
 
-def _client(settings: QuerySettings, token: Optional[str], ca_file: Optional[str], console: Console,
-            deps: QueryDeps) -> PromClient:
+def _client(
+    settings: QuerySettings, token: Optional[str], ca_file: Optional[str], console: Console, deps: QueryDeps
+) -> PromClient:
     if settings.insecure:
         console.warn(f"TLS certificate of {settings.server.display} is not verified (--insecure)")
         verify: Any = False
@@ -116,28 +127,42 @@ def _client(settings: QuerySettings, token: Optional[str], ca_file: Optional[str
     if token and not settings.server.is_https:
         console.warn(f"a bearer token is sent to {settings.server.display} over plain http")
     extra = {"sleep": deps.sleep} if deps.sleep else {}
-    return PromClient.create(settings.server, timeout=settings.timeout, concurrency=settings.concurrency,
-                             verify=verify, token=token, warn=console.warn, **extra)
+    return PromClient.create(
+        settings.server,
+        timeout=settings.timeout,
+        concurrency=settings.concurrency,
+        verify=verify,
+        token=token,
+        warn=console.warn,
+        **extra,
+    )
 
 
 def _check_csv_names(metrics: Tuple[str, ...], client: PromClient) -> None:
     """With --to-csv each metric names a file: refuse a name from the server that is not one, before any
     range request (StepError naming the metric and where it came from)."""
     for metric in metrics:
-        check_name(metric, "metric", hint=f"listed by {client.address.display}{NAMES_PATH}, it cannot name "
-                                          "a --to-csv file <output>_csv/<metric>.csv")
+        check_name(
+            metric,
+            "metric",
+            hint=f"listed by {client.address.display}{NAMES_PATH}, it cannot name "
+            "a --to-csv file <output>_csv/<metric>.csv",
+        )
 
 
-def _collect_and_write(settings: QuerySettings, window: ResolvedWindow, client: PromClient, console: Console,
-                       written: List[Path]) -> int:
+def _collect_and_write(
+    settings: QuerySettings, window: ResolvedWindow, client: PromClient, console: Console, written: List[Path]
+) -> int:
     ws = settings.workspace
     names = discover(client, window.start_epoch, window.end_epoch, settings.selector)
     selection = select_metrics(names, settings.metric_prefix, settings.thirdparty)
     for name in selection.missing_thirdparty:
         console.warn(f"third-party metric {name} has no data in the window and is not collected")
     if not selection.metrics:
-        raise StepError(f"no metric starting with {settings.metric_prefix!r} has data on {client.address.display} "
-                        f"between {format_window_time(window.start)} and {format_window_time(window.end)}")
+        raise StepError(
+            f"no metric starting with {settings.metric_prefix!r} has data on {client.address.display} "
+            f"between {format_window_time(window.start)} and {format_window_time(window.end)}"
+        )
     if settings.to_csv:
         _check_csv_names(selection.metrics, client)
     generation_id = settings.generation if settings.generation != "auto" else detect_generation(selection.metrics)
@@ -149,8 +174,9 @@ def _collect_and_write(settings: QuerySettings, window: ResolvedWindow, client: 
         console.warn(f"these are Kepler >= {generation_id} metrics, which train cannot use yet; collecting anyway")
     # 6. range queries, streamed into <output>.json (complete or absent)
     chunks = plan_chunks(window.start_epoch, window.end_epoch, settings.step)
-    console.info(f"{len(selection.metrics)} metrics, {len(chunks)} request(s) each, "
-                 f"up to {settings.concurrency} in flight")
+    console.info(
+        f"{len(selection.metrics)} metrics, {len(chunks)} request(s) each, up to {settings.concurrency} in flight"
+    )
     summaries: Dict[str, list] = {}
     target = ws.query_response(settings.output)
     csv_dir = ws.query_csv_dir(settings.output)
@@ -160,8 +186,9 @@ def _collect_and_write(settings: QuerySettings, window: ResolvedWindow, client: 
         with atomic_path(target) as tmp:
             with open(tmp, "wb", buffering=WRITE_BUFFER) as handle:
                 handle.write(b"{")
-                stream = collect(client, selection.metrics, chunks, settings.step, settings.selector,
-                                 settings.concurrency)
+                stream = collect(
+                    client, selection.metrics, chunks, settings.step, settings.selector, settings.concurrency
+                )
                 for number, (metric, series) in enumerate(stream):
                     write_metric(handle, metric, series, first=number == 0)
                     if staged is not None:
@@ -171,8 +198,10 @@ def _collect_and_write(settings: QuerySettings, window: ResolvedWindow, client: 
                     progress.advance()
                 handle.write(b"}")
                 if not any(summaries.values()):
-                    raise StepError(f"no selected metric returned any series from {client.address.display} between "
-                                    f"{format_window_time(window.start)} and {format_window_time(window.end)}")
+                    raise StepError(
+                        f"no selected metric returned any series from {client.address.display} between "
+                        f"{format_window_time(window.start)} and {format_window_time(window.end)}"
+                    )
         written.append(target)
         if staged is not None:
             swap_dir(staged, csv_dir)

@@ -42,7 +42,9 @@ def benchmark_series(series: Sequence[SeriesSummary], benchmark: str) -> Tuple[S
     return (chosen, True) if chosen else (series, False)
 
 
-def validation_rows(summaries: Summaries, benchmark: str, generation: Generation, vm: bool = False) -> Tuple[List[Row], bool]:
+def validation_rows(
+    summaries: Summaries, benchmark: str, generation: Generation, vm: bool = False
+) -> Tuple[List[Row], bool]:
     """Rows in the order of query.md §8, and whether any container metric was filtered by pod name."""
     rows: List[Row] = []
     filtered_any = False
@@ -53,8 +55,11 @@ def validation_rows(summaries: Summaries, benchmark: str, generation: Generation
     for source in SOURCE_ORDER:
         for component in ENERGY_SOURCES[source].components:
             metric = generation.energy_metric(component, vm=vm)
-            series = [item for item in summaries.get(metric, ())
-                      if vm or generation.source_of(item[0].get(SOURCE_LABEL)) == source]
+            series = [
+                item
+                for item in summaries.get(metric, ())
+                if vm or generation.source_of(item[0].get(SOURCE_LABEL)) == source
+            ]
             rows.append(Row("", source, metric, *_total(series)))
     for metric in sorted(name for name in summaries if "container" not in name and "_joules" not in name):
         rows.append(Row(benchmark, "", metric, *_total(summaries[metric])))
@@ -88,25 +93,43 @@ def usage_pods(summaries: Summaries, metric: Optional[str], pods: Sequence[str])
     return none, zeros, valid
 
 
-def summary_lines(summaries: Summaries, rows: Sequence[Row], filtered: bool, benchmark: str,
-                  generation: Generation) -> List[str]:
+def summary_lines(
+    summaries: Summaries, rows: Sequence[Row], filtered: bool, benchmark: str, generation: Generation
+) -> List[str]:
     """Human-readable summary (not a stable interface)."""
     series_count = sum(len(items) for items in summaries.values())
     points = sum(stats.count for items in summaries.values() for _, stats in items)
-    lines = [f"metrics: {len(summaries)}, series: {series_count}, points: {points}",
-             (f"pods filtered by the benchmark name {benchmark!r}" if filtered
-              else f"no pod_name contains {benchmark!r}: counting all pods")]
+    lines = [
+        f"metrics: {len(summaries)}, series: {series_count}, points: {points}",
+        (
+            f"pods filtered by the benchmark name {benchmark!r}"
+            if filtered
+            else f"no pod_name contains {benchmark!r}: counting all pods"
+        ),
+    ]
     lines.append(f"{'scenarioID':<20} {'query':<55} {'count':>10} {'>0':>10}")
     for row in rows:
         lines.append(f"{row.scenario or '-':<20} {row.query:<55} {row.count:>10} {row.positive:>10}")
-    pods = sorted({labels.get(POD_LABEL) or "" for metric, items in summaries.items() if "container" in metric
-                   for labels, _ in benchmark_series(items, benchmark)[0]} - {""})
-    usage = (("cgroup", generation.cgroup_cpu), ("hwc", generation.feature_metric("cpu_instructions")),
-             ("bpf", generation.cpu_time_metric))
+    pods = sorted(
+        {
+            labels.get(POD_LABEL) or ""
+            for metric, items in summaries.items()
+            if "container" in metric
+            for labels, _ in benchmark_series(items, benchmark)[0]
+        }
+        - {""}
+    )
+    usage = (
+        ("cgroup", generation.cgroup_cpu),
+        ("hwc", generation.feature_metric("cpu_instructions")),
+        ("bpf", generation.cpu_time_metric),
+    )
     for kind, metric in usage:
         none, zeros, valid = usage_pods(summaries, metric, pods)
-        lines.append(f"{kind} CPU usage ({metric or 'not in this generation'}): {len(pods)} pods: "
-                     f"{none} no data, {zeros} only zeros, {valid} valid")
+        lines.append(
+            f"{kind} CPU usage ({metric or 'not in this generation'}): {len(pods)} pods: "
+            f"{none} no data, {zeros} only zeros, {valid} valid"
+        )
     for source in SOURCE_ORDER:
         nonzero = sum(row.positive for row in rows if row.scenario == source)
         if any(row.count for row in rows if row.scenario == source):

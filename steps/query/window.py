@@ -29,8 +29,8 @@ class WindowRequest:
 class ResolvedWindow:
     start: datetime
     end: datetime
-    benchmark: str          # the name used by the validation table
-    save: bool              # write <benchmark>.json (benchmark mode)
+    benchmark: str  # the name used by the validation table
+    save: bool  # write <benchmark>.json (benchmark mode)
     warnings: Tuple[str, ...] = field(default=())
 
     @property
@@ -46,8 +46,15 @@ def check_request(request: WindowRequest, output: str) -> List[str]:
     """Usage checks that need no file (exit 2, before anything is written); returns warnings."""
     warnings: List[str] = []
     if is_set(request.input):
-        ignored = [flag for flag, value in (("--benchmark", request.benchmark), ("--start-time", request.start_time),
-                                            ("--end-time", request.end_time)) if is_set(value)]
+        ignored = [
+            flag
+            for flag, value in (
+                ("--benchmark", request.benchmark),
+                ("--start-time", request.start_time),
+                ("--end-time", request.end_time),
+            )
+            if is_set(value)
+        ]
         if request.interval_given:
             ignored.append("--interval")
         if ignored:
@@ -56,8 +63,9 @@ def check_request(request: WindowRequest, output: str) -> List[str]:
     elif is_set(request.benchmark):
         name = plain_name(str(request.benchmark))
         if is_set(request.start_time) != is_set(request.end_time):
-            given, missing = (("--start-time", "--end-time") if is_set(request.start_time)
-                              else ("--end-time", "--start-time"))
+            given, missing = (
+                ("--start-time", "--end-time") if is_set(request.start_time) else ("--end-time", "--start-time")
+            )
             value = request.start_time if is_set(request.start_time) else request.end_time
             raise UsageError(f"{given} {value} was given without {missing}; give both or neither")
         if is_set(request.start_time):
@@ -72,8 +80,9 @@ def check_request(request: WindowRequest, output: str) -> List[str]:
     return warnings
 
 
-def resolve_window(request: WindowRequest, output: str, clock: Clock,
-                   read_window: Callable[[str], Tuple[datetime, datetime]]) -> ResolvedWindow:
+def resolve_window(
+    request: WindowRequest, output: str, clock: Clock, read_window: Callable[[str], Tuple[datetime, datetime]]
+) -> ResolvedWindow:
     """The window and benchmark name; `read_window(name)` reads `<name>.json` of the workspace."""
     warnings = check_request(request, output)
     if is_set(request.input):
@@ -93,6 +102,8 @@ def resolve_window(request: WindowRequest, output: str, clock: Clock,
 def short_window_warning(window: ResolvedWindow, step: Fraction) -> Optional[str]:
     """Train needs at least two samples per series: warn for a window shorter than two steps."""
     if Fraction(window.end_epoch - window.start_epoch) < 2 * step:
-        return (f"the window {window.end_epoch - window.start_epoch} s is shorter than two steps of {float(step):g} s; "
-                "train needs at least two samples per series")
+        return (
+            f"the window {window.end_epoch - window.start_epoch} s is shorter than two steps of {float(step):g} s; "
+            "train needs at least two samples per series"
+        )
     return None

@@ -57,6 +57,21 @@ from .power import PowerModel
 from .promserver import PrometheusError, PrometheusServer, PrometheusUnavailable, backfill, find_binary
 from .usage import CGROUP_CPU, FEATURES, ContainerSpec
 
-__all__ = ["CGROUP_CPU", "DEFAULT_START", "FEATURES", "THIRDPARTY_METRIC", "ContainerSpec", "PowerModel",
-           "PrometheusError", "PrometheusServer", "PrometheusUnavailable", "Series", "SynthConfig", "SynthData",
-           "backfill", "find_binary", "generate", "label_sort_key"]
+__all__ = [
+    "CGROUP_CPU",
+    "DEFAULT_START",
+    "FEATURES",
+    "THIRDPARTY_METRIC",
+    "ContainerSpec",
+    "PowerModel",
+    "PrometheusError",
+    "PrometheusServer",
+    "PrometheusUnavailable",
+    "Series",
+    "SynthConfig",
+    "SynthData",
+    "backfill",
+    "find_binary",
+    "generate",
+    "label_sort_key",
+]

@@ -69,20 +69,23 @@ class SynthConfig:
             raise ValueError(f"unknown energy source {unknown[0]!r}; choose from {', '.join(ENERGY_SOURCES)}")
         if self.start.tzinfo is None:
             raise ValueError("start must be an aware datetime (UTC)")
-        if self.package_shares and (len(self.package_shares) != self.packages
-                                    or abs(sum(self.package_shares) - 1.0) > 1e-9):
+        if self.package_shares and (
+            len(self.package_shares) != self.packages or abs(sum(self.package_shares) - 1.0) > 1e-9
+        ):
             raise ValueError("package_shares needs one share per package, summing to 1")
         # Normalise sequences so equal configs compare (and hash) equal.
         object.__setattr__(self, "sources", tuple(self.sources))
         object.__setattr__(self, "counter_resets", tuple(float(r) for r in self.counter_resets))
         object.__setattr__(self, "scrape_gaps", tuple((float(o), float(n)) for o, n in self.scrape_gaps))
         object.__setattr__(self, "background", tuple(self.background))
-        object.__setattr__(self, "container_lifetimes",
-                           tuple((int(i), float(a), float(b)) for i, a, b in self.container_lifetimes))
+        object.__setattr__(
+            self, "container_lifetimes", tuple((int(i), float(a), float(b)) for i, a, b in self.container_lifetimes)
+        )
         for index, first, last in self.container_lifetimes:
             if not 0 <= index < self.containers or last < first:
-                raise ValueError(f"bad container lifetime {(index, first, last)}: need 0 <= index < containers "
-                                 "and first_s <= last_s")
+                raise ValueError(
+                    f"bad container lifetime {(index, first, last)}: need 0 <= index < containers and first_s <= last_s"
+                )
 
     @property
     def start_epoch(self) -> float:

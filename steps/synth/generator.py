@@ -117,12 +117,24 @@ def container_specs(config: SynthConfig) -> List[ContainerSpec]:
     specs = []
     for i in range(config.containers):
         pod = f"{config.benchmark}-{i}"
-        specs.append(ContainerSpec(i, L.container_id(config.seed, pod, config.benchmark), pod, config.benchmark,
-                                   config.benchmark_namespace, False, PATTERNS[i % len(PATTERNS)]))
+        specs.append(
+            ContainerSpec(
+                i,
+                L.container_id(config.seed, pod, config.benchmark),
+                pod,
+                config.benchmark,
+                config.benchmark_namespace,
+                False,
+                PATTERNS[i % len(PATTERNS)],
+            )
+        )
     for j, name in enumerate(config.background):
         pod = f"{name}-{L.container_id(config.seed, name, 'pod')[:5]}"
-        specs.append(ContainerSpec(config.containers + j, L.container_id(config.seed, pod, name), pod, name,
-                                   "kube-system", True, "flat"))
+        specs.append(
+            ContainerSpec(
+                config.containers + j, L.container_id(config.seed, pod, name), pod, name, "kube-system", True, "flat"
+            )
+        )
     return specs
 
 
@@ -194,15 +206,17 @@ class SynthData:
         Rate columns: the 8 workload features plus `cgroupfs_cpu_usage_us` (us per second).
         """
         n, c = self.dt.size, len(self.containers)
-        frame = pd.DataFrame({
-            "timestamp": np.repeat(self.rate_timestamps, c),
-            "id": np.tile([s.id for s in self.containers], n),
-            "container_id": np.tile([s.container_id for s in self.containers], n),
-            "pod_name": np.tile([s.pod_name for s in self.containers], n),
-            "container_name": np.tile([s.container_name for s in self.containers], n),
-            "container_namespace": np.tile([s.namespace for s in self.containers], n),
-            "background": np.tile([s.background for s in self.containers], n),
-        })
+        frame = pd.DataFrame(
+            {
+                "timestamp": np.repeat(self.rate_timestamps, c),
+                "id": np.tile([s.id for s in self.containers], n),
+                "container_id": np.tile([s.container_id for s in self.containers], n),
+                "pod_name": np.tile([s.pod_name for s in self.containers], n),
+                "container_name": np.tile([s.container_name for s in self.containers], n),
+                "container_namespace": np.tile([s.namespace for s in self.containers], n),
+                "background": np.tile([s.background for s in self.containers], n),
+            }
+        )
         for name in COUNTED:
             frame[name] = (self.counts[name] / self.dt).T.reshape(-1)
         active = self.active_intervals().T.reshape(-1)
@@ -238,13 +252,17 @@ class SynthData:
             idle = self.model.idle_power()
             for c in self.components:
                 clean = self.clean_w[c]
-                data[f"{c}_power"] = {"total": clean, "idle": np.full_like(clean, idle[c]),
-                                      "dynamic": clean - idle[c]}[mode]
+                data[f"{c}_power"] = {"total": clean, "idle": np.full_like(clean, idle[c]), "dynamic": clean - idle[c]}[
+                    mode
+                ]
             return pd.DataFrame(data, index=self._index())
         for c in self.components:
             packages = sorted({p for (comp, _, p) in self.energy_mj if comp == c and p is not None})
-            groups = [(f"package_{p}_{c}_power", [p]) for p in packages] if per_package and packages \
+            groups = (
+                [(f"package_{p}_{c}_power", [p]) for p in packages]
+                if per_package and packages
                 else [(f"{c}_power", packages or [None])]
+            )
             for column, pkgs in groups:
                 total = sum(self.energy_mj[(c, m, p)] for m in modes for p in pkgs)
                 data[column] = total / 1000.0 / self.dt
@@ -254,8 +272,9 @@ class SynthData:
         """The third-party gauge at every sample t_0..t_n (needs config.thirdparty)."""
         if self.thirdparty_deci is None:
             raise ValueError("generated without thirdparty=True")
-        return pd.Series(self.thirdparty_deci / 10.0, index=pd.Index(self.timestamps, name="timestamp"),
-                         name=THIRDPARTY_METRIC)
+        return pd.Series(
+            self.thirdparty_deci / 10.0, index=pd.Index(self.timestamps, name="timestamp"), name=THIRDPARTY_METRIC
+        )
 
     # ---- emitted series
     def metric_names(self) -> List[str]:
@@ -271,8 +290,7 @@ class SynthData:
             for labels, kind, scale, build, samples in sorted(recipes[metric], key=lambda r: L.label_sort_key(r[0])):
                 if samples is not None and samples.size == 0:
                     continue  # a container that never lived in the window has no series
-                yield Series(metric, labels, kind, build() if values else np.empty(0, dtype=np.int64), scale,
-                             samples)
+                yield Series(metric, labels, kind, build() if values else np.empty(0, dtype=np.int64), scale, samples)
 
     def _recipes(self) -> Dict[str, list]:
         """metric -> [(labels, kind, scale, thunk producing int64 values, sample indices or None)]."""
@@ -283,6 +301,7 @@ class SynthData:
             def build():
                 values = _cumulate(self.counts[name][row], int(self.usage_offsets[name][row]), self.restarts)
                 return values if self.alive is None else values[self.alive[row]]
+
             return build
 
         def samples_of(row: int) -> Optional[np.ndarray]:
@@ -294,8 +313,9 @@ class SynthData:
         usage_metrics[CGROUP_CPU] = GENERATION.cgroup_cpu
         for name, metric in usage_metrics.items():
             for row, spec in enumerate(self.containers):
-                labels = L.container_labels(metric, scrape, spec.container_id, spec.pod_name,
-                                            spec.container_name, spec.namespace)
+                labels = L.container_labels(
+                    metric, scrape, spec.container_id, spec.pod_name, spec.container_name, spec.namespace
+                )
                 recipes.setdefault(metric, []).append((labels, COUNTER, 1, usage_thunk(name, row), samples_of(row)))
 
         def energy_thunk(key):
@@ -307,29 +327,34 @@ class SynthData:
                 metric = GENERATION.energy_metric(c)
                 for key in sorted((k for k in self.energy_mj if k[0] == c), key=str):
                     _, mode, package = key
-                    labels = L.energy_labels(metric, scrape, cfg.node_name, label_value, mode,
-                                             None if package is None else str(package))
+                    labels = L.energy_labels(
+                        metric, scrape, cfg.node_name, label_value, mode, None if package is None else str(package)
+                    )
                     recipes.setdefault(metric, []).append((labels, COUNTER, 1000, energy_thunk(key), None))
 
         n = self.offsets.size
         info = L.node_info_labels(GENERATION.node_info, scrape)
         recipes[GENERATION.node_info] = [(info, GAUGE, 1, lambda: np.full(n, cfg.node_info, dtype=np.int64), None)]
         if self.thirdparty_deci is not None:
-            recipes[THIRDPARTY_METRIC] = [(L.thirdparty_labels(THIRDPARTY_METRIC, cfg.node_name), GAUGE, 10,
-                                           lambda: self.thirdparty_deci, None)]
+            recipes[THIRDPARTY_METRIC] = [
+                (L.thirdparty_labels(THIRDPARTY_METRIC, cfg.node_name), GAUGE, 10, lambda: self.thirdparty_deci, None)
+            ]
         return recipes
 
     # ---- outputs (implemented in writers.py; thin methods so callers only need the data object)
     def query_response(self, metrics: Optional[Sequence[str]] = None) -> Dict[str, list]:
         from .writers import query_response
+
         return query_response(self, metrics)
 
     def write_query_response(self, path, metrics: Optional[Sequence[str]] = None):
         from .writers import write_query_response
+
         return write_query_response(self, path, metrics)
 
     def write_openmetrics(self, path):
         from .writers import write_openmetrics
+
         return write_openmetrics(self, path)
 
 
@@ -396,7 +421,9 @@ def generate(config: SynthConfig, model: Optional[PowerModel] = None) -> SynthDa
     n_containers = len(specs)
     usage_offsets = {}
     for name in COUNTED:
-        typical = counts[name].mean(axis=1) / max(float(dt.mean()), 1e-9) if counts[name].size else np.zeros(n_containers)
+        typical = (
+            counts[name].mean(axis=1) / max(float(dt.mean()), 1e-9) if counts[name].size else np.zeros(n_containers)
+        )
         usage_offsets[name] = np.rint(typical * offset_rng.uniform(60.0, 7200.0, n_containers)).astype(np.int64) + 1
     energy_offsets = {key: int(offset_rng.integers(1_000_000, 100_000_000)) for key in sorted(energy_mj, key=str)}
 
@@ -407,7 +434,18 @@ def generate(config: SynthConfig, model: Optional[PowerModel] = None) -> SynthDa
         thirdparty = np.rint(temp * 10.0).astype(np.int64)
 
     scrape = L.scrape_labels(config.job, config.node_name, L.exporter_pod(config.seed, config.node_name))
-    return SynthData(config=config, model=model, containers=specs, offsets=offsets, restarts=restarts,
-                     counts=counts, energy_mj=energy_mj, clean_w={c: clean[c] for c in components},
-                     usage_offsets=usage_offsets, energy_offsets=energy_offsets, thirdparty_deci=thirdparty,
-                     alive=alive, _scrape=scrape)
+    return SynthData(
+        config=config,
+        model=model,
+        containers=specs,
+        offsets=offsets,
+        restarts=restarts,
+        counts=counts,
+        energy_mj=energy_mj,
+        clean_w={c: clean[c] for c in components},
+        usage_offsets=usage_offsets,
+        energy_offsets=energy_offsets,
+        thirdparty_deci=thirdparty,
+        alive=alive,
+        _scrape=scrape,
+    )

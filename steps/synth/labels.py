@@ -21,8 +21,15 @@ def exporter_pod(seed: int, node_name: str) -> str:
 
 def scrape_labels(job: str, node_name: str, pod: str) -> Dict[str, str]:
     """Labels Prometheus' Kubernetes service discovery adds to every Kepler series."""
-    return {"container": "kepler-exporter", "endpoint": "http", "instance": node_name, "job": job,
-            "namespace": "kepler", "pod": pod, "service": "kepler-exporter"}
+    return {
+        "container": "kepler-exporter",
+        "endpoint": "http",
+        "instance": node_name,
+        "job": job,
+        "namespace": "kepler",
+        "pod": pod,
+        "service": "kepler-exporter",
+    }
 
 
 def _sorted(labels: Mapping[str, str]) -> Dict[str, str]:
@@ -30,14 +37,24 @@ def _sorted(labels: Mapping[str, str]) -> Dict[str, str]:
     return dict(sorted(labels.items()))
 
 
-def container_labels(metric: str, scrape: Mapping[str, str], cid: str, pod_name: str, container_name: str,
-                     namespace: str) -> Dict[str, str]:
-    return _sorted({"__name__": metric, **scrape, "container_id": cid, "container_name": container_name,
-                    "container_namespace": namespace, "pod_name": pod_name})
+def container_labels(
+    metric: str, scrape: Mapping[str, str], cid: str, pod_name: str, container_name: str, namespace: str
+) -> Dict[str, str]:
+    return _sorted(
+        {
+            "__name__": metric,
+            **scrape,
+            "container_id": cid,
+            "container_name": container_name,
+            "container_namespace": namespace,
+            "pod_name": pod_name,
+        }
+    )
 
 
-def energy_labels(metric: str, scrape: Mapping[str, str], node_name: str, source: str, mode: str,
-                  package: Optional[str]) -> Dict[str, str]:
+def energy_labels(
+    metric: str, scrape: Mapping[str, str], node_name: str, source: str, mode: str, package: Optional[str]
+) -> Dict[str, str]:
     labels = {"__name__": metric, **scrape, "exported_instance": node_name, "mode": mode, "source": source}
     if package is not None:
         labels["package"] = package

@@ -14,8 +14,8 @@ import socket
 import subprocess
 import tempfile
 import time
-from pathlib import Path
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence, Tuple, Union
 
 import requests
@@ -44,18 +44,29 @@ def find_binary(name: str) -> Path:
     return Path(found)
 
 
-def backfill(openmetrics: PathLike, data_dir: PathLike, promtool: Optional[PathLike] = None,
-             timeout: float = 1800.0) -> Path:
+def backfill(
+    openmetrics: PathLike, data_dir: PathLike, promtool: Optional[PathLike] = None, timeout: float = 1800.0
+) -> Path:
     """Turn an OpenMetrics file into TSDB blocks in `data_dir` (one block, however long the data)."""
     tool = str(promtool or find_binary("promtool"))
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [tool, "tsdb", "create-blocks-from", "openmetrics", "-q", "--max-block-duration=24000h",
-           str(openmetrics), str(data_dir)]
+    cmd = [
+        tool,
+        "tsdb",
+        "create-blocks-from",
+        "openmetrics",
+        "-q",
+        "--max-block-duration=24000h",
+        str(openmetrics),
+        str(data_dir),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
-        raise PrometheusError(f"promtool backfill of {openmetrics} failed ({done.returncode}): "
-                              f"{(done.stderr or done.stdout).strip()[-2000:]}")
+        raise PrometheusError(
+            f"promtool backfill of {openmetrics} failed ({done.returncode}): "
+            f"{(done.stderr or done.stdout).strip()[-2000:]}"
+        )
     return data_dir
 
 
@@ -72,9 +83,15 @@ class PrometheusServer:
     serves an existing TSDB folder. Each server must own its data folder. `.url` is the base URL.
     """
 
-    def __init__(self, data_dir: PathLike, workdir: Optional[PathLike] = None, *,
-                 prometheus: Optional[PathLike] = None, startup_timeout: float = 60.0,
-                 extra_flags: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        data_dir: PathLike,
+        workdir: Optional[PathLike] = None,
+        *,
+        prometheus: Optional[PathLike] = None,
+        startup_timeout: float = 60.0,
+        extra_flags: Sequence[str] = (),
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.workdir = Path(workdir) if workdir else self.data_dir.parent
         self.binary = Path(prometheus) if prometheus else find_binary("prometheus")
@@ -87,7 +104,9 @@ class PrometheusServer:
         self._owned: Optional[Path] = None  # temp folder to remove on stop()
 
     @classmethod
-    def from_openmetrics(cls, openmetrics: PathLike, workdir: Optional[PathLike] = None, **kwargs) -> "PrometheusServer":
+    def from_openmetrics(
+        cls, openmetrics: PathLike, workdir: Optional[PathLike] = None, **kwargs
+    ) -> "PrometheusServer":
         """Backfill `openmetrics` into a new folder under `workdir` (a temp folder by default); not started."""
         owned = None if workdir else Path(tempfile.mkdtemp(prefix="synth-prom-"))
         workdir = Path(workdir) if workdir else owned
@@ -142,9 +161,15 @@ class PrometheusServer:
         last_log = ""
         for _ in range(attempts):
             port = free_port()
-            cmd = [str(self.binary), f"--config.file={config}", f"--storage.tsdb.path={self.data_dir}",
-                   f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y",
-                   "--log.level=warn", *self.extra_flags]
+            cmd = [
+                str(self.binary),
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.data_dir}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--storage.tsdb.retention.time=100y",
+                "--log.level=warn",
+                *self.extra_flags,
+            ]
             with open(self.log_path, "wb") as log:
                 process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             if self._wait_ready(process, port):

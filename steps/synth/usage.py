@@ -13,8 +13,16 @@ from typing import Dict, List
 
 import numpy as np
 
-FEATURES = ("bpf_cpu_time_ms", "bpf_page_cache_hit", "bpf_block_irq", "bpf_net_rx_irq", "bpf_net_tx_irq",
-            "cache_miss", "cpu_cycles", "cpu_instructions")
+FEATURES = (
+    "bpf_cpu_time_ms",
+    "bpf_page_cache_hit",
+    "bpf_block_irq",
+    "bpf_net_rx_irq",
+    "bpf_net_tx_irq",
+    "cache_miss",
+    "cpu_cycles",
+    "cpu_instructions",
+)
 CGROUP_CPU = "cgroupfs_cpu_usage_us"  # not a model feature; feeds query's validation summary
 COUNTED = FEATURES + (CGROUP_CPU,)
 PATTERNS = ("onoff", "ramp", "sine", "randomwalk")
@@ -90,9 +98,17 @@ def container_rates(spec: ContainerSpec, tau: np.ndarray, rng: np.random.Generat
     net_rx = rng.uniform(20.0, 400.0) * net_level
     net_tx = net_rx * rng.uniform(0.5, 1.2) * _jitter(rng, n, 0.1)
     cgroup_us = cpu_ms * 1000.0 * _jitter(rng, n, 0.02)
-    return {"bpf_cpu_time_ms": cpu_ms, "bpf_page_cache_hit": page_cache, "bpf_block_irq": block_irq,
-            "bpf_net_rx_irq": net_rx, "bpf_net_tx_irq": net_tx, "cache_miss": cache_miss,
-            "cpu_cycles": cycles, "cpu_instructions": instructions, CGROUP_CPU: cgroup_us}
+    return {
+        "bpf_cpu_time_ms": cpu_ms,
+        "bpf_page_cache_hit": page_cache,
+        "bpf_block_irq": block_irq,
+        "bpf_net_rx_irq": net_rx,
+        "bpf_net_tx_irq": net_tx,
+        "cache_miss": cache_miss,
+        "cpu_cycles": cycles,
+        "cpu_instructions": instructions,
+        CGROUP_CPU: cgroup_us,
+    }
 
 
 def usage_counts(specs: List[ContainerSpec], offsets: np.ndarray, rng: np.random.Generator) -> Dict[str, np.ndarray]:

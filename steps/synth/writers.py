@@ -44,7 +44,14 @@ def iter_query_json(data: "SynthData", metrics: Optional[Sequence[str]] = None) 
         for s_index, series in enumerate(data.iter_series([name])):
             times = stamps if series.samples is None else [stamps[k] for k in series.samples]
             body = ", ".join(f'[{t}, "{v}"]' for t, v in zip(times, series.strings()))
-            yield ("" if s_index == 0 else ", ") + '{"metric": ' + json.dumps(series.labels) + ', "values": [' + body + "]}"
+            yield (
+                ("" if s_index == 0 else ", ")
+                + '{"metric": '
+                + json.dumps(series.labels)
+                + ', "values": ['
+                + body
+                + "]}"
+            )
         yield "]"
     yield "}"
 

@@ -39,11 +39,13 @@ class SavedAbsModel:
             for component, entry in mapping.items():
                 # file names read from the map: files of this model folder, never paths out of it
                 where = f"component map {path}: {component}"
-                transforms = [curvefit.load(self.folder / check_name(f, f"{where} fe_files"))
-                              for f in entry.get("fe_files", [])]
+                transforms = [
+                    curvefit.load(self.folder / check_name(f, f"{where} fe_files")) for f in entry.get("fe_files", [])
+                ]
                 model_file = self.folder / check_name(entry["model_file"], f"{where} model_file")
                 if model_file.suffix == ".json":
                     from xgboost import XGBRegressor
+
                     estimator = XGBRegressor()
                     estimator.load_model(str(model_file))
                 else:
@@ -82,6 +84,15 @@ def read_abs_models(layout: PipelineLayout, sources: Sequence[str]) -> List[Save
                 features = [str(f) for f in document["features"]]
             except (KeyError, TypeError, ValueError):
                 continue  # not a usable model folder; the isolator lists missing candidates
-            models.append(SavedAbsModel(source=source, group=folder.parent.name, name=folder.name,
-                                        features=features, mae=mae, node_type=node_type, folder=folder))
+            models.append(
+                SavedAbsModel(
+                    source=source,
+                    group=folder.parent.name,
+                    name=folder.name,
+                    features=features,
+                    mae=mae,
+                    node_type=node_type,
+                    folder=folder,
+                )
+            )
     return models

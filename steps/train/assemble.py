@@ -63,8 +63,9 @@ def node_ratios(data: InputData, layout: PowerLayout, stamps: np.ndarray) -> Dic
     return _normalise(ratios, stamps.size)
 
 
-def container_ratios(data: InputData, layout: PowerLayout, ids: Sequence[str], code: np.ndarray,
-                     t: np.ndarray) -> Dict[str, np.ndarray]:
+def container_ratios(
+    data: InputData, layout: PowerLayout, ids: Sequence[str], code: np.ndarray, t: np.ndarray
+) -> Dict[str, np.ndarray]:
     """Ratio columns per container row: that container's per-package values, normalised per row."""
     units = layout.ratio_units
     matrix = _ratio_matrix(data, layout)
@@ -82,9 +83,16 @@ def container_ratios(data: InputData, layout: PowerLayout, ids: Sequence[str], c
     return _normalise(ratios, t.size)
 
 
-def assemble_input(data: InputData, position: int, group: FeatureGroup, columns: Sequence[str], layout: PowerLayout,
-                   power: PowerTable, node_type: int, container_level: bool
-                   ) -> Tuple[pd.DataFrame, Optional[pd.DataFrame]]:
+def assemble_input(
+    data: InputData,
+    position: int,
+    group: FeatureGroup,
+    columns: Sequence[str],
+    layout: PowerLayout,
+    power: PowerTable,
+    node_type: int,
+    container_level: bool,
+) -> Tuple[pd.DataFrame, Optional[pd.DataFrame]]:
     """The AbsPower table and (for groups without gauges) the container-level table of one input."""
     counters = counter_features(group, data)
     rows = container_rows(data, counters)
@@ -97,15 +105,19 @@ def assemble_input(data: InputData, position: int, group: FeatureGroup, columns:
     with_features = np.unique(np.concatenate(feature_times)) if feature_times else np.zeros(0)
     stamps = power.t[np.isin(power.t, with_features)]
     slot = np.searchsorted(stamps, rows.t)
-    in_table = (slot < stamps.size) & (stamps[np.clip(slot, 0, max(stamps.size - 1, 0))] == rows.t) \
-        if stamps.size else np.zeros(rows.t.size, dtype=bool)
+    in_table = (
+        (slot < stamps.size) & (stamps[np.clip(slot, 0, max(stamps.size - 1, 0))] == rows.t)
+        if stamps.size
+        else np.zeros(rows.t.size, dtype=bool)
+    )
     power_at = np.searchsorted(power.t, stamps)
 
     abs_columns: Dict[str, np.ndarray] = {"timestamp": _timestamps(stamps)}
     for column in columns:
         if column in rows.values:
-            abs_columns[column] = np.bincount(slot[in_table], weights=rows.values[column][in_table],
-                                              minlength=stamps.size)
+            abs_columns[column] = np.bincount(
+                slot[in_table], weights=rows.values[column][in_table], minlength=stamps.size
+            )
         elif column in gauge_columns:
             gt, gv = gauge_columns[column]
             values = np.zeros(stamps.size)
@@ -127,8 +139,10 @@ def assemble_input(data: InputData, position: int, group: FeatureGroup, columns:
     code, t = rows.code[in_table], rows.t[in_table]
     row_slot = slot[in_table]
     ratios = container_ratios(data, layout, rows.ids, code, t)
-    table: Dict[str, np.ndarray] = {INPUT_COLUMN: np.full(t.size, position, dtype=np.int64),
-                                    "timestamp": _timestamps(t)}
+    table: Dict[str, np.ndarray] = {
+        INPUT_COLUMN: np.full(t.size, position, dtype=np.int64),
+        "timestamp": _timestamps(t),
+    }
     table.update(ratios)
     for column in columns:
         table[column] = rows.values[column][in_table] if column in rows.values else np.zeros(t.size)
@@ -139,8 +153,7 @@ def assemble_input(data: InputData, position: int, group: FeatureGroup, columns:
     return abs_table, pd.DataFrame(table)
 
 
-def smooth(table: pd.DataFrame, columns: Sequence[str], by: Sequence[str], window: int = SMOOTH_WINDOW
-           ) -> pd.DataFrame:
+def smooth(table: pd.DataFrame, columns: Sequence[str], by: Sequence[str], window: int = SMOOTH_WINDOW) -> pd.DataFrame:
     """Rolling mean of `columns` over `window` consecutive rows within each `by` group; partial windows dropped."""
     if table.empty:
         return table

@@ -9,17 +9,26 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
 from .. import DEFAULT_PIPELINE_NAME
 from ..common.config import Environment, is_set, resolve
 from ..common.console import Console
-from ..common.domain import (DEFAULT_ENERGY_SOURCE, ENERGY_SOURCES, EXTRACTORS, ISOLATORS, METRIC_GENERATIONS,
-                             TRAINER_NAMES)
+from ..common.domain import (
+    DEFAULT_ENERGY_SOURCE,
+    ENERGY_SOURCES,
+    EXTRACTORS,
+    ISOLATORS,
+    METRIC_GENERATIONS,
+    TRAINER_NAMES,
+)
 from ..common.errors import UsageError
 from ..common.flags import StepArgumentParser, bool_flag, parse_bool, split_list
 from ..common.names import check_flag_name, check_flag_names, check_pipeline_flag
 from ..common.workspace import DEFAULT_DATA_PATH, Workspace, plain_name
+
+if TYPE_CHECKING:
+    from .run import TrainOptions
 
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
@@ -28,15 +37,19 @@ def build_parser() -> StepArgumentParser:
     parser = StepArgumentParser(
         prog="kepler-model train",
         description="Train power models from query JSON files into MODEL_PATH/<pipeline> "
-                    "(kepler-model-server's pipeline layout). MODEL_PATH defaults to the data path.")
+        "(kepler-model-server's pipeline layout). MODEL_PATH defaults to the data path.",
+    )
     add = parser.add_argument
     add("--data-path", help=f"workspace folder, must exist (env DATAPATH, default {DEFAULT_DATA_PATH})")
     add("-i", "--input", help="query JSON names in the workspace, comma list, .json optional (required)")
     add("-p", "--pipeline-name", help=f"pipeline folder name (default {DEFAULT_PIPELINE_NAME})")
     add("--id", help="machine id; its spec is machine_spec/<id>.json")
     add("--machine-spec", help="machine spec file used instead of machine_spec/<id>.json")
-    add("-e", "--energy-source", help=f"energy sources, comma list of {', '.join(ENERGY_SOURCES)} "
-                                      f"(default {DEFAULT_ENERGY_SOURCE})")
+    add(
+        "-e",
+        "--energy-source",
+        help=f"energy sources, comma list of {', '.join(ENERGY_SOURCES)} (default {DEFAULT_ENERGY_SOURCE})",
+    )
     add("--extractor", help=f"{' or '.join(EXTRACTORS)} (default default)")
     add("--isolator", help=f"{', '.join(ISOLATORS)} (default min)")
     add("--profile", help="idle query JSON name; required by --isolator profile")
@@ -45,13 +58,19 @@ def build_parser() -> StepArgumentParser:
     add("--abs-pipeline-name", help="pipeline whose AbsPower models the trainer isolator uses; required by it")
     add("--abs-trainers", help="default (the ten trainers), none, or a comma list of trainer names")
     add("--dyn-trainers", help="default (the ten trainers), none, or a comma list of trainer names")
-    add("-tm", "--thirdparty-metrics", nargs="*", help="metric names forming the ThirdParty group "
-                                                       "(env PROM_THIRDPARTY_METRICS)")
+    add(
+        "-tm",
+        "--thirdparty-metrics",
+        nargs="*",
+        help="metric names forming the ThirdParty group (env PROM_THIRDPARTY_METRICS)",
+    )
     bool_flag(parser, "--vm-train", help="train on VM/process metrics")
     add("--seed", help="random seed, integer >= 0 (env TRAIN_SEED, default 0)")
     add("--jobs", help="trainer processes at once, >= 1 (env TRAIN_JOBS, default the CPUs this process may use)")
-    add("--metric-generation", help=f"Kepler metric generation: {', '.join(METRIC_GENERATIONS)} "
-                                    "(env KEPLER_METRIC_GENERATION, default auto)")
+    add(
+        "--metric-generation",
+        help=f"Kepler metric generation: {', '.join(METRIC_GENERATIONS)} (env KEPLER_METRIC_GENERATION, default auto)",
+    )
     return parser
 
 
@@ -87,8 +106,10 @@ def _trainer_list(value: Optional[str], flag: str) -> List[str]:
         return []
     unknown = [i for i in items if i not in TRAINER_NAMES]
     if unknown:
-        raise UsageError(f"{flag}: unknown trainer {', '.join(map(repr, unknown))}; choose default, none or "
-                         f"from: {', '.join(TRAINER_NAMES)}")
+        raise UsageError(
+            f"{flag}: unknown trainer {', '.join(map(repr, unknown))}; choose default, none or "
+            f"from: {', '.join(TRAINER_NAMES)}"
+        )
     return list(dict.fromkeys(items))
 
 
@@ -126,8 +147,9 @@ def options_from_args(args: Any, env: Environment) -> "TrainOptions":
     sources = split_list(args.energy_source) if is_set(args.energy_source) else [DEFAULT_ENERGY_SOURCE]
     unknown = [s for s in sources if s not in ENERGY_SOURCES]
     if unknown or not sources:
-        raise UsageError(f"--energy-source: unknown source {', '.join(map(repr, unknown))}; choose from "
-                         f"{', '.join(ENERGY_SOURCES)}")
+        raise UsageError(
+            f"--energy-source: unknown source {', '.join(map(repr, unknown))}; choose from {', '.join(ENERGY_SOURCES)}"
+        )
     extractor = _choice(args.extractor, "--extractor", EXTRACTORS, "default")
     isolator = _choice(args.isolator, "--isolator", ISOLATORS, "min")
     abs_trainers = _trainer_list(args.abs_trainers, "--abs-trainers")
@@ -140,24 +162,46 @@ def options_from_args(args: Any, env: Environment) -> "TrainOptions":
     abs_pipeline = _name(args.abs_pipeline_name, "--abs-pipeline-name", check_pipeline_flag)
     if isolator == "trainer" and not abs_pipeline:
         raise UsageError("--isolator trainer needs --abs-pipeline-name <pipeline with AbsPower models>")
-    thirdparty = split_list(args.thirdparty_metrics) if args.thirdparty_metrics else \
-        split_list(env.get("PROM_THIRDPARTY_METRICS"))
+    thirdparty = (
+        split_list(args.thirdparty_metrics)
+        if args.thirdparty_metrics
+        else split_list(env.get("PROM_THIRDPARTY_METRICS"))
+    )
     seed = _integer(resolve(args.seed, env, "TRAIN_SEED", default="0"), "--seed", 0)
     jobs_text = resolve(args.jobs, env, "TRAIN_JOBS")
     jobs = _integer(jobs_text, "--jobs", 1) if jobs_text is not None else available_cpus()
-    generation = _choice(resolve(args.metric_generation, env, "KEPLER_METRIC_GENERATION"), "--metric-generation",
-                         METRIC_GENERATIONS, "auto")
+    generation = _choice(
+        resolve(args.metric_generation, env, "KEPLER_METRIC_GENERATION"),
+        "--metric-generation",
+        METRIC_GENERATIONS,
+        "auto",
+    )
     vm = parse_bool(args.vm_train, "--vm-train") if args.vm_train is not None else False
     error_key = _choice(env.get("ERROR_KEY"), "ERROR_KEY", ("mae", "mape"), "mae")
     return TrainOptions(
-        data_path_flag=args.data_path if is_set(args.data_path) else None, inputs=inputs, pipeline=pipeline,
+        data_path_flag=args.data_path if is_set(args.data_path) else None,
+        inputs=inputs,
+        pipeline=pipeline,
         machine_id=machine_id,
         machine_spec=args.machine_spec.strip() if is_set(args.machine_spec) else None,
-        sources=list(dict.fromkeys(sources)), extractor=extractor, isolator=isolator, profile=profile,
-        target_hints=split_list(args.target_hints), bg_hints=split_list(args.bg_hints),
-        abs_pipeline=abs_pipeline, abs_trainers=abs_trainers, dyn_trainers=dyn_trainers, thirdparty=thirdparty,
-        vm=vm, seed=seed, jobs=jobs, generation=generation, error_key=error_key,
-        vm_job_name=env.get("VM_JOB_NAME") or "vm", cpus=available_cpus())
+        sources=list(dict.fromkeys(sources)),
+        extractor=extractor,
+        isolator=isolator,
+        profile=profile,
+        target_hints=split_list(args.target_hints),
+        bg_hints=split_list(args.bg_hints),
+        abs_pipeline=abs_pipeline,
+        abs_trainers=abs_trainers,
+        dyn_trainers=dyn_trainers,
+        thirdparty=thirdparty,
+        vm=vm,
+        seed=seed,
+        jobs=jobs,
+        generation=generation,
+        error_key=error_key,
+        vm_job_name=env.get("VM_JOB_NAME") or "vm",
+        cpus=available_cpus(),
+    )
 
 
 def run(args: Any, env: Environment, console: Console) -> int:

@@ -25,8 +25,8 @@ from ..common.errors import StepError, WriteFailure
 from ..common.publish import Staging
 from ..common.signals import checkpoint
 from ..common.timefmt import format_plain
-from ..common.zipwrite import members_of, write_zip
 from ..common.workspace import PipelineLayout, read_json
+from ..common.zipwrite import members_of, write_zip
 from .model_files import StagedModel
 from .render import table_csv
 from .tables import TrainingSet
@@ -75,8 +75,10 @@ def check_compatible(layout: PipelineLayout, extractor: str, isolator: str, metr
     for key, wanted in (("extractor", extractor), ("isolator", isolator), ("metric_type", metric_type)):
         have = document.get(key)
         if have is not None and have != wanted:
-            raise StepError(f"pipeline {layout.name} at {layout.root} was trained with {key} {have!r}, this run "
-                            f"uses {wanted!r}; train into another pipeline (--pipeline-name) or use {key} {have!r}")
+            raise StepError(
+                f"pipeline {layout.name} at {layout.root} was trained with {key} {have!r}, this run "
+                f"uses {wanted!r}; train into another pipeline (--pipeline-name) or use {key} {have!r}"
+            )
 
 
 def _model_entries(layout: PipelineLayout, source: str) -> Iterable[Tuple[Path, int]]:
@@ -117,8 +119,7 @@ def replace_models(layout: PipelineLayout, models: Sequence[NewModel]) -> None:
 Rendered = List[Tuple[Path, bytes]]  # (target file, its bytes)
 
 
-def render_preprocessed(layout: PipelineLayout, sets: Sequence[TrainingSet], extractor: str,
-                        isolator: str) -> Rendered:
+def render_preprocessed(layout: PipelineLayout, sets: Sequence[TrainingSet], extractor: str, isolator: str) -> Rendered:
     """The tables as trained on (workspace.md §3.12): AbsPower indexed by timestamp, DynPower by row.
 
     Rendering is most of the cost; train does it while the workers fit, and writes at commit time.
@@ -186,7 +187,9 @@ def merged_trainers(earlier: Any, new: Sequence[str]) -> List[str]:
     return names
 
 
-def pipeline_metadata(name: str, settings: RunSettings, earlier: Optional[Dict[str, Any]], now: datetime) -> Dict[str, Any]:
+def pipeline_metadata(
+    name: str, settings: RunSettings, earlier: Optional[Dict[str, Any]], now: datetime
+) -> Dict[str, Any]:
     """Pipeline metadata.json in workspace.md §3.8 key order; init_time survives re-runs."""
     earlier = earlier or {}
     stamp = format_plain(now)
@@ -215,6 +218,7 @@ def clone_pipeline(source: Path, target: Path) -> None:
     """A copy of the existing pipeline folder to build the new one in: files are hard links (no file
     is ever changed in place, only replaced by rename), copies where the filesystem has no links.
     Hidden leftovers (temporary files of older versions) are not carried over."""
+
     def link_or_copy(src: str, dst: str) -> None:
         try:
             os.link(src, dst)
@@ -222,15 +226,28 @@ def clone_pipeline(source: Path, target: Path) -> None:
             shutil.copy2(src, dst)
 
     if source.is_dir():
-        shutil.copytree(source, target, symlinks=True, copy_function=link_or_copy,
-                        ignore=lambda _folder, names: [n for n in names if n.startswith(".")])
+        shutil.copytree(
+            source,
+            target,
+            symlinks=True,
+            copy_function=link_or_copy,
+            ignore=lambda _folder, names: [n for n in names if n.startswith(".")],
+        )
     else:
         target.mkdir()
 
 
-def commit(layout: PipelineLayout, pipeline_zip: Path, models: Sequence[NewModel], sets: Sequence[TrainingSet],
-           settings: RunSettings, now: datetime, staging: Staging, preprocessed: Optional[Rendered] = None,
-           threads: int = 1) -> None:
+def commit(
+    layout: PipelineLayout,
+    pipeline_zip: Path,
+    models: Sequence[NewModel],
+    sets: Sequence[TrainingSet],
+    settings: RunSettings,
+    now: datetime,
+    staging: Staging,
+    preprocessed: Optional[Rendered] = None,
+    threads: int = 1,
+) -> None:
     """Steps 2-7 of train.md §10.2, on a copy of the pipeline in `staging`; then the folder and its zip
     replace the old ones as one unit (publish.Staging.commit). `preprocessed`: the tables of `sets`
     already rendered; `threads` compress the pipeline zip. A write error raises WriteFailure naming
@@ -245,8 +262,11 @@ def commit(layout: PipelineLayout, pipeline_zip: Path, models: Sequence[NewModel
         checkpoint("train.cloned")
         replace_models(new, models)
         checkpoint("train.models")
-        rendered = preprocessed if preprocessed is not None else \
-            render_preprocessed(layout, sets, settings.extractor, settings.isolator)
+        rendered = (
+            preprocessed
+            if preprocessed is not None
+            else render_preprocessed(layout, sets, settings.extractor, settings.isolator)
+        )
         for target, data in list(rendered) + list(settings.extra_files.items()):
             write_bytes(new.root / Path(target).relative_to(layout.root), data)
         rebuild_metadata_csvs(new, settings.error_key)

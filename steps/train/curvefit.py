@@ -70,11 +70,14 @@ class Curve:
         return f"kepler_model.train.trainer.{self.trainer}.main"
 
 
-CURVES: Dict[str, Curve] = {c.trainer: c for c in (
-    Curve("LogarithmicRegressionTrainer", log_func, log_p0, "log_func"),
-    Curve("LogisticRegressionTrainer", logi_func, logi_p0, "logi_func"),
-    Curve("ExponentialRegressionTrainer", expo_func, expo_p0, "expo_func"),
-)}
+CURVES: Dict[str, Curve] = {
+    c.trainer: c
+    for c in (
+        Curve("LogarithmicRegressionTrainer", log_func, log_p0, "log_func"),
+        Curve("LogisticRegressionTrainer", logi_func, logi_p0, "logi_func"),
+        Curve("ExponentialRegressionTrainer", expo_func, expo_p0, "expo_func"),
+    )
+}
 
 CLASS_MODULE = "kepler_model.train.trainer.curvefit"
 
@@ -83,8 +86,12 @@ class CurveFitFailure(Exception):
     """The fit did not produce usable parameters; the message is the summary's one-line reason."""
 
 
-def fit_curve(func: Callable[..., np.ndarray], p0_func: Callable[[np.ndarray, np.ndarray], List[float]],
-              x: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def fit_curve(
+    func: Callable[..., np.ndarray],
+    p0_func: Callable[[np.ndarray, np.ndarray], List[float]],
+    x: np.ndarray,
+    y: np.ndarray,
+) -> Tuple[np.ndarray, np.ndarray]:
     """popt and pcov of train.md §8.2; CurveFitFailure when the fit gives no usable parameters."""
     from scipy.optimize import curve_fit
 
@@ -116,8 +123,13 @@ class CurveMemo:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def fetch(self, func: Callable[..., np.ndarray], x: np.ndarray, y: np.ndarray,
-              fit: Callable[[], Tuple[np.ndarray, np.ndarray]]) -> Tuple[np.ndarray, np.ndarray]:
+    def fetch(
+        self,
+        func: Callable[..., np.ndarray],
+        x: np.ndarray,
+        y: np.ndarray,
+        fit: Callable[[], Tuple[np.ndarray, np.ndarray]],
+    ) -> Tuple[np.ndarray, np.ndarray]:
         digest = hashlib.sha256(func.__name__.encode() + b"|%d|%d|" % (x.size, MAXFEV))
         digest.update(np.ascontiguousarray(x, dtype=float).tobytes())
         digest.update(np.ascontiguousarray(y, dtype=float).tobytes())
@@ -146,8 +158,9 @@ class CurveMemo:
 class CurveFitModel:
     """One fitted curve on one column of the scaled features (state as kepler-model-server keeps it)."""
 
-    def __init__(self, fit_func: Callable[..., np.ndarray], p0_func: Callable | None = None,
-                 feature_index: int | None = None) -> None:
+    def __init__(
+        self, fit_func: Callable[..., np.ndarray], p0_func: Callable | None = None, feature_index: int | None = None
+    ) -> None:
         # Attribute set and order are the pickled state kepler-model-server expects.
         self.fit_func = fit_func
         self.popt: np.ndarray | None = None

@@ -39,8 +39,10 @@ def resolve_generation(name: str, response: Mapping[str, list], forced: str = "a
         if generation_id is None:
             generation_id = detect_generation(response.keys())
     if generation_id is None:
-        raise StepError(f"cannot tell the Kepler metric generation of input {name}: none of its metric names is "
-                        "characteristic; give --metric-generation 0.6 or 0.7")
+        raise StepError(
+            f"cannot tell the Kepler metric generation of input {name}: none of its metric names is "
+            "characteristic; give --metric-generation 0.6 or 0.7"
+        )
     generation = GENERATIONS.get(generation_id)
     if generation is None:
         raise StepError(f"unknown metric generation {generation_id!r}")
@@ -93,8 +95,9 @@ def check_one_node(name: str, raws: Sequence[RawMetric], node_labels: Sequence[s
     node_codes: Dict[str, int] = {}
     codes, times = [], []
     for raw in raws:
-        per_series = np.array([node_codes.setdefault(_node_of(l, node_labels), len(node_codes)) for l in raw.labels],
-                              dtype=np.int64)
+        per_series = np.array(
+            [node_codes.setdefault(_node_of(l, node_labels), len(node_codes)) for l in raw.labels], dtype=np.int64
+        )
         if per_series.size:
             finite = np.isfinite(raw.v)
             codes.append(per_series[raw.series[finite]])
@@ -108,8 +111,10 @@ def check_one_node(name: str, raws: Sequence[RawMetric], node_labels: Sequence[s
         at_shared = np.isin(pairs[0], shared)
         names = {code: node for node, code in node_codes.items()}
         nodes = sorted({names[int(c)] or "(no node label)" for c in pairs[1][at_shared]})
-        raise StepError(f"input {name} holds energy series of {len(nodes)} nodes ({', '.join(nodes)}); "
-                        "collect one node per query (query --selector)")
+        raise StepError(
+            f"input {name} holds energy series of {len(nodes)} nodes ({', '.join(nodes)}); "
+            "collect one node per query (query --selector)"
+        )
 
 
 def _node_info(name: str, raw: Optional[RawMetric], finite: np.ndarray) -> NodeInfo:
@@ -128,12 +133,10 @@ def _node_info(name: str, raw: Optional[RawMetric], finite: np.ndarray) -> NodeI
     return int(values[0])
 
 
-def _gauge_sum(raw: RawMetric, finite: np.ndarray, split_label: Optional[str], column_prefix: str
-               ) -> Dict[str, Gauge]:
+def _gauge_sum(raw: RawMetric, finite: np.ndarray, split_label: Optional[str], column_prefix: str) -> Dict[str, Gauge]:
     """Gauge series summed per timestamp, one column per value of `split_label` when given."""
     columns: Dict[str, Gauge] = {}
-    keys = [column_prefix if split_label is None else f"{column_prefix}_{l.get(split_label, '')}"
-            for l in raw.labels]
+    keys = [column_prefix if split_label is None else f"{column_prefix}_{l.get(split_label, '')}" for l in raw.labels]
     for column in sorted(set(keys)):
         keep_series = np.array([k == column for k in keys], dtype=bool)
         rows = finite & keep_series[raw.series]
@@ -154,9 +157,16 @@ def _max_samples(raw: RawMetric) -> int:
     return int(counts.max()) if counts.size else 0
 
 
-def extract_input(name: str, response: Mapping[str, list], sources: Sequence[str], generation: str = "auto",
-                  thirdparty: Sequence[str] = (), vm: bool = False, vm_job_name: str = DEFAULT_VM_JOB_NAME,
-                  warn: Optional[Warn] = None) -> InputData:
+def extract_input(
+    name: str,
+    response: Mapping[str, list],
+    sources: Sequence[str],
+    generation: str = "auto",
+    thirdparty: Sequence[str] = (),
+    vm: bool = False,
+    vm_job_name: str = DEFAULT_VM_JOB_NAME,
+    warn: Optional[Warn] = None,
+) -> InputData:
     """Flatten and validate one input (steps 3 of train.md §2) into columns."""
     warn = warn or _no_warn
     gen = resolve_generation(name, response, generation)
@@ -201,8 +211,13 @@ def extract_input(name: str, response: Mapping[str, list], sources: Sequence[str
                 keep = np.array([gen.source_of(l.get("source")) == source for l in metric_raw.labels], dtype=bool)
                 metric_raw = metric_raw.select(keep)
             if metric_raw.labels:
-                per_component[component] = merge_series(metric_raw, energy_identity, drop_negative=True, warn=warn,
-                                                        what=f"input {name} {gen.energy_metric(component, vm=vm)}")
+                per_component[component] = merge_series(
+                    metric_raw,
+                    energy_identity,
+                    drop_negative=True,
+                    warn=warn,
+                    what=f"input {name} {gen.energy_metric(component, vm=vm)}",
+                )
         energy[source] = per_component
 
     # -- features (§6.4)
@@ -224,8 +239,9 @@ def extract_input(name: str, response: Mapping[str, list], sources: Sequence[str
             return
         metric_raw = container_series(metric_raw)
         feature_samples[feature] = _max_samples(metric_raw)
-        merged = merge_series(metric_raw, container_identity, drop_negative=True, warn=warn,
-                              what=f"input {name} {metric}")
+        merged = merge_series(
+            metric_raw, container_identity, drop_negative=True, warn=warn, what=f"input {name} {metric}"
+        )
         counters[feature] = counter_rates(merged, factor)
 
     for feature in WORKLOAD_FEATURES:
@@ -246,8 +262,9 @@ def extract_input(name: str, response: Mapping[str, list], sources: Sequence[str
         metric_raw = raw(accelerator.metric)
         if metric_raw is not None:
             feature_samples[ACCELERATOR_FEATURE] = _max_samples(metric_raw)
-            gauges[ACCELERATOR_FEATURE] = _gauge_sum(metric_raw, finite(accelerator.metric), ACCELERATOR_TYPE_LABEL,
-                                                     ACCELERATOR_FEATURE)
+            gauges[ACCELERATOR_FEATURE] = _gauge_sum(
+                metric_raw, finite(accelerator.metric), ACCELERATOR_TYPE_LABEL, ACCELERATOR_FEATURE
+            )
 
     for feature in SYSTEM_FEATURES:
         entry = gen.features.get(feature)
@@ -279,8 +296,7 @@ def extract_input(name: str, response: Mapping[str, list], sources: Sequence[str
 
     node_info_raw = raw(gen.node_info) if gen.node_info else None
     node_info = _node_info(name, node_info_raw, finite(gen.node_info)) if node_info_raw is not None else None
-    return InputData(name, gen.id, energy, counters, gauges, system, ratio, node_info, feature_metrics,
-                     feature_samples)
+    return InputData(name, gen.id, energy, counters, gauges, system, ratio, node_info, feature_metrics, feature_samples)
 
 
 def container_name_of(identity: str) -> str:
@@ -289,8 +305,9 @@ def container_name_of(identity: str) -> str:
     return parts[2] if len(parts) > 2 else ""
 
 
-def background_container_names(response: Mapping[str, list], generation: str = "auto", name: str = "idle",
-                               vm_job_name: str = DEFAULT_VM_JOB_NAME) -> List[str]:
+def background_container_names(
+    response: Mapping[str, list], generation: str = "auto", name: str = "idle", vm_job_name: str = DEFAULT_VM_JOB_NAME
+) -> List[str]:
     """`container_name` values of the CPU-time feature series of the idle input (train.md §7.3)."""
     gen = resolve_generation(name, response, generation)
     names = set()

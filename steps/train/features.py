@@ -7,7 +7,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from ..common.domain import FeatureGroup, SYSTEM_FEATURES
+from ..common.domain import SYSTEM_FEATURES, FeatureGroup
 from ..common.errors import StepError
 from .extract import ACCELERATOR_FEATURE, InputData
 
@@ -97,7 +97,7 @@ def _counter_keys(data: InputData) -> Tuple[np.ndarray, List[str], Dict[str, np.
     for feature in present:
         rates = data.counters[feature]
         to_global = np.array([position[i] for i in rates.identities], dtype=np.int64)
-        time_index = inverse[offset:offset + rates.t.size].astype(np.int64)
+        time_index = inverse[offset : offset + rates.t.size].astype(np.int64)
         offset += rates.t.size
         keys[feature] = time_index * np.int64(max(len(ids), 1)) + to_global[rates.code]
     cached = (stamps, ids, keys)
@@ -123,7 +123,7 @@ def container_rows(data: InputData, features: Sequence[str]) -> ContainerRows:
         offset = 0
         for feature in present:
             size = all_keys[feature].size
-            values[feature][inverse[offset:offset + size]] = data.counters[feature].r
+            values[feature][inverse[offset : offset + size]] = data.counters[feature].r
             offset += size
     n_ids = np.int64(len(ids))
     return ContainerRows(ids, keys % n_ids, stamps[keys // n_ids], values)

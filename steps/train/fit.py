@@ -93,15 +93,24 @@ class FitRequest:
     @classmethod
     def of(cls, training_set: TrainingSet, seed: int) -> "FitRequest":
         components = ENERGY_SOURCES[training_set.source].components
-        power = [c for component in components
-                 for c in training_set.power_columns.get(component) or [f"{component}_power"]]
+        power = [
+            c for component in components for c in training_set.power_columns.get(component) or [f"{component}_power"]
+        ]
         needed = ["node_type"] + list(training_set.features) + list(training_set.ratio_columns) + power
         present = [c for c in dict.fromkeys(needed) if c in training_set.table.columns]
         slim = replace(training_set, table=training_set.table[present])
-        return cls(id=f"{os.getpid()}-{next(_REQUEST_IDS)}", training_set=slim, seed=seed,
-                   source=training_set.source, output_type=training_set.output_type, group=_group_of(training_set),
-                   features=tuple(training_set.features), components=components,
-                   rows=len(training_set.table), node_types=training_set.node_types)
+        return cls(
+            id=f"{os.getpid()}-{next(_REQUEST_IDS)}",
+            training_set=slim,
+            seed=seed,
+            source=training_set.source,
+            output_type=training_set.output_type,
+            group=_group_of(training_set),
+            features=tuple(training_set.features),
+            components=components,
+            rows=len(training_set.table),
+            node_types=training_set.node_types,
+        )
 
     @property
     def label(self) -> str:
@@ -125,8 +134,7 @@ def prepare(training_set: TrainingSet, seed: int) -> FitInput:
     features = tuple(training_set.features)
     components = ENERGY_SOURCES[training_set.source].components
     ratios = list(training_set.ratio_columns)
-    component_x = {c: UNITS if ratios and len(training_set.power_columns.get(c, [])) >= 1 else RAW
-                   for c in components}
+    component_x = {c: UNITS if ratios and len(training_set.power_columns.get(c, [])) >= 1 else RAW for c in components}
     nodes: List[NodeData] = []
     for node_type in training_set.node_types:
         rows = table[table["node_type"] == node_type]
@@ -143,8 +151,9 @@ def prepare(training_set: TrainingSet, seed: int) -> FitInput:
                 weighted = sum(x_raw * rows[[r]].to_numpy(dtype=float) for r in ratios)
                 xs[UNITS] = node.scaler.transform(weighted)
             # The same rows for every component: the split depends only on the row count and seed.
-            train_idx, test_idx = train_test_split(np.arange(len(rows)), test_size=TEST_SIZE, shuffle=True,
-                                                   random_state=seed)
+            train_idx, test_idx = train_test_split(
+                np.arange(len(rows)), test_size=TEST_SIZE, shuffle=True, random_state=seed
+            )
             for key, x in xs.items():
                 node.x_train[key], node.x_test[key] = x[train_idx], x[test_idx]
             for component in components:
@@ -153,14 +162,22 @@ def prepare(training_set: TrainingSet, seed: int) -> FitInput:
                 node.y_train[component], node.y_test[component] = y[train_idx], y[test_idx]
             if not all(np.isfinite(x).all() for x in xs.values()):
                 node.problem = "features contain non-finite values"
-            elif not all(np.isfinite(y).all() for y in node.y_train.values()) \
-                    or not all(np.isfinite(y).all() for y in node.y_test.values()):
+            elif not all(np.isfinite(y).all() for y in node.y_train.values()) or not all(
+                np.isfinite(y).all() for y in node.y_test.values()
+            ):
                 node.problem = "power values are not finite"
         except (KeyError, ValueError) as failure:
             node.problem = f"cannot prepare the data: {failure}"
-    return FitInput(source=training_set.source, output_type=training_set.output_type,
-                    group=_group_of(training_set), features=features, components=components,
-                    component_x=component_x, nodes=nodes, rows=len(table))
+    return FitInput(
+        source=training_set.source,
+        output_type=training_set.output_type,
+        group=_group_of(training_set),
+        features=features,
+        components=components,
+        component_x=component_x,
+        nodes=nodes,
+        rows=len(table),
+    )
 
 
 def _group_of(training_set: TrainingSet) -> FeatureGroup:
@@ -194,8 +211,9 @@ class FittedModel:
         return max(self.errors["mape"].values())
 
 
-def fit_node(data: FitInput, node: NodeData, trainer: TrainerSpec, seed: int, threads: int = 1,
-             memo: Any = None) -> FittedModel:
+def fit_node(
+    data: FitInput, node: NodeData, trainer: TrainerSpec, seed: int, threads: int = 1, memo: Any = None
+) -> FittedModel:
     """Fit every component of one node type with a fresh estimator; raise on any failure.
 
     `memo`: a curvefit.CurveMemo shared by the run's processes, for curve fits other groups repeat.
@@ -210,6 +228,7 @@ def fit_node(data: FitInput, node: NodeData, trainer: TrainerSpec, seed: int, th
         x_train, x_test = node.x_train[key], node.x_test[key]
         if trainer.polynomial:
             from sklearn.preprocessing import PolynomialFeatures
+
             if poly is None:
                 poly = PolynomialFeatures(degree=2).fit(x_train)
             x_train, x_test = poly.transform(x_train), poly.transform(x_test)
@@ -221,9 +240,16 @@ def fit_node(data: FitInput, node: NodeData, trainer: TrainerSpec, seed: int, th
             estimator.fit(x_train, node.y_train[component])
         _record_errors(errors, component, node.y_test[component], estimator.predict(x_test))
         estimators[component] = estimator
-    return FittedModel(trainer=trainer, node_type=node.node_type, features=data.features,
-                       components=data.components, scaler=node.scaler, poly=poly, estimators=estimators,
-                       errors=errors)
+    return FittedModel(
+        trainer=trainer,
+        node_type=node.node_type,
+        features=data.features,
+        components=data.components,
+        scaler=node.scaler,
+        poly=poly,
+        estimators=estimators,
+        errors=errors,
+    )
 
 
 # How closely DynPower data must equal the AbsPower data shifted by a constant for `derive_node`:
@@ -240,9 +266,15 @@ def derive_node(base: FittedModel, base_node: NodeData, data: FitInput, node: No
     types) or the trainer cannot shift; the caller then fits afresh.
     """
     trainer = base.trainer
-    if trainer.shift is None or node.problem or base_node.problem or base.node_type != node.node_type \
-            or base.features != data.features or base.components != data.components \
-            or set(node.x_train) != set(base_node.x_train):
+    if (
+        trainer.shift is None
+        or node.problem
+        or base_node.problem
+        or base.node_type != node.node_type
+        or base.features != data.features
+        or base.components != data.components
+        or set(node.x_train) != set(base_node.x_train)
+    ):
         return None
     for key in node.x_train:
         if not (_close(node.x_train[key], base_node.x_train[key]) and _close(node.x_test[key], base_node.x_test[key])):
@@ -260,12 +292,23 @@ def derive_node(base: FittedModel, base_node: NodeData, data: FitInput, node: No
     for component in data.components:
         estimator = trainer.shift(base.estimators[component], offsets[component])
         x_test = node.x_test[data.component_x[component]]
-        _record_errors(errors, component, node.y_test[component],
-                       estimator.predict(base.poly.transform(x_test) if base.poly is not None else x_test))
+        _record_errors(
+            errors,
+            component,
+            node.y_test[component],
+            estimator.predict(base.poly.transform(x_test) if base.poly is not None else x_test),
+        )
         estimators[component] = estimator
-    return FittedModel(trainer=trainer, node_type=node.node_type, features=data.features,
-                       components=data.components, scaler=node.scaler, poly=base.poly, estimators=estimators,
-                       errors=errors)
+    return FittedModel(
+        trainer=trainer,
+        node_type=node.node_type,
+        features=data.features,
+        components=data.components,
+        scaler=node.scaler,
+        poly=base.poly,
+        estimators=estimators,
+        errors=errors,
+    )
 
 
 def _close(values: np.ndarray, reference: np.ndarray) -> bool:

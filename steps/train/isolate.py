@@ -48,8 +48,9 @@ def squeeze(table: pd.DataFrame, cols: Columns) -> pd.DataFrame:
     if cols.ratios:
         total = out[list(cols.ratios)].sum(axis=1).to_numpy()
         for column in cols.ratios:
-            out[column] = np.where(total > 0, out[column].to_numpy() / np.where(total > 0, total, 1),
-                                   1.0 / len(cols.ratios))
+            out[column] = np.where(
+                total > 0, out[column].to_numpy() / np.where(total > 0, total, 1), 1.0 / len(cols.ratios)
+            )
     out["node_type"] = out["node_type"].astype(np.int64)
     out[ID_COLUMN] = ALL_CONTAINERS
     return out[cols.dyn_order()]
@@ -75,8 +76,12 @@ def isolate_min(table: pd.DataFrame, cols: Columns) -> pd.DataFrame:
     return out
 
 
-def isolate_profile(table: pd.DataFrame, cols: Columns, profile: Mapping[str, Mapping[str, Mapping[str, float]]],
-                    background: Sequence[str]) -> Tuple[pd.DataFrame, List[int]]:
+def isolate_profile(
+    table: pd.DataFrame,
+    cols: Columns,
+    profile: Mapping[str, Mapping[str, Mapping[str, float]]],
+    background: Sequence[str],
+) -> Tuple[pd.DataFrame, List[int]]:
     """Drop background containers, squeeze, subtract the idle profile's mean power, clip at 0.
 
     Returns the table and the node types that had no profile (their rows are left out).
@@ -162,9 +167,14 @@ class TrainerChoice:
     rho: float = 0.0
 
 
-def isolate_trainer(table: pd.DataFrame, cols: Columns, source: str, models: Sequence[AbsModelPredictor],
-                    target_hints: Sequence[str] = (), bg_hints: Sequence[str] = ()
-                    ) -> Tuple[pd.DataFrame, List[TrainerChoice]]:
+def isolate_trainer(
+    table: pd.DataFrame,
+    cols: Columns,
+    source: str,
+    models: Sequence[AbsModelPredictor],
+    target_hints: Sequence[str] = (),
+    bg_hints: Sequence[str] = (),
+) -> Tuple[pd.DataFrame, List[TrainerChoice]]:
     """Subtract the background power predicted by the best AbsPower model per node type (§7.4)."""
     if table.empty:
         return squeeze(table, cols), []
@@ -181,12 +191,20 @@ def isolate_trainer(table: pd.DataFrame, cols: Columns, source: str, models: Seq
         part_bg = background[rows]
         universe = part.groupby(KEYS, sort=True)[cols.flat_power].first()
         node_power = {c: universe[list(cols.power[c])].sum(axis=1).to_numpy() for c in components}
-        bg_sums = part[part_bg].groupby(KEYS, sort=True)[list(cols.features)].sum().reindex(universe.index,
-                                                                                           fill_value=0.0)
-        fg_sums = part[~part_bg].groupby(KEYS, sort=True)[list(cols.features)].sum().reindex(universe.index,
-                                                                                            fill_value=0.0)
-        candidates = sorted((m for m in models if m.source == source and int(m.node_type) == node_type
-                             and all(f in available for f in m.features)), key=_model_order)
+        bg_sums = (
+            part[part_bg].groupby(KEYS, sort=True)[list(cols.features)].sum().reindex(universe.index, fill_value=0.0)
+        )
+        fg_sums = (
+            part[~part_bg].groupby(KEYS, sort=True)[list(cols.features)].sum().reindex(universe.index, fill_value=0.0)
+        )
+        candidates = sorted(
+            (
+                m
+                for m in models
+                if m.source == source and int(m.node_type) == node_type and all(f in available for f in m.features)
+            ),
+            key=_model_order,
+        )
         best = None
         best_key: Optional[Tuple[float, float]] = None
         for model in candidates:
@@ -196,8 +214,10 @@ def isolate_trainer(table: pd.DataFrame, cols: Columns, source: str, models: Seq
             for component in components:
                 bg = np.clip(np.asarray(predicted.get(component, np.zeros(len(X))), dtype=float), 0, None)
                 dynamic[component] = np.maximum(0.0, node_power[component] - bg)
-            rho = max((_pearson(fg_sums[f].to_numpy(dtype=float), dynamic[first_component]) for f in model.features),
-                      default=0.0)
+            rho = max(
+                (_pearson(fg_sums[f].to_numpy(dtype=float), dynamic[first_component]) for f in model.features),
+                default=0.0,
+            )
             key = (rho, float(model.mae))
             if _better(key, best_key):
                 best, best_key = (model, dynamic), key

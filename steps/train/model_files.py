@@ -42,9 +42,14 @@ def component_file(model_class: str, component: str) -> str:
 def component_map(model: FittedModel) -> Dict[str, Dict[str, Any]]:
     """`<Trainer>_<n>.json`: per component its model file, features and transforms in order."""
     fe_files = [SCALER_FILE] + list(model.trainer.fe_files)
-    return {component: {"model_file": component_file(model.trainer.model_class, component),
-                        "features": list(model.features), "fe_files": list(fe_files)}
-            for component in model.components}
+    return {
+        component: {
+            "model_file": component_file(model.trainer.model_class, component),
+            "features": list(model.features),
+            "fe_files": list(fe_files),
+        }
+        for component in model.components
+    }
 
 
 def _write_folder(folder: Path, model: FittedModel, metadata: Dict[str, Any]) -> None:
@@ -74,8 +79,9 @@ def zip_folder(folder: Path, target: Path) -> None:
                 archive.write(path, path.relative_to(folder).as_posix())
 
 
-def write_model(group_stage: Path, model: FittedModel, output_type: str,
-                machine_spec: Optional[Dict[str, Any]]) -> StagedModel:
+def write_model(
+    group_stage: Path, model: FittedModel, output_type: str, machine_spec: Optional[Dict[str, Any]]
+) -> StagedModel:
     """Write `<name>/` and `<name>.zip` under `group_stage` (in the run's private staging folder,
     so a model is seen by nobody until the whole run commits); a failure leaves neither."""
     metadata = model_metadata(model, output_type, machine_spec)

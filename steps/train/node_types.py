@@ -27,12 +27,13 @@ class NodeInfoConflict:
         return ", ".join(f"{v:g}" for v in self.values[:5]) + (", ..." if len(self.values) > 5 else "")
 
     def error(self) -> StepError:
-        return StepError(f"input {self.input}: node-info values must be one non-negative integer, "
-                         f"found {self.shown()}")
+        return StepError(f"input {self.input}: node-info values must be one non-negative integer, found {self.shown()}")
 
     def overridden(self, by: str = "the machine spec") -> str:
-        return (f"input {self.input}: node-info values are not one non-negative integer (found {self.shown()}); "
-                f"ignored: the node type comes from {by}")
+        return (
+            f"input {self.input}: node-info values are not one non-negative integer (found {self.shown()}); "
+            f"ignored: the node type comes from {by}"
+        )
 
 
 NodeInfo = Union[int, None, NodeInfoConflict]  # an input's node-info value: absent, one integer, or a conflict
@@ -79,15 +80,20 @@ class NodeTypeIndex:
         for key, value in (document or {}).items():
             value = value if isinstance(value, Mapping) else {}
             attrs_in = value.get("attrs", {}) if isinstance(value.get("attrs", {}), Mapping) else {}
-            index.entries[int(key)] = NodeTypeEntry(index_attrs(_plain_keys(attrs_in)),
-                                                    [str(m) for m in value.get("members") or []])
+            index.entries[int(key)] = NodeTypeEntry(
+                index_attrs(_plain_keys(attrs_in)), [str(m) for m in value.get("members") or []]
+            )
         return index
 
     def to_dict(self) -> Dict[str, Any]:
         """The JSON shape, keys sorted numerically, attributes in the fixed order."""
-        return {str(n): {"attrs": {a: self.entries[n].attrs.get(a, PLACEHOLDER_ATTRS[a]) for a in ATTRIBUTES},
-                         "members": list(self.entries[n].members)}
-                for n in sorted(self.entries)}
+        return {
+            str(n): {
+                "attrs": {a: self.entries[n].attrs.get(a, PLACEHOLDER_ATTRS[a]) for a in ATTRIBUTES},
+                "members": list(self.entries[n].members),
+            }
+            for n in sorted(self.entries)
+        }
 
     def match(self, spec: Mapping[str, Any]) -> Optional[int]:
         """The node type whose attributes equal the (normalised) spec exactly (train.md §5.2)."""
@@ -120,8 +126,10 @@ class NodeTypeIndex:
             return node_type
         if not is_placeholder(entry.attrs):
             owners = ", ".join(entry.members) or _describe(entry.attrs)
-            raise StepError(f"node type {node_type} of pipeline {pipeline} belongs to machine(s) {owners}; "
-                            "give --id or --machine-spec, or train into another pipeline")
+            raise StepError(
+                f"node type {node_type} of pipeline {pipeline} belongs to machine(s) {owners}; "
+                "give --id or --machine-spec, or train into another pipeline"
+            )
         entry.add_member(machine_id)
         return node_type
 
@@ -139,9 +147,14 @@ def _describe(attrs: Mapping[str, Any]) -> str:
     return " ".join(f"{a}={attrs.get(a)}" for a in ATTRIBUTES)
 
 
-def resolve_node_types(index: NodeTypeIndex, node_info: Mapping[str, NodeInfo], pipeline: str,
-                       spec: Optional[Spec] = None, machine_id: Optional[str] = None,
-                       warn: Optional[Warn] = None) -> Dict[str, int]:
+def resolve_node_types(
+    index: NodeTypeIndex,
+    node_info: Mapping[str, NodeInfo],
+    pipeline: str,
+    spec: Optional[Spec] = None,
+    machine_id: Optional[str] = None,
+    warn: Optional[Warn] = None,
+) -> Dict[str, int]:
     """Node type per input (train.md §5.1); updates `index` in place.
 
     With a spec (with at least one known attribute) every input gets the spec's node type, whatever

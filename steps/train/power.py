@@ -131,7 +131,9 @@ def power_table(data: InputData, layout: PowerLayout, warn: Optional[Callable[[s
     dropped = int((valid & ~nonzero).sum())
     kept = int(valid.sum())
     if warn and kept and dropped > ZERO_ROWS_WARNING_SHARE * kept:
-        warn(f"input {data.name}: {dropped} of {kept} {layout.source} power rows are 0 (repeated samples) and "
-             "were dropped; re-run query with a step at least as long as the scrape interval")
+        warn(
+            f"input {data.name}: {dropped} of {kept} {layout.source} power rows are 0 (repeated samples) and "
+            "were dropped; re-run query with a step at least as long as the scrape interval"
+        )
     rows = valid & nonzero
     return PowerTable(stamps[rows], {c: v[rows] for c, v in values.items()}, dropped)

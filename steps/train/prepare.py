@@ -11,11 +11,18 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 
 from ..common.domain import ABS_POWER, DYN_POWER, ENERGY_SOURCES, FeatureGroup, feature_groups
 from ..common.kepler_metrics import GENERATIONS
-from .assemble import INPUT_COLUMN, assemble_input, concat, smooth, ID_COLUMN
-from .extract import InputData, background_container_names, extract_input, DEFAULT_VM_JOB_NAME
+from .assemble import ID_COLUMN, INPUT_COLUMN, assemble_input, concat, smooth
+from .extract import DEFAULT_VM_JOB_NAME, InputData, background_container_names, extract_input
 from .features import GroupChoice, choose_groups, counter_features, group_columns, has_gauges
-from .isolate import AbsModelPredictor, Columns, TrainerChoice, isolate_min, isolate_none, isolate_profile, \
-    isolate_trainer
+from .isolate import (
+    AbsModelPredictor,
+    Columns,
+    TrainerChoice,
+    isolate_min,
+    isolate_none,
+    isolate_profile,
+    isolate_trainer,
+)
 from .node_types import NodeInfo, NodeInfoConflict
 from .power import PowerLayout, PowerTable, power_layout, power_table
 from .profile import Profile, compute_profiles
@@ -48,10 +55,10 @@ def _energy_metric_name(source: str, generation: str, vm: bool) -> str:
 
 
 def prepare_training_sets(
-        inputs: Sequence[Tuple[str, QueryResponse]],
-        sources: Sequence[str],
-        node_types: NodeTypes,
-        **options: Any,
+    inputs: Sequence[Tuple[str, QueryResponse]],
+    sources: Sequence[str],
+    node_types: NodeTypes,
+    **options: Any,
 ) -> Tuple[List[TrainingSet], List[Skip], PrepareInfo]:
     """Extract, choose groups, resolve node types, compute idle profiles, assemble and isolate.
 
@@ -80,22 +87,22 @@ def prepare_training_sets(
 
 
 def stream_training_sets(
-        inputs: Sequence[Tuple[str, QueryResponse]],
-        sources: Sequence[str],
-        node_types: NodeTypes,
-        info: PrepareInfo,
-        extractor: str = "default",
-        isolator: str = "min",
-        thirdparty: Sequence[str] = (),
-        vm: bool = False,
-        generation: str = "auto",
-        profile_input: Optional[Tuple[str, QueryResponse]] = None,
-        abs_models: Optional[Sequence[AbsModelPredictor]] = None,
-        target_hints: Sequence[str] = (),
-        bg_hints: Sequence[str] = (),
-        vm_job_name: str = DEFAULT_VM_JOB_NAME,
-        warn: Optional[Log] = None,
-        progress: Optional[Log] = None,
+    inputs: Sequence[Tuple[str, QueryResponse]],
+    sources: Sequence[str],
+    node_types: NodeTypes,
+    info: PrepareInfo,
+    extractor: str = "default",
+    isolator: str = "min",
+    thirdparty: Sequence[str] = (),
+    vm: bool = False,
+    generation: str = "auto",
+    profile_input: Optional[Tuple[str, QueryResponse]] = None,
+    abs_models: Optional[Sequence[AbsModelPredictor]] = None,
+    target_hints: Sequence[str] = (),
+    bg_hints: Sequence[str] = (),
+    vm_job_name: str = DEFAULT_VM_JOB_NAME,
+    warn: Optional[Log] = None,
+    progress: Optional[Log] = None,
 ) -> Iterator[Tuple[List[TrainingSet], List[Skip]]]:
     """`prepare_training_sets` one (source, group) at a time: yields (sets, skips) in the same order.
 
@@ -143,19 +150,51 @@ def stream_training_sets(
         if not any(p is not None and p.t.size for p in powers):
             names = ", ".join(d.name for d in data)
             metric = _energy_metric_name(source, data[0].generation, vm)
-            yield [], [Skip(source, f"no {metric} series with source {source} in {names}"
-                            if not vm else f"no {metric} series in {names}")]
+            yield (
+                [],
+                [
+                    Skip(
+                        source,
+                        f"no {metric} series with source {source} in {names}"
+                        if not vm
+                        else f"no {metric} series in {names}",
+                    )
+                ],
+            )
             continue
         for group in info.groups.valid:
-            yield _prepare_group(source, group, data, powers, layout, resolved, extractor, isolator,
-                                 info, abs_models or (), target_hints, bg_hints, progress)
+            yield _prepare_group(
+                source,
+                group,
+                data,
+                powers,
+                layout,
+                resolved,
+                extractor,
+                isolator,
+                info,
+                abs_models or (),
+                target_hints,
+                bg_hints,
+                progress,
+            )
 
 
-def _prepare_group(source: str, group: FeatureGroup, data: Sequence[InputData],
-                   powers: Sequence[Optional[PowerTable]], layout: PowerLayout, node_types: Mapping[str, int],
-                   extractor: str, isolator: str, info: PrepareInfo, abs_models: Sequence[AbsModelPredictor],
-                   target_hints: Sequence[str], bg_hints: Sequence[str], progress: Log
-                   ) -> Tuple[List[TrainingSet], List[Skip]]:
+def _prepare_group(
+    source: str,
+    group: FeatureGroup,
+    data: Sequence[InputData],
+    powers: Sequence[Optional[PowerTable]],
+    layout: PowerLayout,
+    node_types: Mapping[str, int],
+    extractor: str,
+    isolator: str,
+    info: PrepareInfo,
+    abs_models: Sequence[AbsModelPredictor],
+    target_hints: Sequence[str],
+    bg_hints: Sequence[str],
+    progress: Log,
+) -> Tuple[List[TrainingSet], List[Skip]]:
     columns = group_columns(group, data)
     dynamic = not has_gauges(group, data)
     cols = Columns(columns, layout.power_columns, layout.ratio_columns)
@@ -164,8 +203,9 @@ def _prepare_group(source: str, group: FeatureGroup, data: Sequence[InputData],
     for position, (input_data, power) in enumerate(zip(data, powers)):
         if power is None or power.t.size == 0:
             continue
-        abs_table, container_table = assemble_input(input_data, position, group, columns, layout, power,
-                                                    int(node_types.get(input_data.name, 0)), dynamic)
+        abs_table, container_table = assemble_input(
+            input_data, position, group, columns, layout, power, int(node_types.get(input_data.name, 0)), dynamic
+        )
         if extractor == "smooth":
             abs_table = smooth(abs_table, smoothed, by=())
             if container_table is not None:
@@ -180,8 +220,9 @@ def _prepare_group(source: str, group: FeatureGroup, data: Sequence[InputData],
     if abs_table.empty:
         skips.append(Skip(label.format(ABS_POWER), "no timestamp has both power and feature values"))
     else:
-        sets.append(TrainingSet(source, group, ABS_POWER, abs_table, tuple(columns), layout.power_columns,
-                                layout.ratio_columns))
+        sets.append(
+            TrainingSet(source, group, ABS_POWER, abs_table, tuple(columns), layout.power_columns, layout.ratio_columns)
+        )
     if not dynamic:
         skips.append(Skip(label.format(DYN_POWER), "groups with gauge features have no DynPower models"))
         return sets, skips
@@ -194,15 +235,24 @@ def _prepare_group(source: str, group: FeatureGroup, data: Sequence[InputData],
     elif isolator == "profile":
         dyn, missing = isolate_profile(containers, cols, info.profiles.get(source, {}), info.background)
         if missing:
-            skips.append(Skip(label.format(DYN_POWER), f"no idle profile of {source} for node type(s) "
-                              f"{', '.join(map(str, missing))}"))
+            skips.append(
+                Skip(
+                    label.format(DYN_POWER),
+                    f"no idle profile of {source} for node type(s) {', '.join(map(str, missing))}",
+                )
+            )
     elif isolator == "trainer":
         dyn, choices = isolate_trainer(containers, cols, source, abs_models, target_hints, bg_hints)
         info.trainer_choices[(source, group.name)] = choices
         lacking = [c.node_type for c in choices if c.model is None]
         if lacking:
-            skips.append(Skip(label.format(DYN_POWER), f"no AbsPower model of {source} with the features of "
-                              f"{group.name} for node type(s) {', '.join(map(str, lacking))} in the abs pipeline"))
+            skips.append(
+                Skip(
+                    label.format(DYN_POWER),
+                    f"no AbsPower model of {source} with the features of "
+                    f"{group.name} for node type(s) {', '.join(map(str, lacking))} in the abs pipeline",
+                )
+            )
     else:
         dyn = isolate_min(containers, cols)
     progress(f"{group.name} isolation done.")
@@ -211,8 +261,7 @@ def _prepare_group(source: str, group: FeatureGroup, data: Sequence[InputData],
             skips.append(Skip(label.format(DYN_POWER), "no rows after isolation"))
         return sets, skips
     dyn = dyn.drop(columns=[INPUT_COLUMN]).reset_index(drop=True)
-    sets.append(TrainingSet(source, group, DYN_POWER, dyn, tuple(columns), layout.power_columns,
-                            layout.ratio_columns))
+    sets.append(TrainingSet(source, group, DYN_POWER, dyn, tuple(columns), layout.power_columns, layout.ratio_columns))
     return sets, skips
 
 

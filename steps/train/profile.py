@@ -14,8 +14,9 @@ from .power import power_layout, power_table
 Profile = Dict[str, Dict[str, Dict[str, Any]]]
 
 
-def compute_profiles(idle: InputData, sources: Sequence[str], node_type: int,
-                     warn: Optional[Callable[[str], None]] = None) -> Dict[str, Profile]:
+def compute_profiles(
+    idle: InputData, sources: Sequence[str], node_type: int, warn: Optional[Callable[[str], None]] = None
+) -> Dict[str, Profile]:
     """Profiles of every requested source with power data in the idle input.
 
     p(t) = mean of the component's power columns at t (per-unit power); min/max over t; #unit = columns.
@@ -31,8 +32,13 @@ def compute_profiles(idle: InputData, sources: Sequence[str], node_type: int,
         profile: Profile = {}
         for component, columns in layout.power_columns.items():
             per_unit = np.mean(np.stack([table.columns[c] for c in columns]), axis=0)
-            profile[component] = {str(node_type): {"min_watt": float(per_unit.min()), "max_watt": float(per_unit.max()),
-                                                   "#unit": len(columns)}}
+            profile[component] = {
+                str(node_type): {
+                    "min_watt": float(per_unit.min()),
+                    "max_watt": float(per_unit.max()),
+                    "#unit": len(columns),
+                }
+            }
         profiles[source] = profile
     return profiles
 
@@ -47,9 +53,11 @@ def load(document: Optional[Mapping[str, Any]], source: str = "") -> Profile:
             raise ValueError(f"component {component!r} does not map to node types")
         profile[component] = {}
         for node_type, entry in per_type.items():
-            profile[component][str(int(node_type))] = {"min_watt": float(entry["min_watt"]),
-                                                       "max_watt": float(entry["max_watt"]),
-                                                       "#unit": int(entry.get("#unit", 1))}
+            profile[component][str(int(node_type))] = {
+                "min_watt": float(entry["min_watt"]),
+                "max_watt": float(entry["max_watt"]),
+                "#unit": int(entry.get("#unit", 1)),
+            }
     return profile
 
 

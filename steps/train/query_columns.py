@@ -45,12 +45,12 @@ def _parse_fast(data: bytes) -> Any:
     cursor = 0
     for match in _VALUES.finditer(data):
         start = match.end()
-        if data[start:start + 1] == b"]":  # "values": [] stays a list
+        if data[start : start + 1] == b"]":  # "values": [] stays a list
             continue
         end = data.find(b"]]", start)
         if end < 0:
             raise _Irregular("unterminated values")
-        text = data[start:end + 1]  # `[t, "v"], ..., [t, "v"]`
+        text = data[start : end + 1]  # `[t, "v"], ..., [t, "v"]`
         skeleton += [data[cursor:start], b"%d" % len(columns)]  # the values become `[<position>]`
         columns.append(_columns(text))
         cursor = end + 1
@@ -79,8 +79,14 @@ def _columns(text: bytes) -> Any:
 def _pair_times(skeleton: bytes, pairs: int) -> Optional[List[bytes]]:
     """The times of `[t, ], [t, ], ...` (the sample list without its values); None for any other shape."""
     compact = skeleton.translate(None, _BLANKS)
-    if (compact[:1] != b"[" or compact[-2:] != b",]" or compact.count(b",],[") != pairs - 1 or b"[," in compact
-            or compact.count(b",") != 2 * pairs - 1 or compact.translate(None, _TIME_TEXT)):
+    if (
+        compact[:1] != b"["
+        or compact[-2:] != b",]"
+        or compact.count(b",],[") != pairs - 1
+        or b"[," in compact
+        or compact.count(b",") != 2 * pairs - 1
+        or compact.translate(None, _TIME_TEXT)
+    ):
         return None
     times = skeleton.translate(None, b"[],").split()
     return times if len(times) == pairs else None  # more: a blank inside a time, `[1 5, "v"]`
@@ -94,8 +100,14 @@ def _substitute(document: Any, columns: List[Any]) -> int:
     for series_list in document.values():
         for series in series_list if isinstance(series_list, list) else ():
             values = series.get("values") if isinstance(series, dict) else None
-            if isinstance(values, list) and len(values) == 1 and isinstance(values[0], int) \
-                    and not isinstance(values[0], bool) and values[0] == placed and placed < len(columns):
+            if (
+                isinstance(values, list)
+                and len(values) == 1
+                and isinstance(values[0], int)
+                and not isinstance(values[0], bool)
+                and values[0] == placed
+                and placed < len(columns)
+            ):
                 series["values"] = columns[placed]
                 placed += 1
     return placed

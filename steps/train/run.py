@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from ..common import signals
 from ..common.atomic import dumps_json, write_bytes
 from ..common.console import Console
 from ..common.domain import ABS_POWER, DYN_POWER
@@ -106,16 +107,21 @@ def _machine_spec(options: TrainOptions, workspace: Workspace, console: Console)
         for candidate in workspace.machine_spec_candidates(options.machine_id):
             if candidate.is_file():
                 return read_machine_spec(candidate)
-        console.warn(f"no machine spec for --id {options.machine_id} (looked for "
-                     f"{', '.join(str(p) for p in workspace.machine_spec_candidates(options.machine_id))}); "
-                     "node types come from the data")
+        console.warn(
+            f"no machine spec for --id {options.machine_id} (looked for "
+            f"{', '.join(str(p) for p in workspace.machine_spec_candidates(options.machine_id))}); "
+            "node types come from the data"
+        )
     return None
 
 
-def _load_inputs(options: TrainOptions, workspace: Workspace) -> Tuple[List[Tuple[str, Any]], Optional[Tuple[str, Any]]]:
+def _load_inputs(
+    options: TrainOptions, workspace: Workspace
+) -> Tuple[List[Tuple[str, Any]], Optional[Tuple[str, Any]]]:
     from .query_columns import parse_query_response
 
     def read(name: str) -> Any:
+        signals.check()
         return read_query_response(workspace.query_response(name), parse_query_response)
 
     inputs = [(name, read(name)) for name in options.inputs]
@@ -138,15 +144,26 @@ def train_arguments(options: TrainOptions, workspace: Workspace, generations: Di
     joined = lambda items: ",".join(items) if items else None  # noqa: E731
     detected = sorted(set(generations.values()))
     return {
-        "command": "train", "data_path": str(workspace.data_path), "input": ",".join(options.inputs),
-        "pipeline_name": options.pipeline, "id": options.machine_id, "machine_spec": options.machine_spec,
-        "energy_source": ",".join(options.sources), "extractor": options.extractor, "isolator": options.isolator,
-        "profile": options.profile, "target_hints": joined(options.target_hints),
-        "bg_hints": joined(options.bg_hints), "abs_pipeline_name": options.abs_pipeline,
-        "abs_trainers": ",".join(options.abs_trainers), "dyn_trainers": ",".join(options.dyn_trainers),
-        "thirdparty_metrics": joined(options.thirdparty), "vm_train": options.vm,
+        "command": "train",
+        "data_path": str(workspace.data_path),
+        "input": ",".join(options.inputs),
+        "pipeline_name": options.pipeline,
+        "id": options.machine_id,
+        "machine_spec": options.machine_spec,
+        "energy_source": ",".join(options.sources),
+        "extractor": options.extractor,
+        "isolator": options.isolator,
+        "profile": options.profile,
+        "target_hints": joined(options.target_hints),
+        "bg_hints": joined(options.bg_hints),
+        "abs_pipeline_name": options.abs_pipeline,
+        "abs_trainers": ",".join(options.abs_trainers),
+        "dyn_trainers": ",".join(options.dyn_trainers),
+        "thirdparty_metrics": joined(options.thirdparty),
+        "vm_train": options.vm,
         "metric_generation": ",".join(detected) if detected else options.generation,
-        "seed": options.seed, "jobs": options.jobs,
+        "seed": options.seed,
+        "jobs": options.jobs,
     }
 
 
@@ -171,15 +188,27 @@ class _JobBuilder:
         added: List[Job] = []
         for training_set in sets:
             # Workers prepare (scale, split) the data themselves: see fit.FitRequest.
-            data = FitRequest.of(training_set, self.options.seed) if self.in_workers \
+            data = (
+                FitRequest.of(training_set, self.options.seed)
+                if self.in_workers
                 else prepare(training_set, self.options.seed)
+            )
             names = self.options.abs_trainers if training_set.output_type == ABS_POWER else self.options.dyn_trainers
-            group_stage = PipelineLayout(self.stage_root).group_dir(training_set.source, training_set.output_type,
-                                                                    data.group.name)
+            group_stage = PipelineLayout(self.stage_root).group_dir(
+                training_set.source, training_set.output_type, data.group.name
+            )
             for name in names:
-                added.append(Job(key=len(self.jobs) + len(added), data=data, trainer=TRAINERS[name],
-                                 seed=self.options.seed, stage=group_stage, machine_specs=self._specs,
-                                 curve_memo=self.stage_root / CURVE_MEMO))
+                added.append(
+                    Job(
+                        key=len(self.jobs) + len(added),
+                        data=data,
+                        trainer=TRAINERS[name],
+                        seed=self.options.seed,
+                        stage=group_stage,
+                        machine_specs=self._specs,
+                        curve_memo=self.stage_root / CURVE_MEMO,
+                    )
+                )
         if self.options.isolator in SHIFT_ISOLATORS:
             _pair_for_derivation(added)
         self.jobs.extend(added)
@@ -195,8 +224,11 @@ SHIFT_ISOLATORS = ("none", "min")
 
 def _pair_for_derivation(jobs: List[Job]) -> None:
     """Each DynPower job whose trainer can shift rides with the AbsPower job of its set and trainer."""
-    carriers = {(j.data.source, j.data.group.name, j.trainer.name): j for j in jobs
-                if j.data.output_type == ABS_POWER and j.trainer.shift is not None}
+    carriers = {
+        (j.data.source, j.data.group.name, j.trainer.name): j
+        for j in jobs
+        if j.data.output_type == ABS_POWER and j.trainer.shift is not None
+    }
     for job in jobs:
         if job.data.output_type == DYN_POWER:
             carrier = carriers.get((job.data.source, job.data.group.name, job.trainer.name))
@@ -204,8 +236,9 @@ def _pair_for_derivation(jobs: List[Job]) -> None:
                 carrier.carries, job.carried = job, True
 
 
-def train(options: TrainOptions, workspace: Workspace, console: Console,
-          clock: Callable[[], datetime] = utc_now) -> TrainReport:
+def train(
+    options: TrainOptions, workspace: Workspace, console: Console, clock: Callable[[], datetime] = utc_now
+) -> TrainReport:
     """Run the whole step; raise StepError for the fatal cases, return the report otherwise.
 
     The pipeline is changed only by the commit at the end, as one unit: a failure, a write error
@@ -215,8 +248,12 @@ def train(options: TrainOptions, workspace: Workspace, console: Console,
     try:
         return _train(options, workspace, console, clock, staging)
     except Interrupted as stop:
-        mark_outcome(stop, f"{options.pipeline} was written before it stopped" if staging.committed
-                     else f"{options.pipeline} unchanged")
+        mark_outcome(
+            stop,
+            f"{options.pipeline} was written before it stopped"
+            if staging.committed
+            else f"{options.pipeline} unchanged",
+        )
         raise
     except WriteFailure as failure:
         raise StepError(f"{failure}; {options.pipeline} unchanged") from None
@@ -243,8 +280,9 @@ def _check_written(result: JobResult, staging: Staging) -> None:
             raise WriteFailure(staging.public(Path(path)), reason)
 
 
-def _profile_files(options: TrainOptions, workspace: Workspace, layout: PipelineLayout,
-                   profiles: Dict[str, Any]) -> Dict[Path, bytes]:
+def _profile_files(
+    options: TrainOptions, workspace: Workspace, layout: PipelineLayout, profiles: Dict[str, Any]
+) -> Dict[Path, bytes]:
     """The merged idle profiles to write with the run, by final path."""
     from .profile import merge as merge_profile
 
@@ -256,8 +294,9 @@ def _profile_files(options: TrainOptions, workspace: Workspace, layout: Pipeline
     return files
 
 
-def _train(options: TrainOptions, workspace: Workspace, console: Console, clock: Callable[[], datetime],
-           staging: Staging) -> TrainReport:
+def _train(
+    options: TrainOptions, workspace: Workspace, console: Console, clock: Callable[[], datetime], staging: Staging
+) -> TrainReport:
     phases = _Phases()
     prefix = f"{options.pipeline} pipeline: "
     if not workspace.data_path.is_dir():
@@ -284,29 +323,46 @@ def _train(options: TrainOptions, workspace: Workspace, console: Console, clock:
             if options.abs_pipeline:
                 abs_layout = workspace.pipeline(options.abs_pipeline)
                 if not abs_layout.root.is_dir():
-                    raise StepError(f"--abs-pipeline-name pipeline {options.abs_pipeline} not found at "
-                                    f"{abs_layout.root}")
+                    raise StepError(
+                        f"--abs-pipeline-name pipeline {options.abs_pipeline} not found at {abs_layout.root}"
+                    )
             committing.check_compatible(layout, options.extractor, options.isolator, options.metric_type)
             if options.abs_pipeline:
                 abs_models = read_abs_models(workspace.pipeline(options.abs_pipeline), options.sources)
-            index = NodeTypeIndex.load(read_json(layout.node_type_index, "node type index")
-                                       if layout.node_type_index.exists() else None)
+            index = NodeTypeIndex.load(
+                read_json(layout.node_type_index, "node type index") if layout.node_type_index.exists() else None
+            )
 
         with phases.timed("extraction"):
+
             def node_types(observed: Dict[str, Optional[int]]) -> Dict[str, int]:
                 return resolve_node_types(index, observed, options.pipeline, spec, options.machine_id, console.warn)
 
             info = PrepareInfo()
             sets: List[TrainingSet] = []
             skips: List[Skip] = []
-            builder = _JobBuilder(options, lambda: _make_stage(staging, options.pipeline), index, in_workers=pool is not None)
+            builder = _JobBuilder(
+                options, lambda: _make_stage(staging, options.pipeline), index, in_workers=pool is not None
+            )
             for made, skipped in stream_training_sets(
-                    inputs, options.sources, node_types, info, extractor=options.extractor,
-                    isolator=options.isolator, thirdparty=options.thirdparty, vm=options.vm,
-                    generation=options.generation, profile_input=profile_input, abs_models=abs_models,
-                    target_hints=options.target_hints, bg_hints=options.bg_hints,
-                    vm_job_name=options.vm_job_name, warn=console.warn,
-                    progress=lambda message: console.info(prefix + message)):
+                inputs,
+                options.sources,
+                node_types,
+                info,
+                extractor=options.extractor,
+                isolator=options.isolator,
+                thirdparty=options.thirdparty,
+                vm=options.vm,
+                generation=options.generation,
+                profile_input=profile_input,
+                abs_models=abs_models,
+                target_hints=options.target_hints,
+                bg_hints=options.bg_hints,
+                vm_job_name=options.vm_job_name,
+                warn=console.warn,
+                progress=lambda message: console.info(prefix + message),
+            ):
+                signals.check()
                 sets.extend(made)
                 skips.extend(skipped)
                 added = builder.add(made)
@@ -326,42 +382,74 @@ def _train(options: TrainOptions, workspace: Workspace, console: Console, clock:
                 _check_written(result, staging)
                 if progress is not None:
                     progress.advance(len(result.flattened()))
+
             results = pool.results(on_result) if pool is not None else run_jobs(jobs, 1, options.cpus, on_result)
         if pool is not None:
             pool.stop()  # the workers exit while the main process commits; `close` below reaps them
 
         failures = [f for r in results for f in r.failures]
-        new_models = [committing.NewModel(j.data.source, j.data.output_type, j.data.group.name, m)
-                      for j, r in zip(jobs, results) for m in r.models]
-        report = TrainReport(exit_code=0 if new_models else 1, trained=len(new_models), failures=failures,
-                             skips=list(skips), results=results)
+        new_models = [
+            committing.NewModel(j.data.source, j.data.output_type, j.data.group.name, m)
+            for j, r in zip(jobs, results)
+            for m in r.models
+        ]
+        report = TrainReport(
+            exit_code=0 if new_models else 1,
+            trained=len(new_models),
+            failures=failures,
+            skips=list(skips),
+            results=results,
+        )
         if new_models:
             with phases.timed("writing"):
                 profiles = _profile_files(options, workspace, layout, info.profiles)
                 inside = {path: data for path, data in profiles.items() if layout.root in path.parents}
                 settings = committing.RunSettings(
-                    extractor=options.extractor, isolator=options.isolator, metric_type=options.metric_type,
-                    abs_trainers=options.abs_trainers, dyn_trainers=options.dyn_trainers,
+                    extractor=options.extractor,
+                    isolator=options.isolator,
+                    metric_type=options.metric_type,
+                    abs_trainers=options.abs_trainers,
+                    dyn_trainers=options.dyn_trainers,
                     train_arguments=train_arguments(options, workspace, info.generations),
-                    node_type_index=index.to_dict(), error_key=options.error_key, extra_files=inside)
-                committing.commit(layout, workspace.pipeline_zip(options.pipeline), new_models, sets, settings,
-                                  clock(), staging, preprocessed, threads=options.cpus)
+                    node_type_index=index.to_dict(),
+                    error_key=options.error_key,
+                    extra_files=inside,
+                )
+                committing.commit(
+                    layout,
+                    workspace.pipeline_zip(options.pipeline),
+                    new_models,
+                    sets,
+                    settings,
+                    clock(),
+                    staging,
+                    preprocessed,
+                    threads=options.cpus,
+                )
                 for path, data in profiles.items():
                     if path not in inside:  # DATAPATH apart from MODEL_PATH: beside the pipeline, not in it
                         write_bytes(path, data)
         _print_summary(console, options, layout, sets, jobs, results, report)
         report.phases = dict(phases.seconds)
         if not new_models:
-            raise StepError("no model was trained (failures and skips listed above); "
-                            f"nothing was written to {layout.root}")
+            raise StepError(
+                f"no model was trained (failures and skips listed above); nothing was written to {layout.root}"
+            )
         return report
     finally:
         if pool is not None:
             pool.close()
 
 
-def _print_summary(console: Console, options: TrainOptions, layout: PipelineLayout, sets: List[TrainingSet],
-                   jobs: List[Job], results: List[JobResult], report: TrainReport) -> None:
+def _print_summary(
+    console: Console,
+    options: TrainOptions,
+    layout: PipelineLayout,
+    sets: List[TrainingSet],
+    jobs: List[Job],
+    results: List[JobResult],
+    report: TrainReport,
+) -> None:
     by_set: Dict[Tuple[str, str, str], List[Dict[str, Any]]] = defaultdict(list)
     for job, result in zip(jobs, results):
         for model in result.models:
@@ -379,16 +467,20 @@ def _print_summary(console: Console, options: TrainOptions, layout: PipelineLayo
                     outcomes[output_type] = None
                     continue
                 trainers = options.abs_trainers if output_type == ABS_POWER else options.dyn_trainers
-                outcome = GroupOutcome(rows=sizes[key], trainers=list(trainers),
-                                       output=str(layout.group_dir(source, output_type, group)))
+                outcome = GroupOutcome(
+                    rows=sizes[key], trainers=list(trainers), output=str(layout.group_dir(source, output_type, group))
+                )
                 for row in by_set.get(key, []):
                     node_type = int(row["node_type"])
                     outcome.min_mae[node_type] = min(outcome.min_mae.get(node_type, float("inf")), row["mae"])
                 outcomes[output_type] = outcome
-            console.info(box(options.pipeline, source, group, options.extractor, options.isolator,
-                             options.metric_type, outcomes))
-        per_type = {ot: [r for (s, o, _), rows in by_set.items() if s == source and o == ot for r in rows]
-                    for ot in (ABS_POWER, DYN_POWER)}
+            console.info(
+                box(options.pipeline, source, group, options.extractor, options.isolator, options.metric_type, outcomes)
+            )
+        per_type = {
+            ot: [r for (s, o, _), rows in by_set.items() if s == source and o == ot for r in rows]
+            for ot in (ABS_POWER, DYN_POWER)
+        }
         if any(per_type.values()):
             console.info(source_summary(source, per_type))
     for line in final_lines(report.failures, report.skips, report.trained, str(layout.root)):

@@ -26,16 +26,35 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
+from ..common import signals
 from ..common.errors import WriteFailure
 from .fit import FitInput, FitRequest
 from .trainers import CURVEFIT, TrainerSpec
 
 # What a fit imports: loaded once by the fork server that single-threaded workers are forked from.
-PRELOAD = ("numpy", "scipy.linalg", "scipy.optimize", "pandas", "joblib", "threadpoolctl", "sklearn.ensemble",
-           "sklearn.linear_model", "sklearn.model_selection", "sklearn.neighbors", "sklearn.preprocessing",
-           "sklearn.svm", "xgboost")
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+PRELOAD = (
+    "numpy",
+    "scipy.linalg",
+    "scipy.optimize",
+    "pandas",
+    "joblib",
+    "threadpoolctl",
+    "sklearn.ensemble",
+    "sklearn.linear_model",
+    "sklearn.model_selection",
+    "sklearn.neighbors",
+    "sklearn.preprocessing",
+    "sklearn.svm",
+    "xgboost",
+)
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 
 
 @dataclass
@@ -136,6 +155,7 @@ def _execute_nodes(job: Job, result: JobResult, base: Fitted) -> Fitted:
     memo = None
     if job.curve_memo is not None and job.trainer.model_class == CURVEFIT:
         from .curvefit import CurveMemo
+
         memo = CurveMemo(job.curve_memo)
     try:
         data = job.data.resolve()
@@ -158,8 +178,11 @@ def _execute_nodes(job: Job, result: JobResult, base: Fitted) -> Fitted:
             result.write_seconds += time.perf_counter() - write_started
             result.models.append(staged)
         except (OSError, WriteFailure) as failure:  # the disk, not the model: fatal for the whole run
-            failure = failure if isinstance(failure, WriteFailure) else \
-                WriteFailure.of(failure, failure.filename or job.stage)
+            failure = (
+                failure
+                if isinstance(failure, WriteFailure)
+                else WriteFailure.of(failure, failure.filename or job.stage)
+            )
             result.fatal = (str(failure.path), failure.reason)
             return fitted
         except Exception as failure:  # noqa: BLE001 - any error fails this model only (train.md §8.1)
@@ -169,8 +192,9 @@ def _execute_nodes(job: Job, result: JobResult, base: Fitted) -> Fitted:
 
 def failed(job: Job, reason: str) -> JobResult:
     """Every node type of the job, and of the job it carries, failed for one reason."""
-    result = JobResult(key=job.key, label=job.label,
-                       failures=[Failure(_what(job, n), reason) for n in job.data.node_types])
+    result = JobResult(
+        key=job.key, label=job.label, failures=[Failure(_what(job, n), reason) for n in job.data.node_types]
+    )
     if job.carries is not None:
         result.carried = failed(job.carries, reason)
     return result
@@ -192,6 +216,7 @@ def _limit_threads(threads: int) -> Any:
     import sklearn.ensemble  # noqa: F401
     import xgboost  # noqa: F401
     from threadpoolctl import threadpool_limits
+
     return threadpool_limits(limits=threads)
 
 
@@ -308,9 +333,13 @@ def threads_per_worker(cpus: int, workers: int) -> int:
     return max(1, cpus // max(1, workers))
 
 
-def run_jobs(jobs: List[Job], workers: int, cpus: int,
-             on_result: Optional[Callable[[JobResult], None]] = None,
-             pool: Optional["WorkerPool"] = None) -> List[JobResult]:
+def run_jobs(
+    jobs: List[Job],
+    workers: int,
+    cpus: int,
+    on_result: Optional[Callable[[JobResult], None]] = None,
+    pool: Optional["WorkerPool"] = None,
+) -> List[JobResult]:
     """Run every job; `workers` processes at most (1 = in this process). Results in job-key order.
 
     `pool`: worker processes started earlier (so their imports overlap the caller's extraction).
@@ -319,6 +348,7 @@ def run_jobs(jobs: List[Job], workers: int, cpus: int,
     if workers <= 1:
         results: List[JobResult] = []
         for job in sorted((j for j in jobs if not j.carried), key=lambda j: (-j.cost, j.key)):
+            signals.check()
             job.threads = max(1, cpus)
             if job.carries is not None:
                 job.carries.threads = job.threads
@@ -404,7 +434,11 @@ class WorkerPool:
         self._wake()
         collected: Dict[int, JobResult] = {}
         while len(collected) < expected:
-            item = self._results.get()
+            try:
+                item = self._results.get(timeout=0.25)
+            except queue.Empty:
+                signals.check()  # a stop asked for while the workers fit
+                continue
             if isinstance(item, BaseException):
                 raise item
             collected[item.key] = item

@@ -81,8 +81,12 @@ class RawMetric:
             return self
         new_position = np.cumsum(keep_series) - 1
         rows = keep_series[self.series] if self.series.size else np.zeros(0, dtype=bool)
-        return RawMetric([l for l, k in zip(self.labels, keep_series) if k], new_position[self.series[rows]],
-                         self.t[rows], self.v[rows])
+        return RawMetric(
+            [l for l, k in zip(self.labels, keep_series) if k],
+            new_position[self.series[rows]],
+            self.t[rows],
+            self.v[rows],
+        )
 
 
 def flatten_metric(series_list: Sequence[Mapping[str, Any]]) -> RawMetric:
@@ -131,8 +135,13 @@ class SeriesSet:
         keep = np.asarray(keep, dtype=bool)
         new_code = np.cumsum(keep) - 1
         rows = keep[self.code] if self.code.size else np.zeros(0, dtype=bool)
-        return SeriesSet([i for i, k in zip(self.identities, keep) if k], [l for l, k in zip(self.labels, keep) if k],
-                         new_code[self.code[rows]], self.t[rows], self.v[rows])
+        return SeriesSet(
+            [i for i, k in zip(self.identities, keep) if k],
+            [l for l, k in zip(self.labels, keep) if k],
+            new_code[self.code[rows]],
+            self.t[rows],
+            self.v[rows],
+        )
 
 
 def finite_samples(raw: RawMetric, warn: Optional[Warn] = None, what: str = "") -> np.ndarray:
@@ -149,8 +158,9 @@ def finite_samples(raw: RawMetric, warn: Optional[Warn] = None, what: str = "") 
     return keep
 
 
-def merge_series(raw: RawMetric, identity_of: IdentityOf, drop_negative: bool = False,
-                 warn: Optional[Warn] = None, what: str = "") -> SeriesSet:
+def merge_series(
+    raw: RawMetric, identity_of: IdentityOf, drop_negative: bool = False, warn: Optional[Warn] = None, what: str = ""
+) -> SeriesSet:
     """Merge series of equal identity (train.md §6.1): union of samples, largest value at a repeated time.
 
     Non-finite values are dropped and counted (`finite_samples`); with `drop_negative` (counters)

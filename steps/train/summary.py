@@ -26,24 +26,36 @@ class GroupOutcome:
 
 
 def _wrap(line: str, width: int) -> List[str]:
-    return [line[i:i + width] for i in range(0, len(line), width)] or [""]
+    return [line[i : i + width] for i in range(0, len(line), width)] or [""]
 
 
-def box(pipeline: str, source: str, group: str, extractor: str, isolator: str, metric_type: str,
-        outcomes: Dict[str, Optional[GroupOutcome]]) -> str:
+def box(
+    pipeline: str,
+    source: str,
+    group: str,
+    extractor: str,
+    isolator: str,
+    metric_type: str,
+    outcomes: Dict[str, Optional[GroupOutcome]],
+) -> str:
     """The `#` box printed after each (source, group); lines over 200 characters wrap, nothing is cut."""
-    lines = [f"Pipeline {pipeline} has finished for modeling {source} power by {group} feature",
-             f"    Extractor: {extractor}", f"    Isolator: {isolator}"]
+    lines = [
+        f"Pipeline {pipeline} has finished for modeling {source} power by {group} feature",
+        f"    Extractor: {extractor}",
+        f"    Isolator: {isolator}",
+    ]
     for output_type in (ABS_POWER, DYN_POWER):
         outcome = outcomes.get(output_type)
         lines.append(TITLES[output_type])
         if outcome is None:
             lines.append("    not trained (see the skipped list)")
             continue
-        lines += [f"    Input data size: {outcome.rows}",
-                  f"    Model Trainers: {', '.join(outcome.trainers)}",
-                  f"    Metric Type: {metric_type}",
-                  f"    Output: {outcome.output}"]
+        lines += [
+            f"    Input data size: {outcome.rows}",
+            f"    Model Trainers: {', '.join(outcome.trainers)}",
+            f"    Metric Type: {metric_type}",
+            f"    Output: {outcome.output}",
+        ]
         for node_type, mae in sorted(outcome.min_mae.items()):
             lines.append(f"    NodeType {node_type} Min mae: {mae}")
         if not outcome.min_mae:
@@ -68,8 +80,9 @@ def source_summary(source: str, results: Dict[str, List[Dict[str, Any]]]) -> str
     lines = [f"=========== Train {source} Summary ============"]
     for output_type in (ABS_POWER, DYN_POWER):
         lines.append(f"{output_type} pipeline results:")
-        rows = sorted(results.get(output_type, []), key=lambda r: (float(r["mae"]), r["feature_group"],
-                                                                   r["model_name"]))
+        rows = sorted(
+            results.get(output_type, []), key=lambda r: (float(r["mae"]), r["feature_group"], r["model_name"])
+        )
         lines += _table(rows) if rows else ["(none)"]
     return "\n".join(lines)
 

@@ -43,31 +43,37 @@ class TrainerSpec:
 
 def _polynomial(seed: int, threads: int) -> Any:
     from sklearn.linear_model import LinearRegression
+
     return LinearRegression()
 
 
 def _gradient_boosting(seed: int, threads: int) -> Any:
     from sklearn.ensemble import GradientBoostingRegressor
+
     return GradientBoostingRegressor(n_estimators=100, max_depth=3, learning_rate=0.1, random_state=seed)
 
 
 def _kneighbors(seed: int, threads: int) -> Any:
     from sklearn.neighbors import KNeighborsRegressor
+
     return KNeighborsRegressor(n_neighbors=6)
 
 
 def _linear(seed: int, threads: int) -> Any:
     from sklearn.linear_model import LinearRegression
+
     return LinearRegression(positive=True)
 
 
 def _svr(seed: int, threads: int) -> Any:
     from sklearn.svm import SVR
+
     return SVR(C=1.0, epsilon=0.2)
 
 
 def _xgboost(seed: int, threads: int) -> Any:
     from xgboost import XGBRegressor
+
     # One thread, within the per-worker limit of train.md §10.1: the tables are small (thousands of
     # rows), and on a busy machine OpenMP threads spin-wait, measured 10-20x slower with 2 threads.
     # A fixed thread count also keeps the model bytes independent of --jobs.
@@ -76,11 +82,13 @@ def _xgboost(seed: int, threads: int) -> Any:
 
 def _sgd(seed: int, threads: int) -> Any:
     from sklearn.linear_model import SGDRegressor
+
     return SGDRegressor(max_iter=1000, random_state=seed)
 
 
 def _curve(kind: str) -> Any:
     from .curvefit import CURVES, CurveFitModel
+
     return CurveFitModel.for_curve(CURVES[kind])
 
 
@@ -97,20 +105,25 @@ def _exponential(seed: int, threads: int) -> Any:
     return _curve("ExponentialRegressionTrainer")
 
 
-TRAINERS: Dict[str, TrainerSpec] = {t.name: t for t in (
-    TrainerSpec("PolynomialRegressionTrainer", SCIKIT, None, _polynomial, polynomial=True, cost=3,
-                shift=shift_linear),
-    TrainerSpec("GradientBoostingRegressorTrainer", SCIKIT, None, _gradient_boosting, cost=30,
-                shift=shift_gradient_boosting),
-    TrainerSpec("KNeighborsRegressorTrainer", SCIKIT, None, _kneighbors, cost=1, shift=shift_kneighbors),
-    TrainerSpec("LinearRegressionTrainer", SCIKIT, WEIGHT_LINEAR, _linear, cost=0.5, shift=shift_linear),
-    TrainerSpec("SVRRegressorTrainer", SCIKIT, None, _svr, cost=1, quadratic=0.004, shift=shift_svr),
-    TrainerSpec("XgboostFitTrainer", XGBOOST, WEIGHT_XGBOOST, _xgboost, cost=15, shift=shift_xgboost),
-    TrainerSpec("SGDRegressorTrainer", SCIKIT, WEIGHT_LINEAR, _sgd, cost=4),
-    TrainerSpec("LogarithmicRegressionTrainer", CURVEFIT, WEIGHT_CURVEFIT, _logarithmic, cost=6),
-    TrainerSpec("LogisticRegressionTrainer", CURVEFIT, WEIGHT_CURVEFIT, _logistic, cost=15),
-    TrainerSpec("ExponentialRegressionTrainer", CURVEFIT, WEIGHT_CURVEFIT, _exponential, cost=6),
-)}
+TRAINERS: Dict[str, TrainerSpec] = {
+    t.name: t
+    for t in (
+        TrainerSpec(
+            "PolynomialRegressionTrainer", SCIKIT, None, _polynomial, polynomial=True, cost=3, shift=shift_linear
+        ),
+        TrainerSpec(
+            "GradientBoostingRegressorTrainer", SCIKIT, None, _gradient_boosting, cost=30, shift=shift_gradient_boosting
+        ),
+        TrainerSpec("KNeighborsRegressorTrainer", SCIKIT, None, _kneighbors, cost=1, shift=shift_kneighbors),
+        TrainerSpec("LinearRegressionTrainer", SCIKIT, WEIGHT_LINEAR, _linear, cost=0.5, shift=shift_linear),
+        TrainerSpec("SVRRegressorTrainer", SCIKIT, None, _svr, cost=1, quadratic=0.004, shift=shift_svr),
+        TrainerSpec("XgboostFitTrainer", XGBOOST, WEIGHT_XGBOOST, _xgboost, cost=15, shift=shift_xgboost),
+        TrainerSpec("SGDRegressorTrainer", SCIKIT, WEIGHT_LINEAR, _sgd, cost=4),
+        TrainerSpec("LogarithmicRegressionTrainer", CURVEFIT, WEIGHT_CURVEFIT, _logarithmic, cost=6),
+        TrainerSpec("LogisticRegressionTrainer", CURVEFIT, WEIGHT_CURVEFIT, _logistic, cost=15),
+        TrainerSpec("ExponentialRegressionTrainer", CURVEFIT, WEIGHT_CURVEFIT, _exponential, cost=6),
+    )
+}
 
 if tuple(TRAINERS) != TRAINER_NAMES:  # the domain list and this table must name the same ten, in order
     raise RuntimeError("trainer table and domain.TRAINER_NAMES disagree")

@@ -28,32 +28,45 @@ def linear_weights(model: FittedModel) -> Optional[WeightDocument]:
         intercept = np.asarray(getattr(estimator, "intercept_", []), dtype=float)
         if coef.ndim != 1 or coef.shape[0] != len(model.features) or intercept.size != 1:
             return None
-        document[component] = {"All_Weights": {
-            "Bias_Weight": float(intercept.reshape(-1)[0]),
-            "Categorical_Variables": {},
-            "Numerical_Variables": {feature: {"scale": scales[i], "weight": float(coef[i])}
-                                    for i, feature in enumerate(model.features)},
-        }}
+        document[component] = {
+            "All_Weights": {
+                "Bias_Weight": float(intercept.reshape(-1)[0]),
+                "Categorical_Variables": {},
+                "Numerical_Variables": {
+                    feature: {"scale": scales[i], "weight": float(coef[i])} for i, feature in enumerate(model.features)
+                },
+            }
+        }
     return document
 
 
 def curvefit_weights(model: FittedModel) -> WeightDocument:
     scales = _scales(model)
-    return {component: {"All_Weights": {
-        "Categorical_Variables": {},
-        "Numerical_Variables": {feature: {"scale": scales[i]} for i, feature in enumerate(model.features)},
-        "CurveFit_Weights": list(parameters(model.estimators[component])),
-    }} for component in model.components}
+    return {
+        component: {
+            "All_Weights": {
+                "Categorical_Variables": {},
+                "Numerical_Variables": {feature: {"scale": scales[i]} for i, feature in enumerate(model.features)},
+                "CurveFit_Weights": list(parameters(model.estimators[component])),
+            }
+        }
+        for component in model.components
+    }
 
 
 def xgboost_weights(model: FittedModel, model_json: Dict[str, bytes]) -> WeightDocument:
     """`model_json`: component -> the native JSON model text as saved (`<component>.json`)."""
     scales = _scales(model)
-    return {component: {"All_Weights": {
-        "Categorical_Variables": {},
-        "Numerical_Variables": {feature: {"scale": scales[i]} for i, feature in enumerate(model.features)},
-        "XGboost_Weights": base64.b64encode(model_json[component]).decode("ascii"),
-    }} for component in model.components}
+    return {
+        component: {
+            "All_Weights": {
+                "Categorical_Variables": {},
+                "Numerical_Variables": {feature: {"scale": scales[i]} for i, feature in enumerate(model.features)},
+                "XGboost_Weights": base64.b64encode(model_json[component]).decode("ascii"),
+            }
+        }
+        for component in model.components
+    }
 
 
 def weight_document(model: FittedModel, model_json: Optional[Dict[str, bytes]] = None) -> Optional[WeightDocument]:

@@ -16,7 +16,10 @@ def run(argv, environ=None):
 def test_unknown_command_is_a_usage_error():
     code, _, err = run(["validate"])
     assert code == 2
-    assert err.strip() == "kepler-model validate: error: unknown command 'validate'; choose one of query, train, export, run"
+    assert (
+        err.strip()
+        == "kepler-model validate: error: unknown command 'validate'; choose one of query, train, export, run"
+    )
 
 
 def test_no_command_prints_usage_and_exits_2():
@@ -31,6 +34,7 @@ def test_an_image_refuses_the_steps_it_does_not_provide():
 
 
 def test_cmd_main_runs_from_a_checkout(repo_root):
-    done = subprocess.run([sys.executable, str(repo_root / "cmd" / "main.py"), "--version"],
-                          capture_output=True, text=True, cwd="/")
+    done = subprocess.run(
+        [sys.executable, str(repo_root / "cmd" / "main.py"), "--version"], capture_output=True, text=True, cwd="/"
+    )
     assert done.returncode == 0 and done.stdout.startswith("kepler-model ")

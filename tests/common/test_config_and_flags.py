@@ -28,9 +28,21 @@ def test_first_set_variable_wins_in_order():
     assert resolve(None, env, "PROM_URL", "PROM_SERVER") == "http://url:9090"
 
 
-@pytest.mark.parametrize("word,expected", [(None, True), ("true", True), ("TRUE", True), ("1", True),
-                                           ("yes", True), ("false", False), ("False", False), ("0", False),
-                                           ("no", False), ("", False)])
+@pytest.mark.parametrize(
+    "word,expected",
+    [
+        (None, True),
+        ("true", True),
+        ("TRUE", True),
+        ("1", True),
+        ("yes", True),
+        ("false", False),
+        ("False", False),
+        ("0", False),
+        ("no", False),
+        ("", False),
+    ],
+)
 def test_booleans_mean_what_they_say(word, expected):
     assert parse_bool(word, "--zip") is expected
 

@@ -70,8 +70,7 @@ class Tree:
 
     @property
     def environ(self) -> Dict[str, str]:
-        return {"DATAPATH": str(self.data), "MODEL_PATH": str(self.models),
-                "CONFIG_PATH": str(self.root / "no-config")}
+        return {"DATAPATH": str(self.data), "MODEL_PATH": str(self.models), "CONFIG_PATH": str(self.root / "no-config")}
 
 
 @dataclass(frozen=True)
@@ -94,18 +93,24 @@ class Case:
     problem: str = "is not a plain name"
 
 
-def flag(command: str, base: Sequence[str], name: str, *extra: str, label: Optional[str] = None,
-         listed: bool = False) -> Case:
+def flag(
+    command: str, base: Sequence[str], name: str, *extra: str, label: Optional[str] = None, listed: bool = False
+) -> Case:
     """`kepler-model <command> <base> <name> VALUE`: the last occurrence of a flag wins in argparse."""
     skip = ("empty", "newline") if listed else ("empty",)  # a list flag splits on whitespace: two names
-    return Case(command, lambda tree, value: Run([command, *base, *extra, name, value]),
-                lambda tree, run: [label or name], skip=skip)
+    return Case(
+        command,
+        lambda tree, value: Run([command, *base, *extra, name, value]),
+        lambda tree, run: [label or name],
+        skip=skip,
+    )
 
 
 def variable(command: str, base: Sequence[str], name: str, *extra: str, listed: bool = False) -> Case:
     skip = ("empty", "newline") if listed else ("empty",)
-    return Case(command, lambda tree, value: Run([command, *base, *extra], {name: value}),
-                lambda tree, run: [name], skip=skip)
+    return Case(
+        command, lambda tree, value: Run([command, *base, *extra], {name: value}), lambda tree, run: [name], skip=skip
+    )
 
 
 QUERY = ["--benchmark", "b", "--id", "m", "--server", DEAD_SERVER, *WINDOW]
@@ -116,21 +121,35 @@ RUN = ["--benchmark", "b", "--id", "m", "--publisher", "me", "--server", DEAD_SE
 
 def export_flag(name: str, *extra: str, listed: bool = False) -> Case:
     case = flag("export", EXPORT, name, *extra, listed=listed)
-    return Case("export", lambda tree, value: Run(case.build(tree, value).argv + ["-o", str(tree.db)]),
-                case.names, skip=case.skip)
+    return Case(
+        "export",
+        lambda tree, value: Run(case.build(tree, value).argv + ["-o", str(tree.db)]),
+        case.names,
+        skip=case.skip,
+    )
 
 
 def run_flag(name: str) -> Case:
-    return Case("run", lambda tree, value: Run(["run", *RUN, "-o", str(tree.db), name, value]),
-                lambda tree, run: [name])
+    return Case(
+        "run", lambda tree, value: Run(["run", *RUN, "-o", str(tree.db), name, value]), lambda tree, run: [name]
+    )
 
 
 # -- pipeline parameters: the compiled pipeline's own command lines, one parameter made hostile
 
 PATH_PARAMETERS = ("BENCHMARK", "COLLECT_ID", "PIPELINE_NAME")
-PARAMETER_VALUES = {"BENCHMARK": "b", "PROM_URL": DEAD_SERVER, "COLLECT_ID": "m", "PIPELINE_NAME": PIPELINE,
-                    "COLLECT_DATE": "", "START_TIME": WINDOW[1], "END_TIME": WINDOW[3], "INTERVAL": "", "STEP": "",
-                    "PUBLISHER": "me"}
+PARAMETER_VALUES = {
+    "BENCHMARK": "b",
+    "PROM_URL": DEAD_SERVER,
+    "COLLECT_ID": "m",
+    "PIPELINE_NAME": PIPELINE,
+    "COLLECT_DATE": "",
+    "START_TIME": WINDOW[1],
+    "END_TIME": WINDOW[3],
+    "INTERVAL": "",
+    "STEP": "",
+    "PUBLISHER": "me",
+}
 
 
 def parameter_uses() -> List[Tuple[str, str, str]]:
@@ -159,13 +178,13 @@ def parameter(name: str, step: str, flag_name: str) -> Case:
 
 # -- file cells and server answers (exit 1)
 
+
 def _pipeline(tree: Tree) -> Path:
     """A one-model trained pipeline and its benchmark window; returns the model metadata CSV."""
     tree.data.mkdir(parents=True, exist_ok=True)
     (tree.data / "b.json").write_text(WINDOW_JSON)
     model = Model("rapl-sysfs", "AbsPower", "BPFOnly", "SGDRegressorTrainer", 0, 5.0, 10.0)
-    layout = build_pipeline(tree.models, PipelineSpec(PIPELINE, {"0": index_entry("cpu", 8, 1, 16, 3000)},
-                                                      [model]))
+    layout = build_pipeline(tree.models, PipelineSpec(PIPELINE, {"0": index_entry("cpu", 8, 1, 16, 3000)}, [model]))
     return layout.model_metadata_csv("rapl-sysfs", "AbsPower")
 
 
@@ -183,8 +202,9 @@ def csv_cell(column: str) -> Case:
         table.write_text(buffer.getvalue())
         return Run(_export_argv(tree))
 
-    table = lambda tree, run: [str(tree.models / PIPELINE / "rapl-sysfs_AbsPower_model_metadata.csv"),
-                               f": {column} "]
+    def table(tree, run):
+        return [str(tree.models / PIPELINE / "rapl-sysfs_AbsPower_model_metadata.csv"), f": {column} "]
+
     return Case("export", build, table, status=1, skip=())
 
 
@@ -196,12 +216,19 @@ def node_type_key() -> Case:
         return Run(_export_argv(tree))
 
     # the key becomes a number (node_type_<n>.md), so it is checked as one
-    return Case("export", build, lambda tree, run: [str(tree.models / PIPELINE / "node_type_index.json")],
-                status=1, skip=(), problem="is not a node type number")
+    return Case(
+        "export",
+        build,
+        lambda tree, run: [str(tree.models / PIPELINE / "node_type_index.json")],
+        status=1,
+        skip=(),
+        problem="is not a node type number",
+    )
 
 
 def component_map_file() -> Case:
     """The --abs-pipeline-name pipeline's component map names the files the trainer isolator loads."""
+
     def build(tree: Tree, value: str) -> Run:
         shutil.copytree(tree.trained_abs(), tree.models, dirs_exist_ok=True)
         shutil.move(tree.models / "kepler_query.json", tree.data / "kepler_query.json")
@@ -211,25 +238,48 @@ def component_map_file() -> Case:
                 for entry in document.values():
                     entry["model_file"] = value
                 path.write_text(json.dumps(document))
-        return Run(["train", "--input", "kepler_query", "--pipeline-name", "dyn", "--isolator", "trainer",
-                    "--abs-pipeline-name", "abs", "--abs-trainers", "none", "--dyn-trainers", "LinearRegressionTrainer",
-                    "--jobs", "1"])
+        return Run(
+            [
+                "train",
+                "--input",
+                "kepler_query",
+                "--pipeline-name",
+                "dyn",
+                "--isolator",
+                "trainer",
+                "--abs-pipeline-name",
+                "abs",
+                "--abs-trainers",
+                "none",
+                "--dyn-trainers",
+                "LinearRegressionTrainer",
+                "--jobs",
+                "1",
+            ]
+        )
 
-    return Case("train", build, lambda tree, run: ["component map", str(tree.models / "abs"), "model_file"],
-                status=1, skip=())
+    return Case(
+        "train", build, lambda tree, run: ["component map", str(tree.models / "abs"), "model_file"], status=1, skip=()
+    )
 
 
 def metric_with_to_csv() -> Case:
     """The server lists a metric whose name is not a plain name; --to-csv would make it a file name."""
+
     def build(tree: Tree, value: str) -> Run:
         series = [{"metric": {"__name__": value}, "values": [[1704067200, "1"], [1704067203, "2"]]}]
         server = FaultServer(names_then(lambda p, q, h: matrix(series), names=[value, "up"]))
         # the prefix selects the hostile name (and only it), as the default kepler_ selects Kepler's
         return Run(["query", *QUERY, "--server", server.url, "--to-csv", "--metric-prefix", value[0]], server=server)
 
-    return Case("query", build, lambda tree, run: ["metric", run.server.url if run.server else "", "--to-csv"],
-                status=1, writable=lambda tree: [tree.data / "b.json", tree.data / "machine_spec"],
-                skip=("empty",))  # "" cannot be selected by any prefix: it never names a file
+    return Case(
+        "query",
+        build,
+        lambda tree, run: ["metric", run.server.url if run.server else "", "--to-csv"],
+        status=1,
+        writable=lambda tree: [tree.data / "b.json", tree.data / "machine_spec"],
+        skip=("empty",),
+    )  # "" cannot be selected by any prefix: it never names a file
 
 
 CASES: Dict[str, Case] = {
@@ -240,8 +290,9 @@ CASES: Dict[str, Case] = {
     "query --output": flag("query", QUERY, "--output"),
     "query --input": flag("query", ["--id", "m", "--server", DEAD_SERVER], "--input"),
     "query -tm --to-csv": flag("query", QUERY, "-tm", "--to-csv", label="--thirdparty-metrics", listed=True),
-    "query PROM_THIRDPARTY_METRICS --to-csv": variable("query", QUERY, "PROM_THIRDPARTY_METRICS", "--to-csv",
-                                                       listed=True),
+    "query PROM_THIRDPARTY_METRICS --to-csv": variable(
+        "query", QUERY, "PROM_THIRDPARTY_METRICS", "--to-csv", listed=True
+    ),
     # train flags
     "train --pipeline-name": flag("train", TRAIN, "--pipeline-name"),
     "train --input": flag("train", TRAIN, "--input", listed=True),
@@ -253,15 +304,20 @@ CASES: Dict[str, Case] = {
     "export --benchmark": export_flag("--benchmark"),
     "export --version": export_flag("--version"),
     "export --input": export_flag("--input", listed=True),
-    "export MODEL_DB_VERSION": Case("export", lambda tree, value: Run(_export_argv(tree), {"MODEL_DB_VERSION": value}),
-                                    lambda tree, run: ["MODEL_DB_VERSION"]),
+    "export MODEL_DB_VERSION": Case(
+        "export",
+        lambda tree, value: Run(_export_argv(tree), {"MODEL_DB_VERSION": value}),
+        lambda tree, run: ["MODEL_DB_VERSION"],
+    ),
     # kepler-model run: the pipeline parameters on one machine
     "run --benchmark": run_flag("--benchmark"),
     "run --id": run_flag("--id"),
     "run --pipeline-name": run_flag("--pipeline-name"),
     # the compiled pipeline's step command lines
-    **{f"pipeline {name} -> {step} {flag_name}": parameter(name, step, flag_name)
-       for name, step, flag_name in parameter_uses()},
+    **{
+        f"pipeline {name} -> {step} {flag_name}": parameter(name, step, flag_name)
+        for name, step, flag_name in parameter_uses()
+    },
     # file cells and the server's metric list
     "model metadata model_name": csv_cell("model_name"),
     "model metadata feature_group": csv_cell("feature_group"),
@@ -282,9 +338,24 @@ def trained_abs(tmp_path_factory) -> Callable[[], Path]:
             config = SynthConfig(containers=4, duration_s=1800, step_s=15, seed=1, power="saturating")
             (folder / "kepler_query.json").write_text(json.dumps(generate(config).query_response()))
             environ = {"DATAPATH": str(folder), "CONFIG_PATH": str(folder / "no-config")}
-            code = main(["train", "--input", "kepler_query", "--pipeline-name", "abs", "--dyn-trainers", "none",
-                         "--abs-trainers", "LinearRegressionTrainer", "--jobs", "1"], environ=environ,
-                        out=io.StringIO(), err=io.StringIO())
+            code = main(
+                [
+                    "train",
+                    "--input",
+                    "kepler_query",
+                    "--pipeline-name",
+                    "abs",
+                    "--dyn-trainers",
+                    "none",
+                    "--abs-trainers",
+                    "LinearRegressionTrainer",
+                    "--jobs",
+                    "1",
+                ],
+                environ=environ,
+                out=io.StringIO(),
+                err=io.StringIO(),
+            )
             assert code == 0
             made.append(folder)
         return made[0]
@@ -294,8 +365,13 @@ def trained_abs(tmp_path_factory) -> Callable[[], Path]:
 
 def test_every_path_parameter_of_the_pipeline_is_in_the_table():
     assert {(name, step) for name, step, _ in parameter_uses()} == {
-        ("BENCHMARK", "query"), ("BENCHMARK", "export"), ("COLLECT_ID", "query"), ("COLLECT_ID", "train"),
-        ("PIPELINE_NAME", "train"), ("PIPELINE_NAME", "export")}
+        ("BENCHMARK", "query"),
+        ("BENCHMARK", "export"),
+        ("COLLECT_ID", "query"),
+        ("COLLECT_ID", "train"),
+        ("PIPELINE_NAME", "train"),
+        ("PIPELINE_NAME", "export"),
+    }
 
 
 def entries(root: Path) -> Dict[str, Optional[bytes]]:
@@ -315,8 +391,12 @@ def allowed(path: str, writable: Sequence[Path]) -> bool:
 
 # Every (source, hostile value) pair, less those where the value is not a name there ("" means
 # unset for a flag; a newline separates two items of a list flag).
-PAIRS = [pytest.param(case, value, id=f"{case_id}-{kind}") for case_id, case in CASES.items()
-         for kind, value in HOSTILE.items() if kind not in case.skip]
+PAIRS = [
+    pytest.param(case, value, id=f"{case_id}-{kind}")
+    for case_id, case in CASES.items()
+    for kind, value in HOSTILE.items()
+    if kind not in case.skip
+]
 
 
 @pytest.mark.parametrize("case,value", PAIRS)

@@ -14,41 +14,67 @@ import pytest
 
 from steps.common.config import Environment
 from steps.common.errors import StepError, UsageError
-from steps.common.names import (MAX_NAME_BYTES, check_flag_name, check_flag_names, check_name, check_pipeline_flag,
-                                name_problem, resolve_name, shown)
+from steps.common.names import (
+    MAX_NAME_BYTES,
+    check_flag_name,
+    check_flag_names,
+    check_name,
+    check_pipeline_flag,
+    name_problem,
+    resolve_name,
+    shown,
+)
 from steps.common.workspace import ModelDatabase, PipelineLayout, Workspace, query_csv_name
 
 NO_CONFIG = "/nonexistent-kepler-config"
 
 
-@pytest.mark.parametrize("value", ["std_v0.7.11", "ec2-0.7.11", "kepler_query", "m5.metal", "node-7",
-                                   "SGDRegressorTrainer_0", "rapl-sysfs", ".hidden", "a..b", "with space",
-                                   "ünïcødé-名前", "x" * MAX_NAME_BYTES, "é" * (MAX_NAME_BYTES // 2)])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "std_v0.7.11",
+        "ec2-0.7.11",
+        "kepler_query",
+        "m5.metal",
+        "node-7",
+        "SGDRegressorTrainer_0",
+        "rapl-sysfs",
+        ".hidden",
+        "a..b",
+        "with space",
+        "ünïcødé-名前",
+        "x" * MAX_NAME_BYTES,
+        "é" * (MAX_NAME_BYTES // 2),
+    ],
+)
 def test_plain_names_pass(value):
     assert name_problem(value) is None
     assert check_name(value, "--id") == value
 
 
-@pytest.mark.parametrize("value, problem", [
-    ("", "empty"),
-    (".", "names a folder"),
-    ("..", "names a folder"),
-    ("../../x", "path separator"),
-    ("/abs", "path separator"),
-    ("a/b", "path separator"),
-    ("a\\b", "path separator"),
-    ("x\x00y", "control character"),
-    ("x\ny", "control character"),
-    ("x\ty", "control character"),
-    ("x\x1by", "control character"),
-    ("x\x7fy", "control character"),
-    ("x\u2028y", "line break"),
-    ("x" * (MAX_NAME_BYTES + 1), f"{MAX_NAME_BYTES + 1} bytes long"),
-    ("é" * (MAX_NAME_BYTES // 2 + 1), f"{MAX_NAME_BYTES + 2} bytes long"),
-    ("x\udcffy", "not valid Unicode"),
-    (None, "expected text"),
-    (7, "expected text"),
-])
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ("", "empty"),
+        (".", "names a folder"),
+        ("..", "names a folder"),
+        ("../../x", "path separator"),
+        ("/abs", "path separator"),
+        ("a/b", "path separator"),
+        ("a\\b", "path separator"),
+        ("x\x00y", "control character"),
+        ("x\ny", "control character"),
+        ("x\ty", "control character"),
+        ("x\x1by", "control character"),
+        ("x\x7fy", "control character"),
+        ("x\u2028y", "line break"),
+        ("x" * (MAX_NAME_BYTES + 1), f"{MAX_NAME_BYTES + 1} bytes long"),
+        ("é" * (MAX_NAME_BYTES // 2 + 1), f"{MAX_NAME_BYTES + 2} bytes long"),
+        ("x\udcffy", "not valid Unicode"),
+        (None, "expected text"),
+        (7, "expected text"),
+    ],
+)
 def test_hostile_names_are_refused_with_the_reason(value, problem):
     reason = name_problem(value)
     assert reason is not None and problem in reason
@@ -58,8 +84,10 @@ def test_a_file_value_is_a_runtime_error_a_flag_value_a_usage_error():
     with pytest.raises(StepError) as caught:
         check_name("../x", "model metadata /p/t.csv line 2: model_name")
     assert type(caught.value) is StepError and caught.value.exit_code == 1
-    assert str(caught.value) == ("model metadata /p/t.csv line 2: model_name '../x' is not a plain name: "
-                                 "it contains a path separator ('/' or '\\')")
+    assert str(caught.value) == (
+        "model metadata /p/t.csv line 2: model_name '../x' is not a plain name: "
+        "it contains a path separator ('/' or '\\')"
+    )
     with pytest.raises(UsageError) as caught:
         check_flag_name("..", "--id")
     assert caught.value.exit_code == 2 and str(caught.value).startswith("--id '..' is not a plain name")
@@ -111,6 +139,7 @@ def test_resolve_name_checks_the_config_file_too(tmp_path):
 
 # -- the last line of defence: every path method checks the names it joins (StepError, exit 1)
 
+
 def _workspace(tmp_path: Path) -> Workspace:
     return Workspace(tmp_path / "data", tmp_path / "models")
 
@@ -160,8 +189,10 @@ def test_path_methods_refuse_what_is_not_a_plain_name(tmp_path, what, call, bad)
 def test_path_methods_keep_the_layout_and_the_json_suffix_rule(tmp_path):
     ws = _workspace(tmp_path)
     assert ws.window("stressng.json") == ws.window("stressng") == tmp_path / "data" / "stressng.json"
-    assert ws.query_csv("kepler_query.json", "kepler_node_info") == \
-        tmp_path / "data" / "kepler_query_csv" / "kepler_node_info.csv"
+    assert (
+        ws.query_csv("kepler_query.json", "kepler_node_info")
+        == tmp_path / "data" / "kepler_query_csv" / "kepler_node_info.csv"
+    )
     assert ws.profile("p", "acpi") == tmp_path / "data" / "p" / "profile" / "acpi.json"
     assert PipelineLayout(Path()).error_report(3) == Path("error_report") / "node_type_3.md"
     assert ModelDatabase(tmp_path / "db", "v0.8").pipeline_zip("p") == tmp_path / "db" / "v0.8" / "p.zip"

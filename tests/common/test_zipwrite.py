@@ -49,8 +49,12 @@ def test_the_archive_reads_back_like_one_zipfile_writes(tree: Path):
     reference = io.BytesIO()
     with zipfile.ZipFile(reference, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for m in members:
-            archive.write(m.source, m.name, compress_type=zipfile.ZIP_STORED if m.store else zipfile.ZIP_DEFLATED,
-                          compresslevel=None if m.store else 1)
+            archive.write(
+                m.source,
+                m.name,
+                compress_type=zipfile.ZIP_STORED if m.store else zipfile.ZIP_DEFLATED,
+                compresslevel=None if m.store else 1,
+            )
     theirs = zipfile.ZipFile(reference)
     assert ours.namelist() == theirs.namelist() == [m.name for m in members]
     for mine, other in zip(ours.infolist(), theirs.infolist()):
@@ -76,8 +80,7 @@ def test_unzip_accepts_it(tree: Path, tmp_path: Path):
 
 
 @pytest.mark.parametrize("margin", [0, 1])
-def test_archives_that_would_need_zip64_are_left_to_zipfile(tree: Path, monkeypatch: pytest.MonkeyPatch,
-                                                            margin: int):
+def test_archives_that_would_need_zip64_are_left_to_zipfile(tree: Path, monkeypatch: pytest.MonkeyPatch, margin: int):
     """A small stand-in for the 4 GiB limit: reached before writing (margin 0) or while writing (1:
     the headers push the offset of these incompressible members over it)."""
     import steps.common.zipwrite as zipwrite

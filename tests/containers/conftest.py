@@ -51,10 +51,17 @@ class Docker:
 
 
 def _script(name: str, *args: str, env: Optional[Dict[str, str]] = None, timeout: float = 900) -> str:
-    done = subprocess.run(["bash", str(SCRIPTS / name), *args], capture_output=True, text=True,
-                          env=env or dict(os.environ), timeout=timeout)
+    done = subprocess.run(
+        ["bash", str(SCRIPTS / name), *args],
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        timeout=timeout,
+    )
     if done.returncode != 0:
-        pytest.fail(f"scripts/{name} {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}", pytrace=False)
+        pytest.fail(
+            f"scripts/{name} {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}", pytrace=False
+        )
     return done.stdout
 
 
@@ -77,8 +84,17 @@ def index_build_args() -> List[str]:
     """The host's package index as build arguments, when it is an http(s) index (file:// cannot reach a build)."""
     values = {k: os.environ.get(k, "") for k in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")}
     parser = configparser.ConfigParser()
-    parser.read([p for p in ("/etc/pip.conf", os.path.expanduser("~/.config/pip/pip.conf"),
-                             os.path.expanduser("~/.pip/pip.conf")) if os.path.exists(p)])
+    parser.read(
+        [
+            p
+            for p in (
+                "/etc/pip.conf",
+                os.path.expanduser("~/.config/pip/pip.conf"),
+                os.path.expanduser("~/.pip/pip.conf"),
+            )
+            if os.path.exists(p)
+        ]
+    )
     for key, option in (("PIP_INDEX_URL", "index-url"), ("PIP_EXTRA_INDEX_URL", "extra-index-url")):
         if not values[key] and parser.has_option("global", option):
             values[key] = parser.get("global", option)
@@ -92,8 +108,8 @@ def index_build_args() -> List[str]:
 
 @dataclass
 class BuiltImages:
-    names: Dict[str, str]          # step -> image name used by the compiled pipeline
-    sizes: Dict[str, int]          # step -> bytes (docker image inspect .Size)
+    names: Dict[str, str]  # step -> image name used by the compiled pipeline
+    sizes: Dict[str, int]  # step -> bytes (docker image inspect .Size)
     build_seconds: Dict[str, float]
 
 
@@ -105,21 +121,36 @@ def step_images(docker: Docker, pipeline_images: Dict[str, str]) -> BuiltImages:
     seconds = {"base": time.monotonic() - started}
     copied = False
     if HOST_CA_BUNDLE.is_file() and not BUILD_CA_COPY.exists():
-        shutil.copyfile(HOST_CA_BUNDLE, BUILD_CA_COPY)   # trusted by pip inside the build only
+        shutil.copyfile(HOST_CA_BUNDLE, BUILD_CA_COPY)  # trusted by pip inside the build only
         copied = True
     try:
         for step in STEPS:
             started = time.monotonic()
-            docker.run("build", "--network", "host", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", *index_build_args(),
-                       "-f", str(REPO_ROOT / "images" / step / "Dockerfile"),
-                       "-t", pipeline_images[step], "-t", f"kepler-model-{step}:test", str(REPO_ROOT),
-                       timeout=1200, check=True)
+            docker.run(
+                "build",
+                "--network",
+                "host",
+                "--build-arg",
+                f"BASE_IMAGE={BASE_IMAGE}",
+                *index_build_args(),
+                "-f",
+                str(REPO_ROOT / "images" / step / "Dockerfile"),
+                "-t",
+                pipeline_images[step],
+                "-t",
+                f"kepler-model-{step}:test",
+                str(REPO_ROOT),
+                timeout=1200,
+                check=True,
+            )
             seconds[step] = time.monotonic() - started
     finally:
         if copied:
             BUILD_CA_COPY.unlink()
-    sizes = {step: int(docker.run("image", "inspect", "-f", "{{.Size}}", pipeline_images[step], check=True).stdout)
-             for step in STEPS}
+    sizes = {
+        step: int(docker.run("image", "inspect", "-f", "{{.Size}}", pipeline_images[step], check=True).stdout)
+        for step in STEPS
+    }
     return BuiltImages(dict(pipeline_images), sizes, seconds)
 
 

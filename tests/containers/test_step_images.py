@@ -35,8 +35,19 @@ MOUNTS = {"WORKSPACE_CLAIM": "workspace", "MODEL_DB_CLAIM": "model-db"}
 def docker_run(docker: Docker, invocation: Invocation, root: Path, image: str) -> subprocess.CompletedProcess:
     """`docker run` of one compiled step: same entrypoint, args and env; host folders as the claims; locked
     down as the manifests' pods are (read-only root, a tmpfs per emptyDir, no capabilities or escalation)."""
-    argv = ["run", "--rm", "--network", "host", "--entrypoint", invocation.command[0],
-            "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+    argv = [
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--entrypoint",
+        invocation.command[0],
+        "--read-only",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+    ]
     for path in invocation.scratch:
         argv += ["--tmpfs", path]
     for parameter, path in invocation.mounts:
@@ -53,9 +64,16 @@ def container_run(docker, step_images, prometheus, tmp_path_factory):
         (root / folder).mkdir()
         os.chmod(root / folder, 0o777)  # a fresh claim the image user may write (fsGroup in a cluster)
     start, end = prometheus.window
-    values = {"BENCHMARK": BENCHMARK, "PROM_URL": prometheus.url, "COLLECT_ID": "container-node",
-              "PIPELINE_NAME": PIPELINE, "START_TIME": format_window_time(start),
-              "END_TIME": format_window_time(end), "STEP": "15", "PUBLISHER": PUBLISHER}
+    values = {
+        "BENCHMARK": BENCHMARK,
+        "PROM_URL": prometheus.url,
+        "COLLECT_ID": "container-node",
+        "PIPELINE_NAME": PIPELINE,
+        "START_TIME": format_window_time(start),
+        "END_TIME": format_window_time(end),
+        "STEP": "15",
+        "PUBLISHER": PUBLISHER,
+    }
     results, seconds = {}, {}
     for invocation in load_invocations(REPO_ROOT / "manifests" / "kfp" / "kepler-model-pipeline.yaml", values):
         started = time.monotonic()
@@ -63,9 +81,11 @@ def container_run(docker, step_images, prometheus, tmp_path_factory):
         seconds[invocation.step] = time.monotonic() - started
         if results[invocation.step].returncode != 0:
             break
-    print(f"\nimage sizes (MB): { {s: round(b / MB) for s, b in step_images.sizes.items()} }; "
-          f"build s: { {k: round(v) for k, v in step_images.build_seconds.items()} }; "
-          f"run s: { {k: round(v, 1) for k, v in seconds.items()} }")
+    print(
+        f"\nimage sizes (MB): { {s: round(b / MB) for s, b in step_images.sizes.items()} }; "
+        f"build s: { {k: round(v) for k, v in step_images.build_seconds.items()} }; "
+        f"run s: { {k: round(v, 1) for k, v in seconds.items()} }"
+    )
     return root, results
 
 
@@ -113,10 +133,16 @@ def test_entrypoint_runs_the_images_step(docker, step_images):
 
 
 def test_images_hold_only_their_steps_dependencies(docker, step_images):
-    probe = ("import importlib.util as u, json; print(json.dumps({m: bool(u.find_spec(m)) for m in "
-             "['pandas', 'sklearn', 'xgboost', 'matplotlib', 'requests', 'kubernetes', 'kfp', 'pip']}))")
-    found = {step: json.loads(docker.run("run", "--rm", "--entrypoint", "python", step_images.names[step], "-c", probe,
-                                         check=True).stdout) for step in STEPS}
+    probe = (
+        "import importlib.util as u, json; print(json.dumps({m: bool(u.find_spec(m)) for m in "
+        "['pandas', 'sklearn', 'xgboost', 'matplotlib', 'requests', 'kubernetes', 'kfp', 'pip']}))"
+    )
+    found = {
+        step: json.loads(
+            docker.run("run", "--rm", "--entrypoint", "python", step_images.names[step], "-c", probe, check=True).stdout
+        )
+        for step in STEPS
+    }
     assert not any(found["query"][m] for m in ("pandas", "sklearn", "xgboost", "matplotlib"))
     assert found["train"]["sklearn"] and found["train"]["xgboost"] and not found["train"]["kubernetes"]
     assert found["export"]["matplotlib"] and not found["export"]["sklearn"]

@@ -67,10 +67,18 @@ class Model:
         return errors
 
     def metadata(self, index: Dict) -> Dict:
-        document = {"model_name": self.name, "trainer": self.trainer, "model_class": CLASS.get(self.trainer, "scikit"),
-                    "model_file": f"{self.name}.json", "features": self.features,
-                    "fe_files": ["poly_scaler.pkl"] if self.trainer.startswith("Polynomial") else [],
-                    "output_type": self.output_type, "mae": self.mae, "mape": self.mape, "node_type": self.node_type}
+        document = {
+            "model_name": self.name,
+            "trainer": self.trainer,
+            "model_class": CLASS.get(self.trainer, "scikit"),
+            "model_file": f"{self.name}.json",
+            "features": self.features,
+            "fe_files": ["poly_scaler.pkl"] if self.trainer.startswith("Polynomial") else [],
+            "output_type": self.output_type,
+            "mae": self.mae,
+            "mape": self.mape,
+            "node_type": self.node_type,
+        }
         attrs = index.get(str(self.node_type), {}).get("attrs")
         if attrs and attrs.get("processor") and attrs.get("cores"):
             document["machine_spec"] = attrs
@@ -84,22 +92,32 @@ class Model:
         for i, c in enumerate(self.components):
             scales = {f: (2000.0 + 100 * self.node_type if f == "bpf_cpu_time_ms" else 1.0) for f in self.features}
             if self.trainer in LINEAR:
-                numeric = {f: {"scale": s, "weight": (80.0 + 5 * self.node_type if f == "bpf_cpu_time_ms" else 0.0)}
-                           for f, s in scales.items()}
-                document[c] = {"All_Weights": {"Bias_Weight": 40.0 + self.node_type - 10 * i,
-                                               "Categorical_Variables": {}, "Numerical_Variables": numeric}}
+                numeric = {
+                    f: {"scale": s, "weight": (80.0 + 5 * self.node_type if f == "bpf_cpu_time_ms" else 0.0)}
+                    for f, s in scales.items()
+                }
+                document[c] = {
+                    "All_Weights": {
+                        "Bias_Weight": 40.0 + self.node_type - 10 * i,
+                        "Categorical_Variables": {},
+                        "Numerical_Variables": numeric,
+                    }
+                }
             else:
-                document[c] = {"All_Weights": {"Categorical_Variables": {},
-                                               "Numerical_Variables": {f: {"scale": s} for f, s in scales.items()},
-                                               "CurveFit_Weights": CURVE_PARAMS[self.trainer]}}
+                document[c] = {
+                    "All_Weights": {
+                        "Categorical_Variables": {},
+                        "Numerical_Variables": {f: {"scale": s} for f, s in scales.items()},
+                        "CurveFit_Weights": CURVE_PARAMS[self.trainer],
+                    }
+                }
         return document
 
     def folder_files(self, index: Dict) -> Dict[str, bytes]:
         """The model folder's files (workspace.md §3.13), small real pickles included."""
         x = np.arange(12, dtype=float).reshape(6, 2)[:, : max(1, min(2, len(self.features)))]
         scaler = MaxAbsScaler().fit(x)
-        files = {"metadata.json": json.dumps(self.metadata(index)).encode(),
-                 "scaler.pkl": _pickle(scaler)}
+        files = {"metadata.json": json.dumps(self.metadata(index)).encode(), "scaler.pkl": _pickle(scaler)}
         component_map = {}
         for c in self.components:
             fe = ["scaler.pkl"] + (["poly_scaler.pkl"] if self.trainer.startswith("Polynomial") else [])
@@ -122,17 +140,26 @@ def _pickle(obj) -> bytes:
     return buffer.getvalue()
 
 
-def index_entry(processor: str, cores: int, chips: int, memory: int, frequency: int,
-                members: Sequence[str] = ("m-0",)) -> Dict:
-    return {"attrs": {"processor": processor, "cores": cores, "chips": chips, "memory": memory,
-                      "frequency": frequency}, "members": list(members)}
+def index_entry(
+    processor: str, cores: int, chips: int, memory: int, frequency: int, members: Sequence[str] = ("m-0",)
+) -> Dict:
+    return {
+        "attrs": {"processor": processor, "cores": cores, "chips": chips, "memory": memory, "frequency": frequency},
+        "members": list(members),
+    }
 
 
 def pipeline_metadata(name: str, **overrides) -> Dict:
-    document = {"name": name, "isolator": "min", "extractor": "default",
-                "abs_trainers": list(TRAINER_NAMES), "dyn_trainers": list(TRAINER_NAMES),
-                "metric_type": "bm_metrics", "init_time": "2024-08-14 07:11:03",
-                "last_update_time": "2024-08-14 07:12:37"}
+    document = {
+        "name": name,
+        "isolator": "min",
+        "extractor": "default",
+        "abs_trainers": list(TRAINER_NAMES),
+        "dyn_trainers": list(TRAINER_NAMES),
+        "metric_type": "bm_metrics",
+        "init_time": "2024-08-14 07:11:03",
+        "last_update_time": "2024-08-14 07:12:37",
+    }
     document.update(overrides)
     return document
 
@@ -173,9 +200,23 @@ def build_pipeline(model_path: Path, spec: PipelineSpec) -> PipelineLayout:
     for (source, output_type), rows in tables.items():
         frame = pd.DataFrame(rows)
         frame = frame.sort_values(["feature_group", "mae", "model_name"]).reset_index(drop=True)
-        columns = (["model_name", "trainer", "model_class", "model_file", "features", "fe_files", "output_type",
-                    "mae", "mape", "node_type"] + [c for c in frame.columns if c.endswith("_mae") and c != "mae"]
-                   + [c for c in frame.columns if c.endswith("_mape") and c != "mape"] + ["feature_group"])
+        columns = (
+            [
+                "model_name",
+                "trainer",
+                "model_class",
+                "model_file",
+                "features",
+                "fe_files",
+                "output_type",
+                "mae",
+                "mape",
+                "node_type",
+            ]
+            + [c for c in frame.columns if c.endswith("_mae") and c != "mae"]
+            + [c for c in frame.columns if c.endswith("_mape") and c != "mape"]
+            + ["feature_group"]
+        )
         if spec.server_style_csv:
             frame["machine_spec"] = [json.dumps(spec.index.get(str(n), {}).get("attrs")) for n in frame["node_type"]]
             frame.insert(0, "Unnamed: 0", range(len(frame)))

@@ -66,8 +66,9 @@ def workspace(tmp_path: Path) -> Dict[str, Path]:
 @pytest.fixture
 def trained(workspace) -> Dict[str, Path]:
     """The realistic pipeline `test-pipe` under MODEL_PATH."""
-    build_pipeline(workspace["models"], PipelineSpec(PIPELINE, realistic_index(), realistic_models(),
-                                                     pipeline_metadata(PIPELINE)))
+    build_pipeline(
+        workspace["models"], PipelineSpec(PIPELINE, realistic_index(), realistic_models(), pipeline_metadata(PIPELINE))
+    )
     return workspace
 
 
@@ -81,8 +82,11 @@ class Result:
 
 def run_export(ws: Dict[str, Path], *args: str, env: Optional[Dict[str, str]] = None, defaults: bool = True) -> Result:
     """`kepler-model export ...` in-process, with DATAPATH/MODEL_PATH pointing at the fixture."""
-    environ = {"DATAPATH": str(ws["data"]), "MODEL_PATH": str(ws["models"]),
-               "CONFIG_PATH": str(ws["root"] / "no-config")}
+    environ = {
+        "DATAPATH": str(ws["data"]),
+        "MODEL_PATH": str(ws["models"]),
+        "CONFIG_PATH": str(ws["root"] / "no-config"),
+    }
     environ.update(env or {})
     argv = ["export"]
     if defaults:

@@ -19,9 +19,11 @@ pytestmark = pytest.mark.slow
 
 TRAINERS = "LinearRegressionTrainer,SGDRegressorTrainer,LogarithmicRegressionTrainer"
 WEIGHT_PUBLISHED = {"SGDRegressorTrainer", "LogarithmicRegressionTrainer"}
-VERSION_README = ("# v0.7 Build\n\npipeline|collect time|last update time|publisher|models\n---|---|---|---|---|\n"
-                  "[ec2-0.7.10](./.doc/ec2-0.7.10.md)|2024-06-01 10:00:00|2024-06-02 11:00:00|"
-                  "[sunya-ch](https://github.com/sunya-ch)|[link](./ec2-0.7.10)\n")
+VERSION_README = (
+    "# v0.7 Build\n\npipeline|collect time|last update time|publisher|models\n---|---|---|---|---|\n"
+    "[ec2-0.7.10](./.doc/ec2-0.7.10.md)|2024-06-01 10:00:00|2024-06-02 11:00:00|"
+    "[sunya-ch](https://github.com/sunya-ch)|[link](./ec2-0.7.10)\n"
+)
 
 
 def command(argv, environ):
@@ -39,11 +41,28 @@ def trained_e2e(tmp_path_factory):
     synth = generate(SynthConfig(duration_s=900.0, containers=4, seed=3, sources=("rapl-sysfs", "acpi")))
     synth.write_query_response(data / "kepler_query.json")
     start, end = synth.window
-    (data / "stressng.json").write_text(json.dumps({"startTimeUTC": f"{start:%Y-%m-%dT%H:%M:%SZ}",
-                                                    "endTimeUTC": f"{end:%Y-%m-%dT%H:%M:%SZ}"}))
+    (data / "stressng.json").write_text(
+        json.dumps({"startTimeUTC": f"{start:%Y-%m-%dT%H:%M:%SZ}", "endTimeUTC": f"{end:%Y-%m-%dT%H:%M:%SZ}"})
+    )
     environ = {"DATAPATH": str(data), "MODEL_PATH": str(root / "models"), "CONFIG_PATH": str(root / "none")}
-    command(["train", "--pipeline-name", "synth-e2e", "--input", "kepler_query", "-e", "rapl-sysfs,acpi",
-             "--abs-trainers", TRAINERS, "--dyn-trainers", TRAINERS, "--jobs", "1"], environ)
+    command(
+        [
+            "train",
+            "--pipeline-name",
+            "synth-e2e",
+            "--input",
+            "kepler_query",
+            "-e",
+            "rapl-sysfs,acpi",
+            "--abs-trainers",
+            TRAINERS,
+            "--dyn-trainers",
+            TRAINERS,
+            "--jobs",
+            "1",
+        ],
+        environ,
+    )
     return root, environ, start
 
 
@@ -58,8 +77,20 @@ def test_train_then_export_into_a_shared_model_database(trained_e2e):
     (version_dir / "README.md").write_text(VERSION_README)
     other_before = tree_state(other)
 
-    argv = ["export", "--benchmark", "stressng", "--pipeline-name", "synth-e2e", "-o", str(db),
-            "--publisher", "sunya-ch", "--zip=true", "--input", "stressng_kepler_query"]
+    argv = [
+        "export",
+        "--benchmark",
+        "stressng",
+        "--pipeline-name",
+        "synth-e2e",
+        "-o",
+        str(db),
+        "--publisher",
+        "sunya-ch",
+        "--zip=true",
+        "--input",
+        "stressng_kepler_query",
+    ]
     out, _ = command(argv, environ)
     assert "exported" in out.splitlines()[-1]
     first = tree_state(version_dir)

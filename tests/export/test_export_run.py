@@ -13,34 +13,46 @@ from pathlib import Path
 
 import pytest
 
-
 from .builder import PipelineSpec, build_pipeline, pipeline_metadata, tree_state
 from .conftest import PIPELINE, read_json, realistic_index, realistic_models, run_export
 
 REPO = Path(__file__).resolve().parents[2]
 
-EXPECTED_FILES = sorted([
-    "README.md", "metadata.json", "node_type_index.json",
-    "acpi/AbsPower/BPFOnly/SGDRegressorTrainer_10.json", "acpi/AbsPower/BPFOnly/SGDRegressorTrainer_10.zip",
-    "acpi/AbsPower/Basic/LinearRegressionTrainer_10.zip",
-    "acpi_AbsPower_model_metadata.csv", "acpi_AbsPower_model_metadata.png", "acpi_AbsPower_power_curve.png",
-    "error_report/node_type_0.md", "error_report/node_type_1.md", "error_report/node_type_10.md",
-    "error_report/node_type_2.md",
-    "rapl-sysfs/AbsPower/BPFOnly/LogarithmicRegressionTrainer_2.json",
-    "rapl-sysfs/AbsPower/BPFOnly/LogarithmicRegressionTrainer_2.zip",
-    "rapl-sysfs/AbsPower/BPFOnly/SGDRegressorTrainer_0.json", "rapl-sysfs/AbsPower/BPFOnly/SGDRegressorTrainer_0.zip",
-    "rapl-sysfs/AbsPower/BPFOnly/SGDRegressorTrainer_10.json", "rapl-sysfs/AbsPower/BPFOnly/SGDRegressorTrainer_10.zip",
-    "rapl-sysfs/AbsPower/BPFOnly/XgboostFitTrainer_0.zip",
-    "rapl-sysfs/AbsPower/Basic/GradientBoostingRegressorTrainer_0.zip",
-    "rapl-sysfs/AbsPower/Basic/SVRRegressorTrainer_2.zip",
-    "rapl-sysfs/AbsPower/CounterOnly/ExponentialRegressionTrainer_2.zip",
-    "rapl-sysfs/DynPower/BPFOnly/LogisticRegressionTrainer_1.json",
-    "rapl-sysfs/DynPower/BPFOnly/LogisticRegressionTrainer_1.zip",
-    "rapl-sysfs_AbsPower_model_metadata.csv", "rapl-sysfs_AbsPower_model_metadata.png",
-    "rapl-sysfs_AbsPower_power_curve.png",
-    "rapl-sysfs_DynPower_model_metadata.csv", "rapl-sysfs_DynPower_model_metadata.png",
-    "rapl-sysfs_DynPower_power_curve.png",
-])
+EXPECTED_FILES = sorted(
+    [
+        "README.md",
+        "metadata.json",
+        "node_type_index.json",
+        "acpi/AbsPower/BPFOnly/SGDRegressorTrainer_10.json",
+        "acpi/AbsPower/BPFOnly/SGDRegressorTrainer_10.zip",
+        "acpi/AbsPower/Basic/LinearRegressionTrainer_10.zip",
+        "acpi_AbsPower_model_metadata.csv",
+        "acpi_AbsPower_model_metadata.png",
+        "acpi_AbsPower_power_curve.png",
+        "error_report/node_type_0.md",
+        "error_report/node_type_1.md",
+        "error_report/node_type_10.md",
+        "error_report/node_type_2.md",
+        "rapl-sysfs/AbsPower/BPFOnly/LogarithmicRegressionTrainer_2.json",
+        "rapl-sysfs/AbsPower/BPFOnly/LogarithmicRegressionTrainer_2.zip",
+        "rapl-sysfs/AbsPower/BPFOnly/SGDRegressorTrainer_0.json",
+        "rapl-sysfs/AbsPower/BPFOnly/SGDRegressorTrainer_0.zip",
+        "rapl-sysfs/AbsPower/BPFOnly/SGDRegressorTrainer_10.json",
+        "rapl-sysfs/AbsPower/BPFOnly/SGDRegressorTrainer_10.zip",
+        "rapl-sysfs/AbsPower/BPFOnly/XgboostFitTrainer_0.zip",
+        "rapl-sysfs/AbsPower/Basic/GradientBoostingRegressorTrainer_0.zip",
+        "rapl-sysfs/AbsPower/Basic/SVRRegressorTrainer_2.zip",
+        "rapl-sysfs/AbsPower/CounterOnly/ExponentialRegressionTrainer_2.zip",
+        "rapl-sysfs/DynPower/BPFOnly/LogisticRegressionTrainer_1.json",
+        "rapl-sysfs/DynPower/BPFOnly/LogisticRegressionTrainer_1.zip",
+        "rapl-sysfs_AbsPower_model_metadata.csv",
+        "rapl-sysfs_AbsPower_model_metadata.png",
+        "rapl-sysfs_AbsPower_power_curve.png",
+        "rapl-sysfs_DynPower_model_metadata.csv",
+        "rapl-sysfs_DynPower_model_metadata.png",
+        "rapl-sysfs_DynPower_power_curve.png",
+    ]
+)
 
 
 def files_under(root: Path):
@@ -61,8 +73,10 @@ def test_export_writes_the_selected_models_and_reports(trained):
     assert result.code == 0, result
     out = target(trained)
     assert files_under(out) == EXPECTED_FILES
-    assert ("rapl-sysfs AbsPower: 7 of 13 models exported (4 over thresholds, 1 without zip, 1 without node type)"
-            in result.out)
+    assert (
+        "rapl-sysfs AbsPower: 7 of 13 models exported (4 over thresholds, 1 without zip, 1 without node type)"
+        in result.out
+    )
     assert "acpi DynPower: 0 of 1 models exported (1 over thresholds" in result.out
     assert result.out.rstrip().endswith(f"exported 10 models of {PIPELINE} to {out}")
     warnings = [line for line in result.err.splitlines() if line.startswith("kepler-model export: warning: ")]
@@ -80,10 +94,12 @@ def test_exported_files_content(trained):
         if relative.endswith(".zip"):
             assert (out / relative).read_bytes() == (source / relative).read_bytes()
     assert (out / "rapl-sysfs/AbsPower/BPFOnly/SGDRegressorTrainer_0.json").read_bytes() == (
-        source / "rapl-sysfs/AbsPower/BPFOnly/SGDRegressorTrainer_0/weight.json").read_bytes()
+        source / "rapl-sysfs/AbsPower/BPFOnly/SGDRegressorTrainer_0/weight.json"
+    ).read_bytes()
     with zipfile.ZipFile(source / "rapl-sysfs/DynPower/BPFOnly/LogisticRegressionTrainer_1.zip") as archive:
-        assert (out / "rapl-sysfs/DynPower/BPFOnly/LogisticRegressionTrainer_1.json").read_bytes() == \
-            archive.read("weight.json")
+        assert (out / "rapl-sysfs/DynPower/BPFOnly/LogisticRegressionTrainer_1.json").read_bytes() == archive.read(
+            "weight.json"
+        )
     # metadata: the pipeline's, plus publisher, collect_time, export_time in that order
     metadata = read_json(out / "metadata.json")
     original = read_json(source / "metadata.json")
@@ -97,9 +113,14 @@ def test_exported_files_content(trained):
     rows = csv_rows(out / "rapl-sysfs_AbsPower_model_metadata.csv")
     assert rows[0] == csv_rows(source / "rapl-sysfs_AbsPower_model_metadata.csv")[0]
     assert [(r[0], r[1]) for r in rows[1:]] == [
-        ("0", "XgboostFitTrainer_0"), ("1", "SGDRegressorTrainer_0"), ("2", "LogarithmicRegressionTrainer_2"),
-        ("3", "SGDRegressorTrainer_10"), ("4", "SVRRegressorTrainer_2"), ("5", "GradientBoostingRegressorTrainer_0"),
-        ("6", "ExponentialRegressionTrainer_2")]
+        ("0", "XgboostFitTrainer_0"),
+        ("1", "SGDRegressorTrainer_0"),
+        ("2", "LogarithmicRegressionTrainer_2"),
+        ("3", "SGDRegressorTrainer_10"),
+        ("4", "SVRRegressorTrainer_2"),
+        ("5", "GradientBoostingRegressorTrainer_0"),
+        ("6", "ExponentialRegressionTrainer_2"),
+    ]
     trained_cells = {r[1]: r[1:] for r in csv_rows(source / "rapl-sysfs_AbsPower_model_metadata.csv")[1:]}
     assert all(r[1:] == trained_cells[r[1]] for r in rows[1:])
     assert not (out / "acpi_DynPower_model_metadata.csv").exists()
@@ -115,9 +136,14 @@ def test_pipeline_readme_lists_node_types_numerically_and_existing_plots(trained
     assert "| 10 |  | 8 | 1 |  |  | 1 | [link](./error_report/node_type_10.md) |" in table_rows
     assert "| 1 | intel_xeon_e5_2686v4 | 72 | 2 | 503 | 3000 | 2 |" in readme
     images = [line for line in readme.splitlines() if line.startswith("![](")]
-    assert images == ["![](rapl-sysfs_AbsPower_model_metadata.png)", "![](acpi_AbsPower_model_metadata.png)",
-                      "![](rapl-sysfs_DynPower_model_metadata.png)", "![](rapl-sysfs_AbsPower_power_curve.png)",
-                      "![](acpi_AbsPower_power_curve.png)", "![](rapl-sysfs_DynPower_power_curve.png)"]
+    assert images == [
+        "![](rapl-sysfs_AbsPower_model_metadata.png)",
+        "![](acpi_AbsPower_model_metadata.png)",
+        "![](rapl-sysfs_DynPower_model_metadata.png)",
+        "![](rapl-sysfs_AbsPower_power_curve.png)",
+        "![](acpi_AbsPower_power_curve.png)",
+        "![](rapl-sysfs_DynPower_power_curve.png)",
+    ]
     for image in images:
         assert (target(trained) / image[4:-1]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -174,8 +200,11 @@ def test_models_no_longer_selected_disappear(trained):
     assert run_export(trained).code == 0
     assert run_export(trained, "--mae-threshold", "4.5", "--mape-threshold", "4.5").code == 0
     assert files_under(target(trained) / "rapl-sysfs") == [
-        "AbsPower/BPFOnly/XgboostFitTrainer_0.zip", "AbsPower/CounterOnly/ExponentialRegressionTrainer_2.zip",
-        "DynPower/BPFOnly/LogisticRegressionTrainer_1.json", "DynPower/BPFOnly/LogisticRegressionTrainer_1.zip"]
+        "AbsPower/BPFOnly/XgboostFitTrainer_0.zip",
+        "AbsPower/CounterOnly/ExponentialRegressionTrainer_2.zip",
+        "DynPower/BPFOnly/LogisticRegressionTrainer_1.json",
+        "DynPower/BPFOnly/LogisticRegressionTrainer_1.zip",
+    ]
     # no weight-capable BPFOnly model is left for rapl-sysfs AbsPower: its power curve goes too
     assert not (target(trained) / "rapl-sysfs_AbsPower_power_curve.png").exists()
     assert "rapl-sysfs_AbsPower_power_curve.png" not in (target(trained) / "README.md").read_text()
@@ -188,8 +217,10 @@ def test_ownership_check_refuses_another_pipeline(trained):
     before = tree_state(trained["db"])
     result = run_export(trained)
     assert result.code == 1
-    assert result.err == (f"kepler-model export: error: {folder} holds another pipeline (init_time 2024-01-01 "
-                          "00:00:00); remove it or export under another pipeline name\n")
+    assert result.err == (
+        f"kepler-model export: error: {folder} holds another pipeline (init_time 2024-01-01 "
+        "00:00:00); remove it or export under another pipeline name\n"
+    )
     assert tree_state(trained["db"]) == before
 
 
@@ -205,28 +236,38 @@ def test_ownership_check_refuses_a_folder_without_metadata(trained):
 
 def test_ownership_follows_the_pipeline_metadata_not_the_folder_name(workspace):
     """A pipeline folder renamed after training keeps its metadata name; re-exporting it still works."""
-    build_pipeline(workspace["models"], PipelineSpec(PIPELINE, realistic_index(), realistic_models()[:3],
-                                                     pipeline_metadata("trained-under-another-name")))
+    build_pipeline(
+        workspace["models"],
+        PipelineSpec(
+            PIPELINE, realistic_index(), realistic_models()[:3], pipeline_metadata("trained-under-another-name")
+        ),
+    )
     assert run_export(workspace).code == 0
     assert read_json(target(workspace) / "metadata.json")["name"] == "trained-under-another-name"
     assert run_export(workspace).code == 0
 
 
 def bad_pipeline(ws, damage):
-    build_pipeline(ws["models"], PipelineSpec(PIPELINE, realistic_index(), realistic_models()[:3],
-                                              pipeline_metadata(PIPELINE)))
+    build_pipeline(
+        ws["models"], PipelineSpec(PIPELINE, realistic_index(), realistic_models()[:3], pipeline_metadata(PIPELINE))
+    )
     damage(ws["models"] / PIPELINE)
 
 
-@pytest.mark.parametrize("damage,message", [
-    (lambda p: (p / "metadata.json").unlink(), "metadata.json does not exist"),
-    (lambda p: (p / "metadata.json").write_text("{broken"), "is not valid JSON"),
-    (lambda p: (p / "node_type_index.json").unlink(), "node_type_index.json does not exist"),
-    (lambda p: (p / "node_type_index.json").write_text('{"x": {}}'), "not a node type number"),
-    (lambda p: (p / "rapl-sysfs_AbsPower_model_metadata.csv").unlink(), "has no model metadata CSV"),
-    (lambda p: (p / "rapl-sysfs_AbsPower_model_metadata.csv").write_text(",model_name\n0,a_0\n"),
-     "lacks the column(s) mae, mape, feature_group"),
-])
+@pytest.mark.parametrize(
+    "damage,message",
+    [
+        (lambda p: (p / "metadata.json").unlink(), "metadata.json does not exist"),
+        (lambda p: (p / "metadata.json").write_text("{broken"), "is not valid JSON"),
+        (lambda p: (p / "node_type_index.json").unlink(), "node_type_index.json does not exist"),
+        (lambda p: (p / "node_type_index.json").write_text('{"x": {}}'), "not a node type number"),
+        (lambda p: (p / "rapl-sysfs_AbsPower_model_metadata.csv").unlink(), "has no model metadata CSV"),
+        (
+            lambda p: (p / "rapl-sysfs_AbsPower_model_metadata.csv").write_text(",model_name\n0,a_0\n"),
+            "lacks the column(s) mae, mape, feature_group",
+        ),
+    ],
+)
 def test_bad_pipeline_is_a_runtime_error_and_writes_nothing(workspace, damage, message):
     bad_pipeline(workspace, damage)
     readme = workspace["db"] / "v0.7" / "README.md"
@@ -277,37 +318,66 @@ def test_output_that_cannot_be_written(trained):
 
 
 def test_pipeline_written_by_kepler_model_server_is_read(workspace):
-    spec = PipelineSpec(PIPELINE, realistic_index(), realistic_models(), pipeline_metadata(PIPELINE),
-                        server_style_csv=True)
+    spec = PipelineSpec(
+        PIPELINE, realistic_index(), realistic_models(), pipeline_metadata(PIPELINE), server_style_csv=True
+    )
     source = build_pipeline(workspace["models"], spec)
     header = csv_rows(source.model_metadata_csv("rapl-sysfs", "AbsPower"))[0]
     assert "Unnamed: 0" in header and "machine_spec" in header and "trainer" not in header
     assert run_export(workspace).code == 0
     rows = csv_rows(target(workspace) / "rapl-sysfs_AbsPower_model_metadata.csv")
-    assert rows[0] == ["", "model_name", "trainer", "model_class", "model_file", "features", "fe_files", "output_type",
-                       "mae", "mape", "node_type", "package_mae", "core_mae", "uncore_mae", "dram_mae",
-                       "package_mape", "core_mape", "uncore_mape", "dram_mape", "feature_group"]
+    assert rows[0] == [
+        "",
+        "model_name",
+        "trainer",
+        "model_class",
+        "model_file",
+        "features",
+        "fe_files",
+        "output_type",
+        "mae",
+        "mape",
+        "node_type",
+        "package_mae",
+        "core_mae",
+        "uncore_mae",
+        "dram_mae",
+        "package_mape",
+        "core_mape",
+        "uncore_mape",
+        "dram_mape",
+        "feature_group",
+    ]
     assert rows[1][1:3] == ["XgboostFitTrainer_0", "XgboostFitTrainer"] and rows[1][10] == "0"
     assert len(rows) == 8
 
 
 DOCUMENTED = {
     "benchmark": "DATAPATH=$WS MODEL_PATH=$WS_MODELS python cmd/main.py export --benchmark $BENCHMARK "
-                 "--pipeline-name $PIPELINE_NAME -o $EXPORT_PATH --publisher $PUBLISHER --zip=true",
+    "--pipeline-name $PIPELINE_NAME -o $EXPORT_PATH --publisher $PUBLISHER --zip=true",
     "collect-date": "DATAPATH=$WS MODEL_PATH=$WS_MODELS python cmd/main.py export --pipeline-name $PIPELINE_NAME "
-                    "-o $EXPORT_PATH --publisher $PUBLISHER --zip=true --collect-date $COLLECT_DATE",
+    "-o $EXPORT_PATH --publisher $PUBLISHER --zip=true --collect-date $COLLECT_DATE",
 }
 
 
 @pytest.mark.parametrize("form,collected", [("benchmark", "2024-07-25 21:05:43"), ("collect-date", "2024-02-15")])
 def test_documented_commands_verbatim(trained, form, collected):
     """The two export commands of the user documentation, run by a shell as written (seed.md)."""
-    env = dict(os.environ, WS=str(trained["data"]), WS_MODELS=str(trained["models"]), BENCHMARK="stressng",
-               PIPELINE_NAME=PIPELINE, EXPORT_PATH=str(trained["db"]), PUBLISHER="sunya-ch",
-               COLLECT_DATE=collected, CONFIG_PATH=str(trained["root"] / "none"),
-               PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
-    done = subprocess.run(["bash", "-c", DOCUMENTED[form]], env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    env = dict(
+        os.environ,
+        WS=str(trained["data"]),
+        WS_MODELS=str(trained["models"]),
+        BENCHMARK="stressng",
+        PIPELINE_NAME=PIPELINE,
+        EXPORT_PATH=str(trained["db"]),
+        PUBLISHER="sunya-ch",
+        COLLECT_DATE=collected,
+        CONFIG_PATH=str(trained["root"] / "none"),
+        PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    )
+    done = subprocess.run(
+        ["bash", "-c", DOCUMENTED[form]], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert read_json(target(trained) / "metadata.json")["collect_time"] == collected
     assert (trained["db"] / "v0.7" / f"{PIPELINE}.zip").is_file()

@@ -35,13 +35,12 @@ def usage_error(*argv: str, env=None, required=True) -> str:
 def test_required_flags(missing):
     argv = list(REQUIRED)
     position = argv.index(missing)
-    del argv[position:position + 2]
+    del argv[position : position + 2]
     assert missing in usage_error(*argv, "--collect-date", "May 2024", required=False)
 
 
 def test_empty_string_means_not_set_for_required_flags():
-    assert "--publisher" in usage_error("-p", "x", "-o", "/d", "--publisher", "", "--collect-date", "d",
-                                        required=False)
+    assert "--publisher" in usage_error("-p", "x", "-o", "/d", "--publisher", "", "--collect-date", "d", required=False)
 
 
 @pytest.mark.parametrize("publisher", ["a", "sunya-ch", "A1-b2", "x" * 39])
@@ -70,11 +69,14 @@ def test_collect_date_is_kept_verbatim_and_wins_over_benchmark():
 
 
 def test_benchmark_start_is_the_collect_time_in_utc(tmp_path):
-    (tmp_path / "stressng.json").write_text('{"startTimeUTC": "2024-07-25T21:05:43Z", '
-                                            '"endTimeUTC": "2024-07-25T22:05:43Z"}')
-    (tmp_path / "cpe.json").write_text('{"metadata": {"creationTimestamp": "2023-02-24T01:00:00Z"}, "status": '
-                                       '{"results": [{"repetitions": [{"pushedTime": '
-                                       '"2023-02-24 03:36:49.55 +0000 UTC m=+1.0"}]}]}}')
+    (tmp_path / "stressng.json").write_text(
+        '{"startTimeUTC": "2024-07-25T21:05:43Z", "endTimeUTC": "2024-07-25T22:05:43Z"}'
+    )
+    (tmp_path / "cpe.json").write_text(
+        '{"metadata": {"creationTimestamp": "2023-02-24T01:00:00Z"}, "status": '
+        '{"results": [{"repetitions": [{"pushedTime": '
+        '"2023-02-24 03:36:49.55 +0000 UTC m=+1.0"}]}]}}'
+    )
     assert collect_time(settings("--benchmark", "stressng", "--data-path", str(tmp_path))) == "2024-07-25 21:05:43"
     assert collect_time(settings("--benchmark", "cpe.json", "--data-path", str(tmp_path))) == "2023-02-24 01:00:00"
 
@@ -88,11 +90,22 @@ def test_benchmark_missing_or_malformed_is_a_runtime_error(tmp_path, content):
     assert caught.value.exit_code == 1 and "bench.json" in str(caught.value)
 
 
-@pytest.mark.parametrize("argv,expected", [
-    ([], False), (["--zip"], True), (["--zip=true"], True), (["--zip=TRUE"], True), (["--zip=1"], True),
-    (["--zip=yes"], True), (["--zip=false"], False), (["--zip=0"], False), (["--zip=No"], False),
-    (["--zip", "false"], False), (["--zip="], False),
-])
+@pytest.mark.parametrize(
+    "argv,expected",
+    [
+        ([], False),
+        (["--zip"], True),
+        (["--zip=true"], True),
+        (["--zip=TRUE"], True),
+        (["--zip=1"], True),
+        (["--zip=yes"], True),
+        (["--zip=false"], False),
+        (["--zip=0"], False),
+        (["--zip=No"], False),
+        (["--zip", "false"], False),
+        (["--zip="], False),
+    ],
+)
 def test_zip_is_a_real_boolean(argv, expected):
     assert settings("--collect-date", "d", *argv).make_zip is expected
 
@@ -118,8 +131,10 @@ def test_threshold_from_config_file(tmp_path):
     assert chosen.thresholds.mape == 12
 
 
-@pytest.mark.parametrize("flag,value", [("--mae-threshold", "-1"), ("--mape-threshold", "ten"),
-                                        ("--hard-threshold", "nan"), ("--mae-threshold", "inf")])
+@pytest.mark.parametrize(
+    "flag,value",
+    [("--mae-threshold", "-1"), ("--mape-threshold", "ten"), ("--hard-threshold", "nan"), ("--mae-threshold", "inf")],
+)
 def test_bad_threshold_flags(flag, value):
     assert flag in usage_error("--collect-date", "d", flag, value)
 
@@ -144,13 +159,17 @@ def test_error_key():
 
 
 def test_input_is_a_comma_list_with_quotes_stripped():
-    assert settings("--collect-date", "d", "-i", "'a_kepler_query', b.json c").inputs == ("a_kepler_query",
-                                                                                         "b.json", "c")
+    assert settings("--collect-date", "d", "-i", "'a_kepler_query', b.json c").inputs == (
+        "a_kepler_query",
+        "b.json",
+        "c",
+    )
 
 
 def test_invalid_pipeline_name():
-    assert "--pipeline-name" in usage_error("-p", "../etc", "-o", "x", "--publisher", "me", "--collect-date", "d",
-                                            required=False)
+    assert "--pipeline-name" in usage_error(
+        "-p", "../etc", "-o", "x", "--publisher", "me", "--collect-date", "d", required=False
+    )
 
 
 def test_help_shows_env_fallbacks():
@@ -159,17 +178,28 @@ def test_help_shows_env_fallbacks():
     out = io.StringIO()
     assert main(["export", "--help"], environ={}, out=out, err=io.StringIO()) == 0
     text = build_parser().format_help()
-    for name in ("EXPORT_MAE_THRESHOLD", "EXPORT_MAPE_THRESHOLD", "EXPORT_HARD_THRESHOLD", "MODEL_DB_BASE_URL",
-                 "MODEL_DB_VERSION", "DATAPATH", "MODEL_PATH", "ERROR_KEY"):
+    for name in (
+        "EXPORT_MAE_THRESHOLD",
+        "EXPORT_MAPE_THRESHOLD",
+        "EXPORT_HARD_THRESHOLD",
+        "MODEL_DB_BASE_URL",
+        "MODEL_DB_VERSION",
+        "DATAPATH",
+        "MODEL_PATH",
+        "ERROR_KEY",
+    ):
         assert name in text
 
 
-@pytest.mark.parametrize("argv", [
-    ["--zip=maybe"],
-    ["--collect-date", "a|b", "--benchmark", ""],
-    ["--publisher", "-x"],
-    ["--mae-threshold", "abc"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--zip=maybe"],
+        ["--collect-date", "a|b", "--benchmark", ""],
+        ["--publisher", "-x"],
+        ["--mae-threshold", "abc"],
+    ],
+)
 def test_usage_errors_through_the_command_exit_2_and_write_nothing(trained, argv):
     before = tree_state(trained["root"])
     result = run_export(trained, *argv)

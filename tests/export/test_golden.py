@@ -68,8 +68,9 @@ def exported(tmp_path_factory):
 
 
 def export_ec2(ws, *extra):
-    return run_export(ws, "-p", EC2, "-o", str(ws["db"]), "--publisher", "sunya-ch", "--benchmark", "stressng",
-                      *extra, defaults=False)
+    return run_export(
+        ws, "-p", EC2, "-o", str(ws["db"]), "--publisher", "sunya-ch", "--benchmark", "stressng", *extra, defaults=False
+    )
 
 
 def golden(name: str) -> str:
@@ -125,14 +126,17 @@ def test_version_row_replaced_in_place_with_new_values():
 def test_version_row_text_is_the_spec_example():
     assert markdown.version_row(EC2, "2024-07-25 21:05:43", "2024-08-14 07:12:37", "sunya-ch") == (
         "[ec2-0.7.11](./.doc/ec2-0.7.11.md)|2024-07-25 21:05:43|2024-08-14 07:12:37|"
-        "[sunya-ch](https://github.com/sunya-ch)|[link](./ec2-0.7.11)")
+        "[sunya-ch](https://github.com/sunya-ch)|[link](./ec2-0.7.11)"
+    )
 
 
 def test_version_table_added_to_a_file_without_one():
     row = markdown.version_row("p", "t", "u", "me")
     text = markdown.upsert_version_row("# Notes\nfree text", "v0.7", "p", row)
-    assert text == ("# Notes\nfree text\n\npipeline|collect time|last update time|publisher|models\n"
-                    "---|---|---|---|---|\n" + row + "\n")
+    assert text == (
+        "# Notes\nfree text\n\npipeline|collect time|last update time|publisher|models\n"
+        "---|---|---|---|---|\n" + row + "\n"
+    )
 
 
 def test_version_row_appended_when_table_ends_the_file_without_newline():
@@ -150,8 +154,15 @@ def test_pipeline_page_variants():
     assert page.endswith("## Workload information\n")
 
 
-@pytest.mark.parametrize("item,name", [("stressng_kepler_query", "stressng"), ("stressng.json", "stressng"),
-                                       ("idle", "idle"), ("sample_kepler_query.json", "sample")])
+@pytest.mark.parametrize(
+    "item,name",
+    [
+        ("stressng_kepler_query", "stressng"),
+        ("stressng.json", "stressng"),
+        ("idle", "idle"),
+        ("sample_kepler_query.json", "sample"),
+    ],
+)
 def test_workload_name(item, name):
     assert markdown.workload_name(item) == name
 
@@ -171,8 +182,11 @@ def test_every_readme_link_points_to_an_existing_file(exported):
     ec2 = exported
     version_dir = ec2["db"] / "v0.7"
     pipeline_dir = version_dir / EC2
-    documents = [version_dir / "README.md", pipeline_dir / "README.md",
-                 *sorted((pipeline_dir / "error_report").iterdir())]
+    documents = [
+        version_dir / "README.md",
+        pipeline_dir / "README.md",
+        *sorted((pipeline_dir / "error_report").iterdir()),
+    ]
     base = "https://raw.githubusercontent.com/sustainable-computing-io/kepler-model-db/main/models/"
     checked = 0
     for document in documents:
@@ -186,6 +200,6 @@ def test_every_readme_link_points_to_an_existing_file(exported):
             checked += 1
         for url in re.findall(r"https://raw\.githubusercontent\.com/\S+", document.read_text()):
             assert url.startswith(base)
-            assert (ec2["db"] / url[len(base):]).is_file(), url
+            assert (ec2["db"] / url[len(base) :]).is_file(), url
             checked += 1
     assert checked > 20

@@ -26,10 +26,10 @@ class Invocation:
     command: List[str]
     args: List[str]
     env: Dict[str, str]
-    mounts: List[Tuple[str, str]]   # (claim parameter, mount path)
+    mounts: List[Tuple[str, str]]  # (claim parameter, mount path)
     # (Secret or ConfigMap name, mount path) of the object volumes the driver would add (named inputs only)
     objects: List[Tuple[str, str]] = field(default_factory=list)
-    scratch: List[str] = field(default_factory=list)   # emptyDir mount paths (/tmp)
+    scratch: List[str] = field(default_factory=list)  # emptyDir mount paths (/tmp)
     security: Dict[str, object] = field(default_factory=dict)
 
 
@@ -58,8 +58,9 @@ def load_invocations(kfp_file: Path, values: Mapping[str, Optional[str]]) -> Lis
     tasks = spec["root"]["dag"]["tasks"]
     ordered: List[str] = []
     while len(ordered) < len(tasks):
-        ready = sorted(n for n, t in tasks.items()
-                       if n not in ordered and set(t.get("dependentTasks", [])) <= set(ordered))
+        ready = sorted(
+            n for n, t in tasks.items() if n not in ordered and set(t.get("dependentTasks", [])) <= set(ordered)
+        )
         assert ready, "cycle in the DAG"
         ordered.append(ready[0])
     platform_executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
@@ -70,22 +71,30 @@ def load_invocations(kfp_file: Path, values: Mapping[str, Optional[str]]) -> Lis
         executor = spec["components"][task["componentRef"]["name"]]["executorLabel"]
         container = spec["deploymentSpec"]["executors"][executor]["container"]
         kubernetes = platform_executors.get(executor, {})
-        objects = [(params[v[key]["componentInputParameter"]], v["mountPath"])
-                   for kind, key in (("secretAsVolume", "secretNameParameter"),
-                                     ("configMapAsVolume", "configMapNameParameter"))
-                   for v in kubernetes.get(kind, [])]
-        invocations.append(Invocation(
-            step=name,
-            image=container["image"],
-            command=list(container["command"]),
-            args=[rendered for a in container["args"] for rendered in _render(a, inputs)],
-            env={e["name"]: e["value"] for e in container.get("env", [])},
-            mounts=[(m["pvcNameParameter"]["componentInputParameter"], m["mountPath"])
-                    for m in kubernetes.get("pvcMount", [])],
-            objects=[(name_, path) for name_, path in objects if name_ is not None],
-            scratch=[m["mountPath"] for m in kubernetes.get("emptyDirMounts", [])],
-            security=dict(kubernetes.get("securityContext", {})),
-        ))
+        objects = [
+            (params[v[key]["componentInputParameter"]], v["mountPath"])
+            for kind, key in (
+                ("secretAsVolume", "secretNameParameter"),
+                ("configMapAsVolume", "configMapNameParameter"),
+            )
+            for v in kubernetes.get(kind, [])
+        ]
+        invocations.append(
+            Invocation(
+                step=name,
+                image=container["image"],
+                command=list(container["command"]),
+                args=[rendered for a in container["args"] for rendered in _render(a, inputs)],
+                env={e["name"]: e["value"] for e in container.get("env", [])},
+                mounts=[
+                    (m["pvcNameParameter"]["componentInputParameter"], m["mountPath"])
+                    for m in kubernetes.get("pvcMount", [])
+                ],
+                objects=[(name_, path) for name_, path in objects if name_ is not None],
+                scratch=[m["mountPath"] for m in kubernetes.get("emptyDirMounts", [])],
+                security=dict(kubernetes.get("securityContext", {})),
+            )
+        )
     return invocations
 
 
@@ -93,5 +102,5 @@ def relocate(text: str, mounts: Mapping[str, Path]) -> str:
     """Map a container path (under a mount point) to the host folder standing in for the claim."""
     for mount_path, host in mounts.items():
         if text == mount_path or text.startswith(mount_path + "/"):
-            return str(host) + text[len(mount_path):]
+            return str(host) + text[len(mount_path) :]
     return text

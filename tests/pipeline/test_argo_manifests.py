@@ -92,8 +92,15 @@ def test_core_kinds_validate_strictly(install, manifests_dir):
     documents = [d for d in install if d["kind"] != "WorkflowTemplate"]
     documents += _load(manifests_dir / "namespace.yaml") + _load(manifests_dir / "pvcs.yaml")
     documents += _load(manifests_dir / "kfp" / "rbac.yaml")
-    assert {d["kind"] for d in documents} == {"ServiceAccount", "Role", "RoleBinding", "ClusterRole",
-                                              "ClusterRoleBinding", "Namespace", "PersistentVolumeClaim"}
+    assert {d["kind"] for d in documents} == {
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Namespace",
+        "PersistentVolumeClaim",
+    }
     for document in documents:
         try:
             kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
@@ -109,10 +116,16 @@ def test_every_parameter_reference_is_declared(template, run_workflow, pipeline_
     assert [p["name"] for p in run_workflow["spec"]["arguments"]["parameters"]] == declared
 
 
-QUERY_VARIANTS = {"query": set(), "query-prom-ca": {"PROM_CA_CONFIGMAP"}, "query-prom-token": {"PROM_TOKEN_SECRET"},
-                  "query-prom-token-prom-ca": {"PROM_TOKEN_SECRET", "PROM_CA_CONFIGMAP"}}
-FILE_FLAGS = {"PROM_TOKEN_SECRET": ("--token-file", "/var/run/secrets/kepler-model/prometheus-token/token"),
-              "PROM_CA_CONFIGMAP": ("--ca-file", "/etc/kepler-model/prometheus-ca/ca.crt")}
+QUERY_VARIANTS = {
+    "query": set(),
+    "query-prom-ca": {"PROM_CA_CONFIGMAP"},
+    "query-prom-token": {"PROM_TOKEN_SECRET"},
+    "query-prom-token-prom-ca": {"PROM_TOKEN_SECRET", "PROM_CA_CONFIGMAP"},
+}
+FILE_FLAGS = {
+    "PROM_TOKEN_SECRET": ("--token-file", "/var/run/secrets/kepler-model/prometheus-token/token"),
+    "PROM_CA_CONFIGMAP": ("--ca-file", "/etc/kepler-model/prometheus-ca/ca.crt"),
+}
 
 
 def _tasks(template) -> dict:
@@ -159,8 +172,8 @@ def test_query_variants_mount_and_pass_only_their_files(template):
     base = containers["query"]["container"]["args"]
     for name, needs in QUERY_VARIANTS.items():
         variant = containers[name]
-        extra = variant["container"]["args"][len(base):]
-        assert variant["container"]["args"][:len(base)] == base
+        extra = variant["container"]["args"][len(base) :]
+        assert variant["container"]["args"][: len(base)] == base
         assert sorted(zip(extra[::2], extra[1::2])) == sorted(FILE_FLAGS[p] for p in needs)
         volumes = {v["name"]: v for v in variant.get("volumes", [])}
         sources = {}
@@ -178,7 +191,7 @@ def test_query_variants_mount_and_pass_only_their_files(template):
         mounts = {m["name"]: m for m in variant["container"]["volumeMounts"]}
         for volume in volumes:
             assert mounts[volume]["readOnly"] is True
-        for flag, path in (FILE_FLAGS[p] for p in needs):
+        for _flag, path in (FILE_FLAGS[p] for p in needs):
             assert any(path.startswith(m["mountPath"] + "/") for m in mounts.values() if m["name"] in volumes), path
 
 
@@ -243,10 +256,14 @@ def test_pipeline_account_may_read_nodes_and_nothing_more(install, template, man
     (role,) = [d for d in install if d["kind"] == "ClusterRole"]
     assert role["rules"] == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]
     (binding,) = [d for d in install if d["kind"] == "ClusterRoleBinding"]
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                                  "name": role["metadata"]["name"]}
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": template["spec"]["serviceAccountName"],
-                                    "namespace": "kepler-model"}]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": template["spec"]["serviceAccountName"], "namespace": "kepler-model"}
+    ]
     kfp = _load(manifests_dir / "kfp" / "rbac.yaml")
     (kfp_role,) = [d for d in kfp if d["kind"] == "ClusterRole"]
     assert kfp_role == role
@@ -264,8 +281,14 @@ def _kustomize(directory: Path) -> list:
 @needs_kubectl
 def test_kustomizations_build(manifests_dir):
     argo = _kustomize(manifests_dir / "argo")
-    assert {d["kind"] for d in argo} == {"ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding",
-                                         "WorkflowTemplate"}
+    assert {d["kind"] for d in argo} == {
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "WorkflowTemplate",
+    }
     top = _kustomize(manifests_dir)
     assert {d["kind"] for d in top} >= {"Namespace", "PersistentVolumeClaim", "WorkflowTemplate", "ClusterRole"}
     cluster_scoped = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
@@ -280,12 +303,21 @@ def test_kustomize_images_rewrite_workflow_template_containers(manifests_dir, tm
     """An overlay's `images:` entry reaches the WorkflowTemplate thanks to the configurations fieldSpec."""
     overlay = tmp_path / "overlay"
     overlay.mkdir()
-    (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
-        "resources": [str(Path("..") / Path(shutil.copytree(manifests_dir / "argo", tmp_path / "argo")).name)],
-        "images": [{"name": pipeline_def.image_name(s.name).rsplit(":", 1)[0],
-                    "newName": f"registry.example/kepler-model-{s.name}", "newTag": "overlay"}
-                   for s in pipeline_def.STEPS],
-    }))
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "resources": [str(Path("..") / Path(shutil.copytree(manifests_dir / "argo", tmp_path / "argo")).name)],
+                "images": [
+                    {
+                        "name": pipeline_def.image_name(s.name).rsplit(":", 1)[0],
+                        "newName": f"registry.example/kepler-model-{s.name}",
+                        "newTag": "overlay",
+                    }
+                    for s in pipeline_def.STEPS
+                ],
+            }
+        )
+    )
     (template,) = [d for d in _kustomize(overlay) if d["kind"] == "WorkflowTemplate"]
     images = {t["name"]: t["container"]["image"] for t in template["spec"]["templates"] if "container" in t}
     expected = {s.name: f"registry.example/kepler-model-{s.name}:overlay" for s in pipeline_def.STEPS}

@@ -14,8 +14,11 @@ from .conftest import REPO_ROOT
 
 def test_committed_manifests_match_a_fresh_compile(rendered, manifests_dir):
     """Golden test: regenerate every file and compare byte for byte (run `python pipeline.py` to update)."""
-    stale = [str(rel) for rel, text in rendered.items()
-             if not (manifests_dir / rel).is_file() or (manifests_dir / rel).read_text(encoding="utf-8") != text]
+    stale = [
+        str(rel)
+        for rel, text in rendered.items()
+        if not (manifests_dir / rel).is_file() or (manifests_dir / rel).read_text(encoding="utf-8") != text
+    ]
     assert not stale, f"manifests out of date, run `python pipeline.py`: {stale}"
 
 
@@ -26,9 +29,21 @@ def test_compile_is_deterministic(pipeline_def, rendered):
 
 def test_script_writes_every_file_and_honours_registry_and_tag(tmp_path):
     """`python pipeline.py --output-dir D --registry R --tag T` writes all files with R and T in every image."""
-    done = subprocess.run([sys.executable, str(REPO_ROOT / "pipeline.py"), "--output-dir", str(tmp_path),
-                           "--registry", "registry.example/team", "--tag", "t1"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "pipeline.py"),
+            "--output-dir",
+            str(tmp_path),
+            "--registry",
+            "registry.example/team",
+            "--tag",
+            "t1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     written = {Path(line).relative_to(tmp_path) for line in done.stdout.split()}
     assert Path("kfp/kepler-model-pipeline.yaml") in written and Path("argo/install.yaml") in written
@@ -70,8 +85,10 @@ def test_every_parameter_is_used_by_a_step_or_a_claim(pipeline_def):
 
 def test_an_optional_file_parameter_must_default_to_none(pipeline_def):
     """A Secret/ConfigMap name parameter with a default would always mount that object: refused."""
-    parameters = [dataclasses.replace(p, default="prom-token") if p.name == "PROM_TOKEN_SECRET" else p
-                  for p in pipeline_def.PARAMETERS]
+    parameters = [
+        dataclasses.replace(p, default="prom-token") if p.name == "PROM_TOKEN_SECRET" else p
+        for p in pipeline_def.PARAMETERS
+    ]
     with pytest.raises(pipeline_def.PipelineDefinitionError, match="PROM_TOKEN_SECRET.*default must be empty"):
         pipeline_def.check_definition(parameters=parameters)
 
@@ -83,9 +100,12 @@ def test_pipeline_py_stays_small():
 
 def test_pipeline_definition_imports_no_step_dependencies():
     """Compiling needs kfp and PyYAML only: importing pipeline.py must not pull pandas, sklearn or xgboost."""
-    code = ("import sys, runpy; runpy.run_path(sys.argv[1], run_name='not_main'); "
-            "bad = [m for m in ('pandas', 'sklearn', 'xgboost', 'numpy', 'matplotlib') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    done = subprocess.run([sys.executable, "-c", code, str(REPO_ROOT / "pipeline.py")],
-                          capture_output=True, text=True, timeout=60)
+    code = (
+        "import sys, runpy; runpy.run_path(sys.argv[1], run_name='not_main'); "
+        "bad = [m for m in ('pandas', 'sklearn', 'xgboost', 'numpy', 'matplotlib') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(REPO_ROOT / "pipeline.py")], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -85,12 +85,13 @@ def test_query_image_has_no_scientific_stack():
 
 def test_pins_match_the_project_constraints():
     """Every pin satisfies pyproject's ranges, so the images run the versions the tests ran."""
+    import tomllib
     from packaging.requirements import Requirement
 
-    import tomllib
-
-    declared = {Requirement(r).name.lower(): Requirement(r)
-                for r in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    declared = {
+        Requirement(r).name.lower(): Requirement(r)
+        for r in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
     for step in STEPS:
         for name, version in requirements(step).items():
             if name.lower() in declared:
@@ -119,8 +120,13 @@ sys.exit(code)
 def test_step_modules_import_without_other_steps_dependencies(step):
     if not (REPO_ROOT / "steps" / step / "cli.py").exists():
         pytest.skip(f"steps/{step}/cli.py is not written yet")
-    done = subprocess.run([sys.executable, "-c", BLOCKER, step, ",".join(FORBIDDEN_AT_IMPORT[step] + sorted(NEVER))],
-                          capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKER, step, ",".join(FORBIDDEN_AT_IMPORT[step] + sorted(NEVER))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"usage: kepler-model {step}" in done.stdout
 

@@ -9,11 +9,18 @@ import pytest
 import yaml
 
 KFP_PLACEHOLDER = re.compile(r"^\{\{\$\.inputs\.parameters\['([a-z_]+)'\]\}\}$")
-STEP_ENV = {"DATAPATH": "/workspace/data", "MODEL_PATH": "/workspace/models", "TMPDIR": "/tmp", "HOME": "/tmp",
-            "MPLCONFIGDIR": "/tmp/matplotlib"}
+STEP_ENV = {
+    "DATAPATH": "/workspace/data",
+    "MODEL_PATH": "/workspace/models",
+    "TMPDIR": "/tmp",
+    "HOME": "/tmp",
+    "MPLCONFIGDIR": "/tmp/matplotlib",
+}
 # Optional inputs naming a Secret / ConfigMap: (flag, file) the query step gets only when the input is present.
-FILE_INPUTS = {"PROM_TOKEN_SECRET": ("--token-file", "/var/run/secrets/kepler-model/prometheus-token/token"),
-               "PROM_CA_CONFIGMAP": ("--ca-file", "/etc/kepler-model/prometheus-ca/ca.crt")}
+FILE_INPUTS = {
+    "PROM_TOKEN_SECRET": ("--token-file", "/var/run/secrets/kepler-model/prometheus-token/token"),
+    "PROM_CA_CONFIGMAP": ("--ca-file", "/etc/kepler-model/prometheus-ca/ca.crt"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +76,9 @@ def _if_present(parameter: str) -> str:
 def _expected_args(step, pipeline_def):
     """The step's arguments with each parameter as the KFP placeholder of its component input, then the
     `--flag <file>` of each optional Secret/ConfigMap input, present only when the input is."""
-    return (step.render_args(lambda name: "{{$.inputs.parameters['%s']}}" % name.lower())
-            + [_if_present(f.parameter) for f in step.files])
+    return step.render_args(lambda name: "{{$.inputs.parameters['%s']}}" % name.lower()) + [
+        _if_present(f.parameter) for f in step.files
+    ]
 
 
 @pytest.mark.parametrize("step_name", ["query", "train", "export"])
@@ -90,16 +98,21 @@ def test_literal_command_lines(documents):
     executors = documents[0]["deploymentSpec"]["executors"]
 
     def line(step):
-        return " ".join(KFP_PLACEHOLDER.sub(lambda m: "{" + m.group(1).upper() + "}", a)
-                        for a in executors[f"exec-{step}"]["container"]["args"])
+        return " ".join(
+            KFP_PLACEHOLDER.sub(lambda m: "{" + m.group(1).upper() + "}", a)
+            for a in executors[f"exec-{step}"]["container"]["args"]
+        )
 
-    assert line("query") == ("--benchmark {BENCHMARK} --server {PROM_URL} --output kepler_query "
-                             "--start-time {START_TIME} --end-time {END_TIME} --interval {INTERVAL} "
-                             "--step {STEP} --id {COLLECT_ID} " + _if_present("PROM_TOKEN_SECRET") + " "
-                             + _if_present("PROM_CA_CONFIGMAP"))
+    assert line("query") == (
+        "--benchmark {BENCHMARK} --server {PROM_URL} --output kepler_query "
+        "--start-time {START_TIME} --end-time {END_TIME} --interval {INTERVAL} "
+        "--step {STEP} --id {COLLECT_ID} " + _if_present("PROM_TOKEN_SECRET") + " " + _if_present("PROM_CA_CONFIGMAP")
+    )
     assert line("train") == "--pipeline-name {PIPELINE_NAME} --input kepler_query --id {COLLECT_ID}"
-    assert line("export") == ("--benchmark {BENCHMARK} --collect-date {COLLECT_DATE} --pipeline-name "
-                              "{PIPELINE_NAME} -o /model-db/models --publisher {PUBLISHER} --zip=true")
+    assert line("export") == (
+        "--benchmark {BENCHMARK} --collect-date {COLLECT_DATE} --pipeline-name "
+        "{PIPELINE_NAME} -o /model-db/models --publisher {PUBLISHER} --zip=true"
+    )
 
 
 def test_task_inputs_wire_to_pipeline_parameters(documents):
@@ -124,7 +137,10 @@ def test_claims_are_mounted_by_parameter(documents):
     executors = documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
 
     def mounts(step):
-        return {(m["pvcNameParameter"]["componentInputParameter"], m["mountPath"]) for m in executors[f"exec-{step}"]["pvcMount"]}
+        return {
+            (m["pvcNameParameter"]["componentInputParameter"], m["mountPath"])
+            for m in executors[f"exec-{step}"]["pvcMount"]
+        }
 
     assert mounts("query") == {("WORKSPACE_CLAIM", "/workspace")}
     assert mounts("train") == {("WORKSPACE_CLAIM", "/workspace")}
@@ -156,11 +172,17 @@ def test_query_token_and_ca_come_from_a_secret_and_a_configmap_named_by_inputs(d
     executors = _platform_executors(documents)
     query = executors["exec-query"]
     (secret,) = query["secretAsVolume"]
-    assert secret == {"secretNameParameter": {"componentInputParameter": "PROM_TOKEN_SECRET"}, "optional": True,
-                      "mountPath": FILE_INPUTS["PROM_TOKEN_SECRET"][1].rsplit("/", 1)[0]}
+    assert secret == {
+        "secretNameParameter": {"componentInputParameter": "PROM_TOKEN_SECRET"},
+        "optional": True,
+        "mountPath": FILE_INPUTS["PROM_TOKEN_SECRET"][1].rsplit("/", 1)[0],
+    }
     (config_map,) = query["configMapAsVolume"]
-    assert config_map == {"configMapNameParameter": {"componentInputParameter": "PROM_CA_CONFIGMAP"},
-                          "optional": True, "mountPath": FILE_INPUTS["PROM_CA_CONFIGMAP"][1].rsplit("/", 1)[0]}
+    assert config_map == {
+        "configMapNameParameter": {"componentInputParameter": "PROM_CA_CONFIGMAP"},
+        "optional": True,
+        "mountPath": FILE_INPUTS["PROM_CA_CONFIGMAP"][1].rsplit("/", 1)[0],
+    }
     for name in ("exec-train", "exec-export"):
         assert "secretAsVolume" not in executors[name] and "configMapAsVolume" not in executors[name]
 

@@ -28,8 +28,22 @@ def error_lines(err: str):
 
 
 def good_flags(tmp_path):
-    return ["--benchmark", "b", "-s", "http://127.0.0.1:9", "--id", "n1", "--publisher", "me",
-            "-o", str(tmp_path / "db"), "--data-path", str(tmp_path / "ws"), "--interval", "600"]
+    return [
+        "--benchmark",
+        "b",
+        "-s",
+        "http://127.0.0.1:9",
+        "--id",
+        "n1",
+        "--publisher",
+        "me",
+        "-o",
+        str(tmp_path / "db"),
+        "--data-path",
+        str(tmp_path / "ws"),
+        "--interval",
+        "600",
+    ]
 
 
 def with_flag(flags, name, value):
@@ -44,13 +58,33 @@ def with_flag(flags, name, value):
 def test_command_lines_are_the_pipelines():
     """Same flags and values as the compiled pipeline; only the model-db path differs (a local folder)."""
     pipeline = load_pipeline_module()
-    values = {"BENCHMARK": "b", "PROM_URL": "http://p:9090", "COLLECT_ID": "n1", "PIPELINE_NAME": "pl",
-              "COLLECT_DATE": "June 2024", "START_TIME": "2024-06-01T00:00:00Z", "END_TIME": "2024-06-01T01:00:00Z",
-              "INTERVAL": "", "STEP": "15", "PUBLISHER": "me", "WORKSPACE_CLAIM": "w", "MODEL_DB_CLAIM": "d"}
-    params = RunParameters(benchmark="b", prom_url="http://p:9090", collect_id="n1", pipeline_name="pl",
-                           collect_date="June 2024", start_time="2024-06-01T00:00:00Z",
-                           end_time="2024-06-01T01:00:00Z", interval="", step="15", publisher="me",
-                           model_db=f"{pipeline.MODEL_DB_MOUNT}/models")
+    values = {
+        "BENCHMARK": "b",
+        "PROM_URL": "http://p:9090",
+        "COLLECT_ID": "n1",
+        "PIPELINE_NAME": "pl",
+        "COLLECT_DATE": "June 2024",
+        "START_TIME": "2024-06-01T00:00:00Z",
+        "END_TIME": "2024-06-01T01:00:00Z",
+        "INTERVAL": "",
+        "STEP": "15",
+        "PUBLISHER": "me",
+        "WORKSPACE_CLAIM": "w",
+        "MODEL_DB_CLAIM": "d",
+    }
+    params = RunParameters(
+        benchmark="b",
+        prom_url="http://p:9090",
+        collect_id="n1",
+        pipeline_name="pl",
+        collect_date="June 2024",
+        start_time="2024-06-01T00:00:00Z",
+        end_time="2024-06-01T01:00:00Z",
+        interval="",
+        step="15",
+        publisher="me",
+        model_db=f"{pipeline.MODEL_DB_MOUNT}/models",
+    )
     expected = [(s.name, s.render_args(values.__getitem__)) for s in pipeline.STEPS]
     assert step_commands(params) == expected
 
@@ -67,14 +101,17 @@ def test_run_is_refused_in_a_step_image(tmp_path):
     assert code == 1 and "this image does not provide the 'run' step" in err
 
 
-@pytest.mark.parametrize("flag, value, refused_by, message", [
-    ("--publisher", "me/you", "export", "--publisher"),              # export's rule, not run's
-    ("--publisher", "me_you", "export", "--publisher"),
-    ("--pipeline-name", "a/b", "", "--pipeline-name"),
-    ("--start-time", "2024-06-01T00:00:00Z", "query", "--end-time"),  # query's window rule
-    ("--step", "fast", "query", "--step"),
-    ("--id", "../node", "", "--id"),
-])
+@pytest.mark.parametrize(
+    "flag, value, refused_by, message",
+    [
+        ("--publisher", "me/you", "export", "--publisher"),  # export's rule, not run's
+        ("--publisher", "me_you", "export", "--publisher"),
+        ("--pipeline-name", "a/b", "", "--pipeline-name"),
+        ("--start-time", "2024-06-01T00:00:00Z", "query", "--end-time"),  # query's window rule
+        ("--step", "fast", "query", "--step"),
+        ("--id", "../node", "", "--id"),
+    ],
+)
 def test_any_steps_usage_error_stops_the_run_before_the_first_step(tmp_path, flag, value, refused_by, message):
     """Every step's arguments are checked by that step's own rules before query writes anything:
     exit 2, one error line, nothing created in the workspace or the model database."""
@@ -132,10 +169,31 @@ def test_stops_at_the_first_failing_step_with_its_status(tmp_path):
 def test_full_local_run_exports_and_prints_where(prometheus, tmp_path):
     start, end = prometheus.window
     db = tmp_path / "model-db" / "models"
-    code, out, err = run_cli(["run", "--benchmark", "local-bench", "--server", prometheus.url, "--id", "local-node",
-                              "--pipeline-name", "local_pipeline", "--start-time", format_window_time(start),
-                              "--end-time", format_window_time(end), "--step", "15", "--publisher", "kepler-ci",
-                              "-o", str(db), "--data-path", str(tmp_path / "ws")])
+    code, out, err = run_cli(
+        [
+            "run",
+            "--benchmark",
+            "local-bench",
+            "--server",
+            prometheus.url,
+            "--id",
+            "local-node",
+            "--pipeline-name",
+            "local_pipeline",
+            "--start-time",
+            format_window_time(start),
+            "--end-time",
+            format_window_time(end),
+            "--step",
+            "15",
+            "--publisher",
+            "kepler-ci",
+            "-o",
+            str(db),
+            "--data-path",
+            str(tmp_path / "ws"),
+        ]
+    )
     assert code == 0, out[-2000:] + err[-2000:]
     readme = db / "v0.7" / "local_pipeline" / "README.md"
     assert readme.is_file()

@@ -41,13 +41,23 @@ def _steps_ready() -> str:
 @pytest.fixture(scope="module")
 def values(prometheus) -> Dict[str, str]:
     start, end = prometheus.window
-    return {"BENCHMARK": BENCHMARK, "PROM_URL": prometheus.url, "COLLECT_ID": COLLECT_ID,
-            "PIPELINE_NAME": PIPELINE, "COLLECT_DATE": "", "START_TIME": format_window_time(start),
-            "END_TIME": format_window_time(end), "INTERVAL": "", "STEP": "15", "PUBLISHER": PUBLISHER}
+    return {
+        "BENCHMARK": BENCHMARK,
+        "PROM_URL": prometheus.url,
+        "COLLECT_ID": COLLECT_ID,
+        "PIPELINE_NAME": PIPELINE,
+        "COLLECT_DATE": "",
+        "START_TIME": format_window_time(start),
+        "END_TIME": format_window_time(end),
+        "INTERVAL": "",
+        "STEP": "15",
+        "PUBLISHER": PUBLISHER,
+    }
 
 
-def run_invocation(invocation: Invocation, claims: Dict[str, Path],
-                   objects: Optional[Dict[str, Path]] = None) -> subprocess.CompletedProcess:
+def run_invocation(
+    invocation: Invocation, claims: Dict[str, Path], objects: Optional[Dict[str, Path]] = None
+) -> subprocess.CompletedProcess:
     """Run one step as its container would, with host folders for the claims (by claim parameter), for the
     Secrets/ConfigMaps (by name; a missing one is an empty folder, as an optional volume) and for /tmp."""
     mounts = {path: claims[parameter] for parameter, path in invocation.mounts}
@@ -126,7 +136,9 @@ def test_query_writes_the_window_and_the_query_json(pipeline_run, claims, values
     assert window == {"startTimeUTC": values["START_TIME"], "endTimeUTC": values["END_TIME"]}
     response = json.loads((data / "kepler_query.json").read_text())
     assert any(name.startswith("kepler_") and series for name, series in response.items())
-    assert not [p for p in pipeline_run["after-query"] if p.startswith("model-db/")], "query must not touch the model-db claim"
+    assert not [p for p in pipeline_run["after-query"] if p.startswith("model-db/")], (
+        "query must not touch the model-db claim"
+    )
 
 
 def test_train_writes_the_pipeline_under_model_path(pipeline_run, claims):
@@ -165,7 +177,9 @@ def test_missing_benchmark_fails_query_without_writing(manifests_dir, values, tm
     claims = {"WORKSPACE_CLAIM": tmp_path / "ws", "MODEL_DB_CLAIM": tmp_path / "db"}
     for path in claims.values():
         path.mkdir()
-    (query, _t, _e) = load_invocations(manifests_dir / "kfp" / "kepler-model-pipeline.yaml", {**values, "BENCHMARK": ""})
+    (query, _t, _e) = load_invocations(
+        manifests_dir / "kfp" / "kepler-model-pipeline.yaml", {**values, "BENCHMARK": ""}
+    )
     done = run_invocation(query, claims)
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("kepler-model query: error: ") and "--benchmark" in done.stderr
@@ -175,8 +189,9 @@ def test_missing_benchmark_fails_query_without_writing(manifests_dir, values, tm
 def test_step_refuses_to_run_in_another_steps_image(manifests_dir, values, claims):
     (query, _t, _e) = load_invocations(manifests_dir / "kfp" / "kepler-model-pipeline.yaml", values)
     env = dict(os.environ, KEPLER_MODEL_IMAGE_STEPS="train")
-    done = subprocess.run([str(KEPLER_MODEL), *query.command[1:], "--help"], env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [str(KEPLER_MODEL), *query.command[1:], "--help"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 1
     assert done.stderr.strip() == "kepler-model query: error: this image does not provide the 'query' step"
 
@@ -194,10 +209,16 @@ def test_query_reads_the_token_and_ca_from_the_mounted_secret_and_configmap(mani
     token = "s3cr3t-token-value"
     (objects["prom-token"] / "token").write_text(token + "\n")
     (objects["prom-ca"] / "ca.crt").write_text(CA_BUNDLE.read_text() if CA_BUNDLE.is_file() else "")
-    (query, _t, _e) = load_invocations(manifests_dir / "kfp" / "kepler-model-pipeline.yaml",
-                                       {**values, "PROM_TOKEN_SECRET": "prom-token", "PROM_CA_CONFIGMAP": "prom-ca"})
-    assert query.args[-4:] == ["--token-file", "/var/run/secrets/kepler-model/prometheus-token/token",
-                               "--ca-file", "/etc/kepler-model/prometheus-ca/ca.crt"]
+    (query, _t, _e) = load_invocations(
+        manifests_dir / "kfp" / "kepler-model-pipeline.yaml",
+        {**values, "PROM_TOKEN_SECRET": "prom-token", "PROM_CA_CONFIGMAP": "prom-ca"},
+    )
+    assert query.args[-4:] == [
+        "--token-file",
+        "/var/run/secrets/kepler-model/prometheus-token/token",
+        "--ca-file",
+        "/etc/kepler-model/prometheus-ca/ca.crt",
+    ]
     done = run_invocation(query, claims, objects)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "bearer token is sent to" in done.stderr  # read from the file (plain http warning)
@@ -212,8 +233,9 @@ def test_a_wrong_secret_name_fails_query_on_the_missing_file(manifests_dir, valu
     claims = {"WORKSPACE_CLAIM": tmp_path / "ws", "MODEL_DB_CLAIM": tmp_path / "db"}
     for path in claims.values():
         path.mkdir()
-    (query, _t, _e) = load_invocations(manifests_dir / "kfp" / "kepler-model-pipeline.yaml",
-                                       {**values, "PROM_TOKEN_SECRET": "no-such-secret"})
+    (query, _t, _e) = load_invocations(
+        manifests_dir / "kfp" / "kepler-model-pipeline.yaml", {**values, "PROM_TOKEN_SECRET": "no-such-secret"}
+    )
     done = run_invocation(query, claims)
     assert done.returncode == 1, done.stderr
     (line,) = [l for l in done.stderr.splitlines() if ": error: " in l]

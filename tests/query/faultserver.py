@@ -39,17 +39,20 @@ class Trickle:
 
     def wire(self) -> Tuple[bytes, bytes]:
         """(what is sent at once, what trickles)."""
-        head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(self.body)}\r\n\r\n").encode()
+        head = (
+            f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(self.body)}\r\n\r\n"
+        ).encode()
         return (b"", head + self.body) if self.headers_too else (head, self.body)
 
 
 def names_then(range_answer: Route, names=NAMES) -> Route:
     """Discovery answers `names`; every query_range goes to `range_answer`."""
+
     def route(path, params, headers):
         if path.endswith("/api/v1/label/__name__/values"):
             return success(names)
         return range_answer(path, params, headers)
+
     return route
 
 
@@ -96,7 +99,7 @@ class FaultServer:
                     for index in range(len(slowly)):
                         if owner.closing.wait(answer.interval):
                             return
-                        self.wfile.write(slowly[index:index + 1])
+                        self.wfile.write(slowly[index : index + 1])
                         self.wfile.flush()
                 except OSError:  # the client gave up, as it should
                     pass
@@ -114,8 +117,7 @@ class FaultServer:
             context.load_cert_chain(*tls)
             self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
             self.scheme = "https"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def url(self) -> str:

@@ -25,8 +25,12 @@ from .faultserver import FaultServer, matrix, names_then, success
 
 REPO = Path(__file__).resolve().parents[2]
 WINDOW = ["--start-time", "2024-01-01T00:00:00Z", "--end-time", "2024-01-01T00:10:00Z"]
-SERIES = [{"metric": {"__name__": "kepler_node_package_joules_total", "source": "rapl-sysfs", "package": "0"},
-           "values": [[1704067200, "1"], [1704067203, "2"]]}]
+SERIES = [
+    {
+        "metric": {"__name__": "kepler_node_package_joules_total", "source": "rapl-sysfs", "package": "0"},
+        "values": [[1704067200, "1"], [1704067203, "2"]],
+    }
+]
 
 
 def cli(argv, environ=None):
@@ -42,8 +46,9 @@ def invoke(argv, environ=None, deps=None):
     parser = build_parser()
     add_legacy_flags(parser)
     try:
-        code = run(parser.parse_args(argv), Environment(environ or {}), console,
-                   deps or QueryDeps(sleep=lambda seconds: None))
+        code = run(
+            parser.parse_args(argv), Environment(environ or {}), console, deps or QueryDeps(sleep=lambda seconds: None)
+        )
     except StepError as failure:
         console.error(str(failure))
         code = failure.exit_code
@@ -60,33 +65,75 @@ def test_help_lists_every_flag_with_env_fallbacks(capsys):
     code, _, _ = cli(["--help"])
     out = capsys.readouterr().out
     assert code == 0
-    for flag in ("--data-path", "--output", "--input", "--benchmark", "--start-time", "--end-time", "--interval",
-                 "--step", "--server", "--metric-prefix", "--thirdparty-metrics", "--to-csv", "--id", "--vm-train",
-                 "--machine-spec", "--selector", "--insecure", "--token-file", "--ca-file", "--timeout",
-                 "--concurrency", "--metric-generation"):
+    for flag in (
+        "--data-path",
+        "--output",
+        "--input",
+        "--benchmark",
+        "--start-time",
+        "--end-time",
+        "--interval",
+        "--step",
+        "--server",
+        "--metric-prefix",
+        "--thirdparty-metrics",
+        "--to-csv",
+        "--id",
+        "--vm-train",
+        "--machine-spec",
+        "--selector",
+        "--insecure",
+        "--token-file",
+        "--ca-file",
+        "--timeout",
+        "--concurrency",
+        "--metric-generation",
+    ):
         assert flag in out, flag
-    for variable in ("DATAPATH", "PROM_QUERY_INTERVAL", "PROM_QUERY_STEP", "PROM_URL", "PROM_SERVER",
-                     "PROM_THIRDPARTY_METRICS", "COLLECT_ID", "PROM_SSL_DISABLE", "PROM_TOKEN_FILE", "PROM_TOKEN",
-                     "PROM_CA_FILE", "PROM_QUERY_TIMEOUT", "PROM_QUERY_CONCURRENCY", "KEPLER_METRIC_GENERATION"):
+    for variable in (
+        "DATAPATH",
+        "PROM_QUERY_INTERVAL",
+        "PROM_QUERY_STEP",
+        "PROM_URL",
+        "PROM_SERVER",
+        "PROM_THIRDPARTY_METRICS",
+        "COLLECT_ID",
+        "PROM_SSL_DISABLE",
+        "PROM_TOKEN_FILE",
+        "PROM_TOKEN",
+        "PROM_CA_FILE",
+        "PROM_QUERY_TIMEOUT",
+        "PROM_QUERY_CONCURRENCY",
+        "KEPLER_METRIC_GENERATION",
+    ):
         assert variable in out, variable
 
 
-@pytest.mark.parametrize("argv, names", [
-    ([], "--input"),
-    (["--benchmark", "b", "--start-time", "2024-01-01T00:00:00Z"], "--start-time"),
-    (["--benchmark", "b", "--start-time", "2024-01-01 00:00:00", "--end-time", "2024-01-01T00:10:00Z"], "--start-time"),
-    (["--benchmark", "b", "--start-time", "2024-01-01T00:10:00Z", "--end-time", "2024-01-01T00:00:00Z"], "--end-time"),
-    (["--benchmark", "b", "--interval", "0"], "--interval"),
-    (["--benchmark", "b", "--interval", "1.5"], "--interval"),
-    (["--benchmark", "b", "--step", "-3"], "--step"),
-    (["--benchmark", "b", "--step", "3x"], "--step"),
-    (["--benchmark", "b", "--timeout", "nan"], "--timeout"),
-    (["--benchmark", "b", "--concurrency", "0"], "--concurrency"),
-    (["--benchmark", "b", "--to-csv=maybe"], "--to-csv"),
-    (["--benchmark", "b", "--metric-generation", "0.8"], "--metric-generation"),
-    (["--benchmark", "kepler_query", "-o", "kepler_query"], "must differ"),
-    (["--benchmark", "b", "--bogus"], "--bogus"),
-])
+@pytest.mark.parametrize(
+    "argv, names",
+    [
+        ([], "--input"),
+        (["--benchmark", "b", "--start-time", "2024-01-01T00:00:00Z"], "--start-time"),
+        (
+            ["--benchmark", "b", "--start-time", "2024-01-01 00:00:00", "--end-time", "2024-01-01T00:10:00Z"],
+            "--start-time",
+        ),
+        (
+            ["--benchmark", "b", "--start-time", "2024-01-01T00:10:00Z", "--end-time", "2024-01-01T00:00:00Z"],
+            "--end-time",
+        ),
+        (["--benchmark", "b", "--interval", "0"], "--interval"),
+        (["--benchmark", "b", "--interval", "1.5"], "--interval"),
+        (["--benchmark", "b", "--step", "-3"], "--step"),
+        (["--benchmark", "b", "--step", "3x"], "--step"),
+        (["--benchmark", "b", "--timeout", "nan"], "--timeout"),
+        (["--benchmark", "b", "--concurrency", "0"], "--concurrency"),
+        (["--benchmark", "b", "--to-csv=maybe"], "--to-csv"),
+        (["--benchmark", "b", "--metric-generation", "0.8"], "--metric-generation"),
+        (["--benchmark", "kepler_query", "-o", "kepler_query"], "must differ"),
+        (["--benchmark", "b", "--bogus"], "--bogus"),
+    ],
+)
 def test_usage_errors_exit_2_before_writing(tmp_path, argv, names):
     workspace = tmp_path / "ws"
     code, _, err = cli(argv + ["--data-path", str(workspace), "--server", "http://127.0.0.1:9"])
@@ -98,8 +145,14 @@ def test_usage_errors_exit_2_before_writing(tmp_path, argv, names):
 def test_env_fallbacks_are_used(tmp_path):
     """PROM_URL wins over PROM_SERVER; PROM_QUERY_STEP, COLLECT_ID and DATAPATH come from the environment."""
     with FaultServer(names_then(lambda p, q, h: matrix(SERIES))) as server:
-        environ = {"PROM_URL": server.url, "PROM_SERVER": "http://127.0.0.1:9", "PROM_QUERY_STEP": "1m",
-                   "COLLECT_ID": "node-7", "DATAPATH": str(tmp_path), "PROM_QUERY_CONCURRENCY": "1"}
+        environ = {
+            "PROM_URL": server.url,
+            "PROM_SERVER": "http://127.0.0.1:9",
+            "PROM_QUERY_STEP": "1m",
+            "COLLECT_ID": "node-7",
+            "DATAPATH": str(tmp_path),
+            "PROM_QUERY_CONCURRENCY": "1",
+        }
         code, out, err = invoke(["--benchmark", "b"] + WINDOW, environ)
         assert code == 0, err
         ranges = server.paths("/query_range")
@@ -139,7 +192,7 @@ def base(server_url, tmp_path):
 def test_unreachable_server(tmp_path):
     sleeps = []
     code, _, err = invoke(base("http://user:pw123@127.0.0.1:9", tmp_path), deps=QueryDeps(sleep=sleeps.append))
-    line = assert_failed_cleanly(tmp_path, code, err, "http://user:***@127.0.0.1:9", "after 4 attempts")
+    assert_failed_cleanly(tmp_path, code, err, "http://user:***@127.0.0.1:9", "after 4 attempts")
     assert "pw123" not in err and sleeps == [1.0, 2.0, 4.0]
 
 
@@ -153,9 +206,15 @@ def test_http_400_names_metric_window_and_prometheus_error(tmp_path):
     body = b'{"status":"error","errorType":"bad_data","error":"exceeded maximum resolution of 11,000 points"}'
     with FaultServer(names_then(lambda p, q, h: (400, {}, body))) as server:
         code, _, err = invoke(base(server.url, tmp_path) + ["--concurrency", "1"])
-        line = assert_failed_cleanly(tmp_path, code, err, "kepler_container_bpf_cpu_time_ms_total",
-                                     "2024-01-01T00:00:00Z to 2024-01-01T00:10:00Z", "bad_data",
-                                     "exceeded maximum resolution")
+        assert_failed_cleanly(
+            tmp_path,
+            code,
+            err,
+            "kepler_container_bpf_cpu_time_ms_total",
+            "2024-01-01T00:00:00Z to 2024-01-01T00:10:00Z",
+            "bad_data",
+            "exceeded maximum resolution",
+        )
         first = [p for p in server.paths("/query_range") if p["query"] == ["kepler_container_bpf_cpu_time_ms_total"]]
         assert len(first) == 1  # not retried
 
@@ -169,11 +228,14 @@ def test_always_503_gives_up_after_three_retries(tmp_path):
         assert len(first) == 4
 
 
-@pytest.mark.parametrize("answer, fragment", [
-    ((200, {}, b"<html>oops</html>"), "is not JSON"),
-    (success({"resultType": "matrix"}), "lacks data.result"),
-    (success({"resultType": "matrix", "result": [{"metric": {}}]}), "malformed"),
-])
+@pytest.mark.parametrize(
+    "answer, fragment",
+    [
+        ((200, {}, b"<html>oops</html>"), "is not JSON"),
+        (success({"resultType": "matrix"}), "lacks data.result"),
+        (success({"resultType": "matrix", "result": [{"metric": {}}]}), "malformed"),
+    ],
+)
 def test_malformed_answers(tmp_path, answer, fragment):
     with FaultServer(names_then(lambda p, q, h: answer)) as server:
         code, _, err = invoke(base(server.url, tmp_path))
@@ -189,8 +251,9 @@ def test_empty_result_for_every_metric(tmp_path):
 def test_no_metric_with_the_prefix(tmp_path):
     with FaultServer(names_then(lambda p, q, h: matrix([]), names=["up", "node_load1"])) as server:
         code, _, err = invoke(base(server.url, tmp_path))
-        assert_failed_cleanly(tmp_path, code, err, "no metric starting with 'kepler_'", server.url,
-                              "2024-01-01T00:00:00Z")
+        assert_failed_cleanly(
+            tmp_path, code, err, "no metric starting with 'kepler_'", server.url, "2024-01-01T00:00:00Z"
+        )
 
 
 def test_discovery_passes_window_and_selector(tmp_path):
@@ -206,8 +269,9 @@ def test_discovery_passes_window_and_selector(tmp_path):
 def test_data_path_not_writable(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    code, _, err = invoke(["--benchmark", "b", "--data-path", str(blocker / "ws"), "--server", "http://127.0.0.1:9"]
-                          + WINDOW)
+    code, _, err = invoke(
+        ["--benchmark", "b", "--data-path", str(blocker / "ws"), "--server", "http://127.0.0.1:9"] + WINDOW
+    )
     assert code == 1 and str(blocker / "ws") in one_error_line(err)
 
 
@@ -220,8 +284,9 @@ def test_output_not_writable_leaves_no_output(tmp_path):
 
 
 def test_output_in_proc_fails(tmp_path):
-    code, _, err = invoke(["--benchmark", "b", "--data-path", "/proc/kepler-model-test", "--server",
-                           "http://127.0.0.1:9"] + WINDOW)
+    code, _, err = invoke(
+        ["--benchmark", "b", "--data-path", "/proc/kepler-model-test", "--server", "http://127.0.0.1:9"] + WINDOW
+    )
     assert code == 1 and "/proc/kepler-model-test" in one_error_line(err)
 
 
@@ -247,10 +312,18 @@ def test_token_is_sent_never_printed(tmp_path):
 
 def test_unreachable_through_a_real_process_has_no_traceback(tmp_path):
     """`python cmd/main.py query` as a subprocess: real 1 + 2 + 4 s waits, one line, exit 1."""
-    done = subprocess.run([sys.executable, str(REPO / "cmd" / "main.py"), "query"] + base("http://127.0.0.1:9", tmp_path)
-                          + ["--timeout", "1"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "cmd" / "main.py"), "query"]
+        + base("http://127.0.0.1:9", tmp_path)
+        + ["--timeout", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines()[-1].startswith("kepler-model query: error: Prometheus at http://127.0.0.1:9")
+    assert (
+        done.stderr.strip().splitlines()[-1].startswith("kepler-model query: error: Prometheus at http://127.0.0.1:9")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -258,9 +331,29 @@ def self_signed(tmp_path_factory):
     """A throw-away certificate for 127.0.0.1 made with the openssl command."""
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return str(cert), str(key)
 
 
@@ -307,10 +400,16 @@ def test_server_gone_between_discovery_and_range_queries(tmp_path):
         assert "refused" in line
 
 
-@pytest.mark.parametrize("names, warning", [
-    (["kepler_node_cpu_joules_total", "kepler_node_package_joules_total"], "Kepler >= 0.10 metrics, which train cannot"),
-    (["kepler_node_info"], "generation is undecided"),
-])
+@pytest.mark.parametrize(
+    "names, warning",
+    [
+        (
+            ["kepler_node_cpu_joules_total", "kepler_node_package_joules_total"],
+            "Kepler >= 0.10 metrics, which train cannot",
+        ),
+        (["kepler_node_info"], "generation is undecided"),
+    ],
+)
 def test_generation_warnings(tmp_path, names, warning):
     with FaultServer(names_then(lambda p, q, h: matrix(SERIES), names=names)) as server:
         code, _, err = invoke(base(server.url, tmp_path))

@@ -92,11 +92,13 @@ def test_result_does_not_depend_on_concurrency_or_arrival_order(concurrency):
             active[0] -= 1
         return parts_from_result(answers[(metric, chunk.index)])
 
-    out = [(m, [(s.labels, b", ".join(s.fragments)) for s in merged])
-           for m, merged in collect(None, metrics, chunks, Fraction(2), None, concurrency, fetch=fetch)]
+    out = [
+        (m, [(s.labels, b", ".join(s.fragments)) for s in merged])
+        for m, merged in collect(None, metrics, chunks, Fraction(2), None, concurrency, fetch=fetch)
+    ]
     assert [m for m, _ in out] == metrics
     assert max(in_flight) <= concurrency
-    for metric, merged in out:
+    for _metric, merged in out:
         assert [labels["sid"] for labels, _ in merged] == ["0", "1", "2"]
         values = json.loads(b"[" + merged[1][1] + b"]")
         assert [t for t, _ in values] == list(range(0, 52, 2))  # every point once, in order
@@ -131,7 +133,7 @@ def test_requests_run_only_a_bounded_distance_ahead_of_the_writer():
         return []
 
     consumed = 0
-    for metric, _ in collect(None, metrics, chunks, Fraction(1), None, 2, fetch=fetch):
+    for _metric, _ in collect(None, metrics, chunks, Fraction(1), None, 2, fetch=fetch):
         consumed += len(chunks)
         time.sleep(0.005)  # a slow writer: fast workers would otherwise run to the end
         with lock:

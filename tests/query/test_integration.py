@@ -45,17 +45,33 @@ def sample_map(document):
 def test_seed_command_verbatim(tmp_path, prometheus, synth_small):
     """seed.md's start/end form, run as the user would (default 3 s step)."""
     start, end = synth_small.window
-    env = dict(os.environ, DATAPATH=str(tmp_path), BENCHMARK="stressng", PROM_URL=prometheus.url, COLLECT_ID="m-1",
-               START_TIME=format_window_time(start), END_TIME=format_window_time(end))
-    command = ("python cmd/main.py query --benchmark $BENCHMARK --server $PROM_URL --output kepler_query "
-               "--start-time $START_TIME --end-time $END_TIME --id $COLLECT_ID")
+    env = dict(
+        os.environ,
+        DATAPATH=str(tmp_path),
+        BENCHMARK="stressng",
+        PROM_URL=prometheus.url,
+        COLLECT_ID="m-1",
+        START_TIME=format_window_time(start),
+        END_TIME=format_window_time(end),
+    )
+    command = (
+        "python cmd/main.py query --benchmark $BENCHMARK --server $PROM_URL --output kepler_query "
+        "--start-time $START_TIME --end-time $END_TIME --id $COLLECT_ID"
+    )
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     done = subprocess.run(command, shell=True, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert read(tmp_path / "stressng.json") == {"startTimeUTC": format_window_time(start),
-                                                "endTimeUTC": format_window_time(end)}
-    assert set(read(tmp_path / "machine_spec" / "m-1.json")["attrs"]) == {"processor", "cores", "chips", "memory",
-                                                                          "frequency"}
+    assert read(tmp_path / "stressng.json") == {
+        "startTimeUTC": format_window_time(start),
+        "endTimeUTC": format_window_time(end),
+    }
+    assert set(read(tmp_path / "machine_spec" / "m-1.json")["attrs"]) == {
+        "processor",
+        "cores",
+        "chips",
+        "memory",
+        "frequency",
+    }
     got = read(tmp_path / "kepler_query.json")
     expected = synth_small.query_response()
     assert list(got) == sorted(expected)
@@ -72,22 +88,70 @@ def test_seed_command_verbatim(tmp_path, prometheus, synth_small):
 
 
 def test_same_step_as_the_data_returns_the_backfilled_json_byte_for_byte(tmp_path, prometheus, synth_small):
-    code, _, err = cli(["--benchmark", "stressng", "--server", prometheus.url, "--output", "q", "--step", "15s",
-                        "--id", "m", "--data-path", str(tmp_path), "--concurrency", "3"] + window_args(synth_small))
+    code, _, err = cli(
+        [
+            "--benchmark",
+            "stressng",
+            "--server",
+            prometheus.url,
+            "--output",
+            "q",
+            "--step",
+            "15s",
+            "--id",
+            "m",
+            "--data-path",
+            str(tmp_path),
+            "--concurrency",
+            "3",
+        ]
+        + window_args(synth_small)
+    )
     assert code == 0, err
     reference = tmp_path / "reference.json"
     synth_small.write_query_response(reference)
     assert (tmp_path / "q.json").read_bytes() == reference.read_bytes()
     # --input reuses the saved window and gives the same bytes, at another concurrency
-    code, _, err = cli(["--input", "stressng", "--server", prometheus.url, "--output", "q2", "--step", "15",
-                        "--id", "m", "--data-path", str(tmp_path), "--concurrency", "1"])
+    code, _, err = cli(
+        [
+            "--input",
+            "stressng",
+            "--server",
+            prometheus.url,
+            "--output",
+            "q2",
+            "--step",
+            "15",
+            "--id",
+            "m",
+            "--data-path",
+            str(tmp_path),
+            "--concurrency",
+            "1",
+        ]
+    )
     assert code == 0, err
     assert (tmp_path / "q2.json").read_bytes() == reference.read_bytes()
 
 
 def test_validation_counts_match_the_data(tmp_path, prometheus, synth_small):
-    code, out, err = cli(["--benchmark", "stressng", "--server", prometheus.url, "--output", "q", "--step", "15",
-                          "--id", "m", "--data-path", str(tmp_path)] + window_args(synth_small))
+    code, out, err = cli(
+        [
+            "--benchmark",
+            "stressng",
+            "--server",
+            prometheus.url,
+            "--output",
+            "q",
+            "--step",
+            "15",
+            "--id",
+            "m",
+            "--data-path",
+            str(tmp_path),
+        ]
+        + window_args(synth_small)
+    )
     assert code == 0, err
     with open(tmp_path / "q_validate_result.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -121,9 +185,28 @@ def test_chunked_window_returns_every_sample_once(tmp_path, prometheus_factory, 
     if step == "0.5":  # 6000 s at 0.5 s: 12,001 points, the second chunk starts at a fractional offset
         end = start + timedelta(seconds=6000)
         points = 12_001
-    code, out, err = cli(["--benchmark", "long", "--server", server.url, "--output", "q", "--step", step,
-                          "--id", "m", "--data-path", str(tmp_path), "--concurrency", "4",
-                          "--start-time", format_window_time(start), "--end-time", format_window_time(end)])
+    code, out, err = cli(
+        [
+            "--benchmark",
+            "long",
+            "--server",
+            server.url,
+            "--output",
+            "q",
+            "--step",
+            step,
+            "--id",
+            "m",
+            "--data-path",
+            str(tmp_path),
+            "--concurrency",
+            "4",
+            "--start-time",
+            format_window_time(start),
+            "--end-time",
+            format_window_time(end),
+        ]
+    )
     assert code == 0, err
     assert "2 request(s) each" in out
     got = sample_map(read(tmp_path / "q.json"))
@@ -145,17 +228,29 @@ def recent_data():
     """Data ending about now (so --interval's 'now' is inside it), with a third-party gauge."""
     now = datetime.now(timezone.utc).replace(microsecond=0)
     start = now - timedelta(seconds=1200) - timedelta(seconds=now.second % 15)
-    return generate(SynthConfig(containers=2, duration_s=1200, step_s=15, start=start, thirdparty=True,
-                                background=("coredns",), seed=5))
+    return generate(
+        SynthConfig(
+            containers=2, duration_s=1200, step_s=15, start=start, thirdparty=True, background=("coredns",), seed=5
+        )
+    )
 
 
 def test_interval_form_of_the_seed_command_and_thirdparty(tmp_path, prometheus_factory, recent_data):
     server = prometheus_factory(recent_data)
-    env = dict(os.environ, DATAPATH=str(tmp_path), BENCHMARK="stressng", PROM_URL=server.url, COLLECT_ID="m-1",
-               INTERVAL="300", PROM_THIRDPARTY_METRICS="node_cpu_temp_celsius,absent_metric")
+    env = dict(
+        os.environ,
+        DATAPATH=str(tmp_path),
+        BENCHMARK="stressng",
+        PROM_URL=server.url,
+        COLLECT_ID="m-1",
+        INTERVAL="300",
+        PROM_THIRDPARTY_METRICS="node_cpu_temp_celsius,absent_metric",
+    )
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
-    command = ("python cmd/main.py query --benchmark $BENCHMARK --server $PROM_URL --output kepler_query "
-               "--interval $INTERVAL --id $COLLECT_ID")
+    command = (
+        "python cmd/main.py query --benchmark $BENCHMARK --server $PROM_URL --output kepler_query "
+        "--interval $INTERVAL --id $COLLECT_ID"
+    )
     before = datetime.now(timezone.utc).replace(microsecond=0)
     done = subprocess.run(command, shell=True, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     after = datetime.now(timezone.utc)
@@ -183,14 +278,32 @@ def test_interval_form_of_the_seed_command_and_thirdparty(tmp_path, prometheus_f
 
 
 def test_to_csv_and_selector(tmp_path, prometheus, synth_small):
-    code, _, err = cli(["--benchmark", "stressng", "--server", prometheus.url, "--output", "q", "--step", "15",
-                        "--to-csv", "--selector", 'job="kepler-exporter"', "--id", "m",
-                        "--data-path", str(tmp_path)] + window_args(synth_small))
+    code, _, err = cli(
+        [
+            "--benchmark",
+            "stressng",
+            "--server",
+            prometheus.url,
+            "--output",
+            "q",
+            "--step",
+            "15",
+            "--to-csv",
+            "--selector",
+            'job="kepler-exporter"',
+            "--id",
+            "m",
+            "--data-path",
+            str(tmp_path),
+        ]
+        + window_args(synth_small)
+    )
     assert code == 0, err
     truth = synth_small.query_response()
     files = sorted(p.name for p in (tmp_path / "q_csv").iterdir())
     assert files == sorted(f"{m}.csv" for m in truth)
     import pandas as pd
+
     frame = pd.read_csv(tmp_path / "q_csv" / "kepler_node_package_joules_total.csv", index_col=0)
     series = truth["kepler_node_package_joules_total"]
     assert len(frame) == sum(len(s["values"]) for s in series)
@@ -198,7 +311,23 @@ def test_to_csv_and_selector(tmp_path, prometheus, synth_small):
     assert frame.columns[0] == "__name__" and "source" in frame.columns
     assert frame["kepler_node_package_joules_total"].iloc[0] == float(series[0]["values"][0][1])
     # a selector matching nothing: nothing selected, exit 1
-    code, _, err = cli(["--benchmark", "stressng", "--server", prometheus.url, "--output", "q3", "--step", "15",
-                        "--selector", 'job="nope"', "--id", "m", "--data-path", str(tmp_path)]
-                       + window_args(synth_small))
+    code, _, err = cli(
+        [
+            "--benchmark",
+            "stressng",
+            "--server",
+            prometheus.url,
+            "--output",
+            "q3",
+            "--step",
+            "15",
+            "--selector",
+            'job="nope"',
+            "--id",
+            "m",
+            "--data-path",
+            str(tmp_path),
+        ]
+        + window_args(synth_small)
+    )
     assert code == 1 and "no metric starting with 'kepler_'" in err and not (tmp_path / "q3.json").exists()

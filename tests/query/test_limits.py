@@ -25,8 +25,12 @@ from .faultserver import FaultServer, Trickle, matrix, names_then
 
 REPO = Path(__file__).resolve().parents[2]
 WINDOW = ["--start-time", "2024-01-01T00:00:00Z", "--end-time", "2024-01-01T00:10:00Z"]
-SERIES = [{"metric": {"__name__": "kepler_node_package_joules_total", "source": "rapl-sysfs", "package": "0"},
-           "values": [[1704067200, "1"], [1704067203, "2"]]}]
+SERIES = [
+    {
+        "metric": {"__name__": "kepler_node_package_joules_total", "source": "rapl-sysfs", "package": "0"},
+        "values": [[1704067200, "1"], [1704067203, "2"]],
+    }
+]
 SECRET = "eyJhbGciOiJSUzI1NiJ9.s3cr3t-t0ken"
 
 
@@ -44,8 +48,12 @@ def invoke(argv, environ=None, sleeps=None):
     parser = build_parser()
     add_legacy_flags(parser)
     try:
-        code = run(parser.parse_args(argv), Environment(environ or {}), console,
-                   QueryDeps(sleep=(sleeps if sleeps is not None else []).append))
+        code = run(
+            parser.parse_args(argv),
+            Environment(environ or {}),
+            console,
+            QueryDeps(sleep=(sleeps if sleeps is not None else []).append),
+        )
     except StepError as failure:
         console.error(str(failure))
         code = failure.exit_code
@@ -72,13 +80,17 @@ def no_secret_anywhere(workspace, *texts):
 
 # --- 4. the bearer token never reaches any output -----------------------------------------------
 
+
 @pytest.mark.parametrize("debug", ["false", "true"])
-@pytest.mark.parametrize("where, token, code, names", [
-    ("file", f"first-line\n{SECRET}", 1, "token file"),
-    ("file", f"{SECRET}\x1b]0;title\x07", 1, "token file"),
-    ("env", f"{SECRET}\nsecond-line", 2, "PROM_TOKEN"),
-    ("env", f"{SECRET}\u00e9\u20ac", 2, "PROM_TOKEN"),
-])
+@pytest.mark.parametrize(
+    "where, token, code, names",
+    [
+        ("file", f"first-line\n{SECRET}", 1, "token file"),
+        ("file", f"{SECRET}\x1b]0;title\x07", 1, "token file"),
+        ("env", f"{SECRET}\nsecond-line", 2, "PROM_TOKEN"),
+        ("env", f"{SECRET}\u00e9\u20ac", 2, "PROM_TOKEN"),
+    ],
+)
 def test_a_bad_token_is_refused_before_any_request_and_never_printed(tmp_path, debug, where, token, code, names):
     """All output of the failing run, the debug traceback included, is grepped for the token."""
     with FaultServer(names_then(lambda p, q, h: matrix(SERIES))) as server:
@@ -101,22 +113,35 @@ def test_a_bad_token_is_refused_before_any_request_and_never_printed(tmp_path, d
 
 
 @pytest.mark.parametrize("debug", ["false", "true"])
-@pytest.mark.parametrize("answer", [
-    lambda p, q, h: (401, {}, b"unauthorized"),
-    # a proxy that quotes the request's headers in its error body
-    lambda p, q, h: (400, {}, json.dumps({"status": "error", "errorType": "bad_data",
-                                          "error": f"bad header {h.get('authorization')}"}).encode()),
-    lambda p, q, h: (200, {}, f"<html>{h.get('authorization')}</html>".encode()),
-    lambda p, q, h: (200, {}, json.dumps({"status": "success", "data": ["kepler_x"],
-                                          "warnings": [h.get("authorization")]}).encode()),
-], ids=["401", "echo-400", "echo-not-json", "echo-warning"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda p, q, h: (401, {}, b"unauthorized"),
+        # a proxy that quotes the request's headers in its error body
+        lambda p, q, h: (
+            400,
+            {},
+            json.dumps(
+                {"status": "error", "errorType": "bad_data", "error": f"bad header {h.get('authorization')}"}
+            ).encode(),
+        ),
+        lambda p, q, h: (200, {}, f"<html>{h.get('authorization')}</html>".encode()),
+        lambda p, q, h: (
+            200,
+            {},
+            json.dumps({"status": "success", "data": ["kepler_x"], "warnings": [h.get("authorization")]}).encode(),
+        ),
+    ],
+    ids=["401", "echo-400", "echo-not-json", "echo-warning"],
+)
 def test_a_valid_token_never_reaches_the_output_of_a_failing_run(tmp_path, debug, answer):
     token_file = tmp_path / "token"
     token_file.write_text(SECRET + "\n")
     with FaultServer(answer) as server:
         workspace = tmp_path / "ws"
-        code, out, err = cli(base(server.url, workspace) + ["--token-file", str(token_file)],
-                             {"KEPLER_MODEL_DEBUG": debug})
+        code, out, err = cli(
+            base(server.url, workspace) + ["--token-file", str(token_file)], {"KEPLER_MODEL_DEBUG": debug}
+        )
         assert code == 1 and error_line(err)
         assert {h["authorization"] for _, _, h in server.requests} == {f"Bearer {SECRET}"}
     no_secret_anywhere(workspace, out, err)
@@ -126,9 +151,16 @@ def test_a_bad_token_in_a_real_process_with_tracebacks_on(tmp_path):
     """`python -m steps query` as a subprocess, debug on: one error line plus a traceback, no token."""
     token_file = tmp_path / "token"
     token_file.write_text(f"abc\n{SECRET}\n")
-    done = subprocess.run([sys.executable, "-m", "steps", "query"] + base("http://127.0.0.1:9", tmp_path / "ws")
-                          + ["--token-file", str(token_file)], capture_output=True, text=True, timeout=60, cwd=REPO,
-                          env={"KEPLER_MODEL_DEBUG": "true", "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-m", "steps", "query"]
+        + base("http://127.0.0.1:9", tmp_path / "ws")
+        + ["--token-file", str(token_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env={"KEPLER_MODEL_DEBUG": "true", "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 1 and "Traceback" in done.stderr and "line break" in done.stderr
     no_secret_anywhere(tmp_path / "ws", done.stdout, done.stderr)
 
@@ -142,6 +174,7 @@ def test_a_ca_file_that_is_not_pem_is_refused_naming_it(tmp_path):
 
 
 # --- 5. --timeout bounds each request from send to last byte ------------------------------------
+
 
 def test_a_trickling_server_cannot_hold_the_step_past_its_timeouts(tmp_path):
     """One byte every 0.5 s never trips a socket timeout; with --timeout 2 each of the 4 attempts ends
@@ -167,12 +200,26 @@ def test_timeout_must_be_finite(tmp_path):
 
 # --- 5. a step too small for the window is refused up front --------------------------------------
 
+
 def test_an_absurd_step_is_refused_before_anything_is_written_or_requested(tmp_path):
     with FaultServer(names_then(lambda p, q, h: matrix(SERIES))) as server:
         workspace = tmp_path / "ws"
         started = time.monotonic()
-        code, _, err = cli(["--benchmark", "b", "--server", server.url, "--data-path", str(workspace),
-                            "--interval", "3600", "--step", "0.0000001"], {})
+        code, _, err = cli(
+            [
+                "--benchmark",
+                "b",
+                "--server",
+                server.url,
+                "--data-path",
+                str(workspace),
+                "--interval",
+                "3600",
+                "--step",
+                "0.0000001",
+            ],
+            {},
+        )
         line = error_line(err)
         assert code == 2 and time.monotonic() - started < 2
         assert "36,000,000,001 points per series" in line
@@ -194,10 +241,12 @@ def test_max_points_raises_the_bound_from_the_flag_or_the_environment(tmp_path):
 
 
 def test_the_window_of_an_input_file_is_checked_too(tmp_path):
-    (tmp_path / "old.json").write_text(json.dumps({"startTimeUTC": "2024-01-01T00:00:00Z",
-                                                   "endTimeUTC": "2024-01-02T00:00:00Z"}))
-    code, _, err = invoke(["--input", "old", "--data-path", str(tmp_path), "--server", "http://127.0.0.1:9",
-                           "--step", "1ms"])
+    (tmp_path / "old.json").write_text(
+        json.dumps({"startTimeUTC": "2024-01-01T00:00:00Z", "endTimeUTC": "2024-01-02T00:00:00Z"})
+    )
+    code, _, err = invoke(
+        ["--input", "old", "--data-path", str(tmp_path), "--server", "http://127.0.0.1:9", "--step", "1ms"]
+    )
     assert code == 2 and "86,400,001 points" in error_line(err) and "0.08641 s" in error_line(err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.json"]
 
@@ -216,18 +265,29 @@ def test_help_shows_max_points_and_its_variable(capsys):
 
 # --- 6. Prometheus warnings are printed on one line, without control characters ------------------
 
+
 def test_prometheus_warnings_cannot_break_or_colour_the_log(tmp_path):
     def route(path, params, headers):
         names = ["kepler_node_package_joules_total"]
         if path.endswith("/label/__name__/values"):
-            return 200, {}, json.dumps({"status": "success", "data": names,
-                                        "warnings": ["partial\nkepler-model query: error: fake\x1b[2J"]}).encode()
+            return (
+                200,
+                {},
+                json.dumps(
+                    {
+                        "status": "success",
+                        "data": names,
+                        "warnings": ["partial\nkepler-model query: error: fake\x1b[2J"],
+                    }
+                ).encode(),
+            )
         return matrix(SERIES)
 
     with FaultServer(route) as server:
         code, _, err = invoke(base(server.url, tmp_path))
     assert code == 0, err
     (warning,) = [line for line in err.splitlines() if "Prometheus warning" in line]
-    assert warning.endswith("Prometheus warning for the list of metric names: "
-                            "partial kepler-model query: error: fake [2J")
+    assert warning.endswith(
+        "Prometheus warning for the list of metric names: partial kepler-model query: error: fake [2J"
+    )
     assert "\x1b" not in err and ": error: " not in err.replace(warning, "")

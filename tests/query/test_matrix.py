@@ -31,13 +31,24 @@ def test_fast_path_equals_json_path_on_the_real_sample(idle_json):
 
 
 def test_special_values_and_fractional_timestamps():
-    result = [{"metric": {"__name__": "m", "a": "x,\"values\":[ ]]}"},
-               "values": [[1702462599.5, "NaN"], [1702462600, "+Inf"], [1702462600.5, "-3"], [1702462601.25, "0"],
-                          [1702462602, "1e+21"]]}]
+    result = [
+        {
+            "metric": {"__name__": "m", "a": 'x,"values":[ ]]}'},
+            "values": [
+                [1702462599.5, "NaN"],
+                [1702462600, "+Inf"],
+                [1702462600.5, "-3"],
+                [1702462601.25, "0"],
+                [1702462602, "1e+21"],
+            ],
+        }
+    ]
     (part,) = parse_matrix_fast(prometheus_body(result))
     assert part.labels == result[0]["metric"]
-    assert part.fragment == b'[1702462599.5, "NaN"], [1702462600, "+Inf"], [1702462600.5, "-3"], ' \
-                           b'[1702462601.25, "0"], [1702462602, "1e+21"]'
+    assert (
+        part.fragment == b'[1702462599.5, "NaN"], [1702462600, "+Inf"], [1702462600.5, "-3"], '
+        b'[1702462601.25, "0"], [1702462602, "1e+21"]'
+    )
     assert part.first == 1702462599.5 and part.last == 1702462602
     assert part.stats == SeriesStats(count=5, positive=2, maximum=float("inf"))
     assert as_tuples([part]) == as_tuples(parts_from_result(result))
@@ -47,12 +58,15 @@ def test_empty_result():
     assert parse_matrix_fast(prometheus_body([])) == []
 
 
-@pytest.mark.parametrize("body", [
-    prometheus_body([{"metric": {}, "values": [[1, "1"]]}], warnings=["w"]),
-    b'{"status":"error","errorType":"bad_data","error":"x"}',
-    b"not json",
-    b'{"status":"success","data":{"resultType":"vector","result":[]}}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        prometheus_body([{"metric": {}, "values": [[1, "1"]]}], warnings=["w"]),
+        b'{"status":"error","errorType":"bad_data","error":"x"}',
+        b"not json",
+        b'{"status":"success","data":{"resultType":"vector","result":[]}}',
+    ],
+)
 def test_irregular_bodies_use_the_json_path(body):
     with pytest.raises(Irregular):
         parse_matrix_fast(body)
@@ -64,7 +78,9 @@ def test_stats_ignore_nan_for_the_maximum():
 
 
 def test_native_histogram_series_fall_back_to_the_json_path():
-    result = [{"metric": {"__name__": "h"}, "histograms": [[1, {"count": "1"}]]},
-              {"metric": {"__name__": "m"}, "values": [[1, "2"]]}]
+    result = [
+        {"metric": {"__name__": "h"}, "histograms": [[1, {"count": "1"}]]},
+        {"metric": {"__name__": "m"}, "values": [[1, "2"]]},
+    ]
     with pytest.raises(Irregular):
         parse_matrix_fast(prometheus_body(result))

@@ -32,7 +32,9 @@ def test_csv_matches_pandas_byte_for_byte(tmp_path, idle_json):
     response = json.loads(idle_json.read_text())
     metric = "kepler_node_package_joules_total"
     series = [_series(item["metric"], item["values"]) for item in response[metric]]
-    series.append(_series({"__name__": metric, "mode": "idle", "odd": "a,b"}, [[1702462599, "NaN"], [1702462614, "1e-7"]]))
+    series.append(
+        _series({"__name__": metric, "mode": "idle", "odd": "a,b"}, [[1702462599, "NaN"], [1702462614, "1e-7"]])
+    )
     write_metric_csv(tmp_path / "m.csv", metric, series)
     assert (tmp_path / "m.csv").read_text() == _pandas_text(metric, series)
 

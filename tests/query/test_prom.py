@@ -12,8 +12,9 @@ from .faultserver import FaultServer, Trickle, success
 
 
 def client_for(url, sleeps, **kwargs):
-    return PromClient.create(ServerAddress.parse(url), timeout=kwargs.pop("timeout", 5), concurrency=2,
-                             sleep=sleeps.append, **kwargs)
+    return PromClient.create(
+        ServerAddress.parse(url), timeout=kwargs.pop("timeout", 5), concurrency=2, sleep=sleeps.append, **kwargs
+    )
 
 
 def test_identity_encoding_token_and_basic_auth_are_sent():
@@ -66,9 +67,15 @@ def test_dropped_connection_is_retried_then_succeeds():
         assert sleeps == [1.0]
 
 
-@pytest.mark.parametrize("status, message", [(400, "HTTP 400 for m from a to b: bad_data: exceeded"),
-                                             (401, "HTTP 401 .*token"), (403, "HTTP 403 .*token"),
-                                             (404, "HTTP 404")])
+@pytest.mark.parametrize(
+    "status, message",
+    [
+        (400, "HTTP 400 for m from a to b: bad_data: exceeded"),
+        (401, "HTTP 401 .*token"),
+        (403, "HTTP 403 .*token"),
+        (404, "HTTP 404"),
+    ],
+)
 def test_other_statuses_fail_at_once(status, message):
     body = b'{"status":"error","errorType":"bad_data","error":"exceeded maximum resolution"}'
     with FaultServer(lambda p, q, h: (status, {}, body)) as server:
@@ -78,8 +85,10 @@ def test_other_statuses_fail_at_once(status, message):
         assert len(server.requests) == 1 and sleeps == []
 
 
-@pytest.mark.parametrize("body, message", [(b"<html>", "is not JSON"), (b'{"status":"error"}', "not a success"),
-                                           (b'{"status":"success"}', "has no data")])
+@pytest.mark.parametrize(
+    "body, message",
+    [(b"<html>", "is not JSON"), (b'{"status":"error"}', "not a success"), (b'{"status":"success"}', "has no data")],
+)
 def test_bad_bodies(body, message):
     with FaultServer(lambda p, q, h: (200, {}, body)) as server:
         with pytest.raises(RequestFailed, match=message):
@@ -199,11 +208,17 @@ def test_cancel_ends_a_request_in_flight():
 SECRET = "s3cr3t-T0KEN-value"
 
 
-@pytest.mark.parametrize("token, problem", [
-    (f"abc\n{SECRET}", "line break"), (f"{SECRET}\rx", "line break"), (f"{SECRET}\x00", "control character"),
-    (f"{SECRET}\x1b[0m", "control character"), (f"{SECRET}\u20ac", "outside Latin-1"),
-    (f"{SECRET}\udce9", "outside Latin-1"),
-])
+@pytest.mark.parametrize(
+    "token, problem",
+    [
+        (f"abc\n{SECRET}", "line break"),
+        (f"{SECRET}\rx", "line break"),
+        (f"{SECRET}\x00", "control character"),
+        (f"{SECRET}\x1b[0m", "control character"),
+        (f"{SECRET}\u20ac", "outside Latin-1"),
+        (f"{SECRET}\udce9", "outside Latin-1"),
+    ],
+)
 def test_a_token_that_is_no_header_value_is_refused_naming_its_source(tmp_path, token, problem):
     from steps.common.errors import UsageError
 
@@ -230,6 +245,7 @@ def test_token_file_keeps_a_latin1_token_and_strips_its_newline(tmp_path):
 def test_secrets_are_masked_even_when_the_server_echoes_them(token, shape):
     """A proxy that quotes the request's Authorization header in its answer does not leak it, even where
     the message escapes (repr) or folds (one line) the text: the mask comes first."""
+
     def echo(p, q, h):
         header = h["authorization"]
         if shape == "error-json":

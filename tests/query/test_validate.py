@@ -3,8 +3,8 @@
 import json
 
 from steps.common.kepler_metrics import GENERATIONS
-from steps.query.matrix import SeriesStats, parts_from_result
 from steps.query.collect import merge_parts
+from steps.query.matrix import SeriesStats, parts_from_result
 from steps.query.validate import Row, rows_csv, summary_lines, validation_rows
 
 G07 = GENERATIONS["0.7"]
@@ -40,12 +40,15 @@ def test_rows_in_order_with_pod_filter_sources_and_zero_rows():
     # no pod_name contains the benchmark in this metric: all series count
     assert rows[1] == Row("stressng", "", "kepler_container_cgroupfs_cpu_usage_us_total", 4, 4, 7.0)
     energy = [(r.scenario, r.query, r.count, r.positive, r.total) for r in rows[2:-1]]
-    assert energy[:4] == [("rapl-sysfs", "kepler_node_package_joules_total", 10, 9, 120.5),
-                          ("rapl-sysfs", "kepler_node_core_joules_total", 0, 0, 0),
-                          ("rapl-sysfs", "kepler_node_uncore_joules_total", 0, 0, 0),
-                          ("rapl-sysfs", "kepler_node_dram_joules_total", 0, 0, 0)]
-    assert [e[0] for e in energy] == ["rapl-sysfs"] * 4 + ["rapl-msr"] * 4 + ["acpi", "hmc", "redfish"] \
-        + ["trained_power_model"] * 4
+    assert energy[:4] == [
+        ("rapl-sysfs", "kepler_node_package_joules_total", 10, 9, 120.5),
+        ("rapl-sysfs", "kepler_node_core_joules_total", 0, 0, 0),
+        ("rapl-sysfs", "kepler_node_uncore_joules_total", 0, 0, 0),
+        ("rapl-sysfs", "kepler_node_dram_joules_total", 0, 0, 0),
+    ]
+    assert [e[0] for e in energy] == ["rapl-sysfs"] * 4 + ["rapl-msr"] * 4 + ["acpi", "hmc", "redfish"] + [
+        "trained_power_model"
+    ] * 4
     assert energy[8] == ("acpi", "kepler_node_platform_joules_total", 2, 2, 1e20)
     assert energy[11] == ("trained_power_model", "kepler_node_package_joules_total", 3, 3, 9.0)
     # other metrics; kepler_node_gpu_joules_total gets no row
@@ -60,16 +63,21 @@ def test_vm_mode_uses_vm_metrics_without_source_filter():
 
 
 def test_csv_text_matches_pandas_style():
-    rows = [Row("stressng", "", "kepler_container_bpf_cpu_time_ms_total", 36480, 20114, 8823311.0),
-            Row("", "acpi", "kepler_node_platform_joules_total", 0, 0, 0),
-            Row("stressng", "", "x,y", 1, 1, 1.0)]
-    assert rows_csv(rows) == (",pod,scenarioID,query,count,>0,total\n"
-                              "0,stressng,,kepler_container_bpf_cpu_time_ms_total,36480,20114,8823311.0\n"
-                              "1,,acpi,kepler_node_platform_joules_total,0,0,0\n"
-                              '2,stressng,,"x,y",1,1,1.0\n')
+    rows = [
+        Row("stressng", "", "kepler_container_bpf_cpu_time_ms_total", 36480, 20114, 8823311.0),
+        Row("", "acpi", "kepler_node_platform_joules_total", 0, 0, 0),
+        Row("stressng", "", "x,y", 1, 1, 1.0),
+    ]
+    assert rows_csv(rows) == (
+        ",pod,scenarioID,query,count,>0,total\n"
+        "0,stressng,,kepler_container_bpf_cpu_time_ms_total,36480,20114,8823311.0\n"
+        "1,,acpi,kepler_node_platform_joules_total,0,0,0\n"
+        '2,stressng,,"x,y",1,1,1.0\n'
+    )
     import io
 
     import pandas as pd
+
     frame = pd.read_csv(io.StringIO(rows_csv(rows)), index_col=0, keep_default_na=False)
     assert list(frame.columns) == ["pod", "scenarioID", "query", "count", ">0", "total"]
 

@@ -44,16 +44,16 @@ class Outcome:
 
 def step_env(data: Path, models: Path, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in (PAUSE, "KEPLER_MODEL_DEBUG")}
-    env.update(DATAPATH=str(data), MODEL_PATH=str(models), CONFIG_PATH=str(data / "no-config"),
-               PYTHONPATH=str(REPO))
+    env.update(DATAPATH=str(data), MODEL_PATH=str(models), CONFIG_PATH=str(data / "no-config"), PYTHONPATH=str(REPO))
     env.update(extra or {})
     return env
 
 
 def run_step(args: Sequence[str], env: Dict[str, str], timeout: float = 300) -> Outcome:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "steps", *args], env=env, cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", "steps", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
     return Outcome(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
 
@@ -65,8 +65,15 @@ def _state(pid: int) -> Optional[str]:
     return text.rsplit(")", 1)[1].split()[0]
 
 
-def interrupt(args: Sequence[str], env: Dict[str, str], signum: int, *, after: Optional[float] = None,
-              at: Optional[str] = None, timeout: float = 120) -> Tuple[Outcome, bool]:
+def interrupt(
+    args: Sequence[str],
+    env: Dict[str, str],
+    signum: int,
+    *,
+    after: Optional[float] = None,
+    at: Optional[str] = None,
+    timeout: float = 120,
+) -> Tuple[Outcome, bool]:
     """Run a step and send `signum` after `after` seconds or at checkpoint `at`.
 
     Returns the outcome and whether the signal was delivered while the step ran (a step may end
@@ -77,8 +84,14 @@ def interrupt(args: Sequence[str], env: Dict[str, str], signum: int, *, after: O
     if at is not None:
         env[PAUSE] = at
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "steps", *args], env=env, cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "steps", *args],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     delivered = False
     try:
         if at is not None:

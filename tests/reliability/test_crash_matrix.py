@@ -30,19 +30,45 @@ pytestmark = pytest.mark.slow
 
 PIPELINE = "crash"
 TRAINERS = "LinearRegressionTrainer,SGDRegressorTrainer,PolynomialRegressionTrainer,ExponentialRegressionTrainer"
-TRAIN_ARGS = ["train", "--pipeline-name", PIPELINE, "--id", "m1", "--jobs", "2",
-              "--abs-trainers", TRAINERS, "--dyn-trainers", TRAINERS]
+TRAIN_ARGS = [
+    "train",
+    "--pipeline-name",
+    PIPELINE,
+    "--id",
+    "m1",
+    "--jobs",
+    "2",
+    "--abs-trainers",
+    TRAINERS,
+    "--dyn-trainers",
+    TRAINERS,
+]
 FRACTIONS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.97]
-TRAIN_CHECKPOINTS = ["train.cloned", "train.models", "train.tables", "commit.staged", "commit.journal",
-                     "commit.move-0", "commit.move-1", "commit.done"]
-EXPORT_CHECKPOINTS = ["commit.staged", "commit.journal", "commit.move-0", "commit.move-1", "commit.move-2",
-                      "commit.done"]
+TRAIN_CHECKPOINTS = [
+    "train.cloned",
+    "train.models",
+    "train.tables",
+    "commit.staged",
+    "commit.journal",
+    "commit.move-0",
+    "commit.move-1",
+    "commit.done",
+]
+EXPORT_CHECKPOINTS = [
+    "commit.staged",
+    "commit.journal",
+    "commit.move-0",
+    "commit.move-1",
+    "commit.move-2",
+    "commit.done",
+]
 SIGNALS = {"SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
 
 
 def _config(seed: int) -> SynthConfig:
-    return SynthConfig(containers=4, duration_s=1800, step_s=15, seed=seed, power="linear", noise_w=0.5,
-                       sources=("rapl-sysfs",))
+    return SynthConfig(
+        containers=4, duration_s=1800, step_s=15, seed=seed, power="linear", noise_w=0.5, sources=("rapl-sysfs",)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +85,16 @@ def world(tmp_path_factory) -> Dict[str, object]:
     shutil.copytree(models, root / "models-old", symlinks=True)
     new_run = run_step(TRAIN_ARGS + ["--input", "b"], env)
     assert new_run.returncode == 0, new_run.err
-    world = {"root": root, "data": data, "models": models, "db": db, "env": env, "train_seconds": new_run.seconds,
-             "train_old": fingerprint(root / "models-old" / PIPELINE), "train_new": fingerprint(models / PIPELINE)}
+    world = {
+        "root": root,
+        "data": data,
+        "models": models,
+        "db": db,
+        "env": env,
+        "train_seconds": new_run.seconds,
+        "train_old": fingerprint(root / "models-old" / PIPELINE),
+        "train_new": fingerprint(models / PIPELINE),
+    }
     assert world["train_old"] != world["train_new"]
     shutil.copytree(models, root / "models-new", symlinks=True)
     export_old = run_step(_export_args(db, "January 2024"), env)
@@ -68,15 +102,26 @@ def world(tmp_path_factory) -> Dict[str, object]:
     shutil.copytree(db, root / "db-old", symlinks=True)
     export_new = run_step(_export_args(db, "February 2024"), env)
     assert export_new.returncode == 0, export_new.err
-    world.update(export_seconds=export_new.seconds, export_old=_database_state(root / "db-old"),
-                 export_new=_database_state(db))
+    world.update(
+        export_seconds=export_new.seconds, export_old=_database_state(root / "db-old"), export_new=_database_state(db)
+    )
     assert world["export_old"] != world["export_new"]
     return world
 
 
 def _export_args(db: Path, collected: str) -> list:
-    return ["export", "--pipeline-name", PIPELINE, "-o", str(db), "--publisher", "crash-test", "--zip=true",
-            "--collect-date", collected]
+    return [
+        "export",
+        "--pipeline-name",
+        PIPELINE,
+        "-o",
+        str(db),
+        "--publisher",
+        "crash-test",
+        "--zip=true",
+        "--collect-date",
+        collected,
+    ]
 
 
 def _restore(snapshot: Path, target: Path) -> None:
@@ -86,8 +131,11 @@ def _restore(snapshot: Path, target: Path) -> None:
 
 def _database_state(db: Path) -> Dict[str, object]:
     version = db / "v0.7"
-    return {"pipeline": fingerprint(version / PIPELINE), "readme": (version / "README.md").read_text(),
-            "page": (version / ".doc" / f"{PIPELINE}.md").read_text()}
+    return {
+        "pipeline": fingerprint(version / PIPELINE),
+        "readme": (version / "README.md").read_text(),
+        "page": (version / ".doc" / f"{PIPELINE}.md").read_text(),
+    }
 
 
 def _check_signal_report(outcome: Outcome, signum: int, delivered: bool, committed: bool, what: str) -> None:

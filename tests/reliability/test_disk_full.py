@@ -26,8 +26,19 @@ pytestmark = pytest.mark.slow
 
 PIPELINE = "full"
 TRAINERS = "LinearRegressionTrainer,SGDRegressorTrainer,PolynomialRegressionTrainer,ExponentialRegressionTrainer"
-TRAIN_ARGS = ["train", "--pipeline-name", PIPELINE, "--id", "m1", "--jobs", "2",
-              "--abs-trainers", TRAINERS, "--dyn-trainers", TRAINERS]
+TRAIN_ARGS = [
+    "train",
+    "--pipeline-name",
+    PIPELINE,
+    "--id",
+    "m1",
+    "--jobs",
+    "2",
+    "--abs-trainers",
+    TRAINERS,
+    "--dyn-trainers",
+    TRAINERS,
+]
 FREE_FRACTIONS = [0.0, 0.05, 0.3, 0.6, 0.9]  # of the size the rerun writes
 TMPFS_SIZE = "64m"
 
@@ -66,8 +77,9 @@ def _size(folder: Path) -> int:
 
 
 def _config(seed: int) -> SynthConfig:
-    return SynthConfig(containers=4, duration_s=1800, step_s=15, seed=seed, power="linear", noise_w=0.5,
-                       sources=("rapl-sysfs",))
+    return SynthConfig(
+        containers=4, duration_s=1800, step_s=15, seed=seed, power="linear", noise_w=0.5, sources=("rapl-sysfs",)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -118,14 +130,28 @@ def trained(tmp_path_factory, inputs) -> Path:
 
 
 def _export_args(db: Path, collected: str) -> List[str]:
-    return ["export", "--pipeline-name", PIPELINE, "-o", str(db), "--publisher", "disk-test", "--zip=true",
-            "--collect-date", collected]
+    return [
+        "export",
+        "--pipeline-name",
+        PIPELINE,
+        "-o",
+        str(db),
+        "--publisher",
+        "disk-test",
+        "--zip=true",
+        "--collect-date",
+        collected,
+    ]
 
 
 def _database(db: Path) -> dict:
     version = db / "v0.7"
-    return {"pipeline": fingerprint(version / PIPELINE), "readme": (version / "README.md").read_bytes(),
-            "page": (version / ".doc" / f"{PIPELINE}.md").read_bytes(), "zip": (version / f"{PIPELINE}.zip").stat()}
+    return {
+        "pipeline": fingerprint(version / PIPELINE),
+        "readme": (version / "README.md").read_bytes(),
+        "page": (version / ".doc" / f"{PIPELINE}.md").read_bytes(),
+        "zip": (version / f"{PIPELINE}.zip").stat(),
+    }
 
 
 @pytest.mark.parametrize("fraction", FREE_FRACTIONS)

@@ -53,8 +53,12 @@ def _state_of(parent: Path) -> str:
     names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else None
     text = (folder / "model.txt").read_text() if folder.is_dir() else None
     zip_text = (parent / "pipeline.zip").read_text() if (parent / "pipeline.zip").exists() else None
-    if names == ["extra.txt", "model.txt"] and text == "old" and zip_text == "old zip" \
-            and (parent / "obsolete.txt").exists():
+    if (
+        names == ["extra.txt", "model.txt"]
+        and text == "old"
+        and zip_text == "old zip"
+        and (parent / "obsolete.txt").exists()
+    ):
         return "old"
     if names == ["model.txt"] and text == "new" and zip_text == "new zip" and not (parent / "obsolete.txt").exists():
         return "new"
@@ -75,8 +79,11 @@ def _killed_at(parent: Path, moment: str, mode: str = "exchange") -> int:
 
 def test_commit_replaces_every_target_as_one(tmp_path: Path):
     _old_state(tmp_path)
-    subprocess.run([sys.executable, "-c", COMMIT_SCRIPT, str(tmp_path), "exchange"], check=True,
-                   env=dict(os.environ, PYTHONPATH=str(REPO)))
+    subprocess.run(
+        [sys.executable, "-c", COMMIT_SCRIPT, str(tmp_path), "exchange"],
+        check=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
     assert _state_of(tmp_path) == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipeline", "pipeline.zip"]
 
@@ -159,10 +166,14 @@ UMASK_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("umask,folder_mode,file_mode", [("022", 0o755, 0o644), ("027", 0o750, 0o640),
-                                                         ("002", 0o775, 0o664)])
+@pytest.mark.parametrize(
+    "umask,folder_mode,file_mode", [("022", 0o755, 0o644), ("027", 0o750, 0o640), ("002", 0o775, 0o664)]
+)
 def test_published_modes_follow_the_umask(tmp_path: Path, umask: str, folder_mode: int, file_mode: int):
-    subprocess.run([sys.executable, "-c", UMASK_SCRIPT, str(tmp_path), umask], check=True,
-                   env=dict(os.environ, PYTHONPATH=str(REPO)))
+    subprocess.run(
+        [sys.executable, "-c", UMASK_SCRIPT, str(tmp_path), umask],
+        check=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
     assert (tmp_path / "pipeline").stat().st_mode & 0o777 == folder_mode
     assert (tmp_path / "pipeline" / "model.txt").stat().st_mode & 0o777 == file_mode

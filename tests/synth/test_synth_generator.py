@@ -16,8 +16,16 @@ from steps.synth.cli import main as synth_main
 from steps.synth.writers import openmetrics_text
 
 G = GENERATIONS["0.7"]
-EDGE_CONFIG = SynthConfig(containers=3, duration_s=900, step_s=15, seed=3, noise_w=1.5,
-                          counter_resets=(300,), scrape_gaps=((450, 60),), thirdparty=True)
+EDGE_CONFIG = SynthConfig(
+    containers=3,
+    duration_s=900,
+    step_s=15,
+    seed=3,
+    noise_w=1.5,
+    counter_resets=(300,),
+    scrape_gaps=((450, 60),),
+    thirdparty=True,
+)
 
 
 def reference_rates(values):
@@ -70,8 +78,11 @@ def test_energy_counter_rates_equal_truth_power_per_mode(edge, edge_response):
 def test_per_package_power_sums_to_component_power(edge):
     per_package = edge.node_power(per_package=True)
     total = edge.node_power()
-    np.testing.assert_allclose(per_package["package_0_package_power"] + per_package["package_1_package_power"],
-                               total["package_power"], rtol=1e-12)
+    np.testing.assert_allclose(
+        per_package["package_0_package_power"] + per_package["package_1_package_power"],
+        total["package_power"],
+        rtol=1e-12,
+    )
     assert "platform_power" in per_package.columns
 
 
@@ -94,10 +105,16 @@ def test_noise_free_power_is_the_public_model():
     for component in data.components:
         np.testing.assert_allclose(clean[f"{component}_power"], expected[component], rtol=1e-12)
     m = data.model
-    np.testing.assert_allclose(clean["package_power"], m.idle_package_w + m.cpu_w_per_ms * rates["bpf_cpu_time_ms"]
-                               + m.page_cache_w_per_hit * rates["bpf_page_cache_hit"], rtol=1e-12)
-    np.testing.assert_allclose(clean["platform_power"], clean["package_power"] + clean["dram_power"]
-                               + m.platform_extra_w, rtol=1e-12)
+    np.testing.assert_allclose(
+        clean["package_power"],
+        m.idle_package_w
+        + m.cpu_w_per_ms * rates["bpf_cpu_time_ms"]
+        + m.page_cache_w_per_hit * rates["bpf_page_cache_hit"],
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        clean["platform_power"], clean["package_power"] + clean["dram_power"] + m.platform_extra_w, rtol=1e-12
+    )
     # Without noise the emitted energy differs from the model only by millijoule rounding.
     emitted = data.node_power(noise=True)
     bound = 8 * 0.0005 / data.dt.min()
@@ -136,8 +153,11 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
     config = SynthConfig(containers=2, duration_s=300, seed=7, noise_w=1.0)
     a = generate(config).write_query_response(tmp_path / "a.json").read_bytes()
     b = generate(config).write_query_response(tmp_path / "b.json").read_bytes()
-    c = generate(SynthConfig(containers=2, duration_s=300, seed=8, noise_w=1.0)).write_query_response(
-        tmp_path / "c.json").read_bytes()
+    c = (
+        generate(SynthConfig(containers=2, duration_s=300, seed=8, noise_w=1.0))
+        .write_query_response(tmp_path / "c.json")
+        .read_bytes()
+    )
     assert a == b
     assert a != c
     assert openmetrics_text(generate(config)) == openmetrics_text(generate(config))
@@ -161,8 +181,11 @@ def test_label_sets_match_real_kepler(idle_json, synth_small):
     def keysets(response, metric):
         return {tuple(sorted(s["metric"])) for s in response[metric]}
 
-    for metric in [G.feature_metric(f) for f in FEATURES] + [G.cgroup_cpu, G.node_info] + \
-            [G.energy_metric(c) for c in ("package", "core", "uncore", "dram", "platform")]:
+    for metric in (
+        [G.feature_metric(f) for f in FEATURES]
+        + [G.cgroup_cpu, G.node_info]
+        + [G.energy_metric(c) for c in ("package", "core", "uncore", "dram", "platform")]
+    ):
         assert keysets(ours, metric) == keysets(real, metric), metric
     values = ours[G.energy_metric("package")][0]["values"]
     assert isinstance(values[0][0], int) and isinstance(values[0][1], str)
@@ -234,11 +257,41 @@ def test_custom_model_is_used():
 
 
 def test_cli_writes_both_files(tmp_path, capsys):
-    assert synth_main(["--containers", "2", "--duration", "300", "--seed", "4", "--power", "saturating",
-                       "--openmetrics", str(tmp_path / "d.om"), "--query-json", str(tmp_path / "d.json"),
-                       "--reset", "120", "--gap", "150:30", "--thirdparty"]) == 0
-    expected = generate(SynthConfig(containers=2, duration_s=300, seed=4, power="saturating",
-                                    counter_resets=(120,), scrape_gaps=((150, 30),), thirdparty=True))
+    assert (
+        synth_main(
+            [
+                "--containers",
+                "2",
+                "--duration",
+                "300",
+                "--seed",
+                "4",
+                "--power",
+                "saturating",
+                "--openmetrics",
+                str(tmp_path / "d.om"),
+                "--query-json",
+                str(tmp_path / "d.json"),
+                "--reset",
+                "120",
+                "--gap",
+                "150:30",
+                "--thirdparty",
+            ]
+        )
+        == 0
+    )
+    expected = generate(
+        SynthConfig(
+            containers=2,
+            duration_s=300,
+            seed=4,
+            power="saturating",
+            counter_resets=(120,),
+            scrape_gaps=((150, 30),),
+            thirdparty=True,
+        )
+    )
     assert json.loads((tmp_path / "d.json").read_text()) == expected.query_response()
     assert (tmp_path / "d.om").read_text() == openmetrics_text(expected)
     assert "window 2024-01-01T00:00:00Z .. 2024-01-01T00:05:00Z" in capsys.readouterr().out
@@ -273,14 +326,17 @@ def test_container_lifetimes_shape_series_and_truth():
     assert data.containers[2].id not in set(truth.index.get_level_values("id"))
     # Power follows only the containers that are alive.
     node = data.node_rates()
-    np.testing.assert_allclose(data.node_power(noise=False)["package_power"],
-                               data.model.power({f: node[f].to_numpy() for f in FEATURES})["package"])
+    np.testing.assert_allclose(
+        data.node_power(noise=False)["package_power"],
+        data.model.power({f: node[f].to_numpy() for f in FEATURES})["package"],
+    )
     text = openmetrics_text(data)
     assert 'pod_name="stressng-2"' not in text
 
 
 def test_value_text_is_the_shortest_float_text():
     from steps.synth.generator import format_scaled
+
     values = np.array([0, 1, 10, 999, 1000, 1001, 7150525, 123456789012, 5_000_000_000_000])
     for scale in (1, 10, 1000):
         for value, text in zip(values, format_scaled(values, scale)):

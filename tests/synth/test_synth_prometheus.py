@@ -13,8 +13,9 @@ pytestmark = pytest.mark.integration
 
 
 def range_query(url: str, metric: str, start: float, end: float, step: float):
-    response = requests.get(f"{url}/api/v1/query_range",
-                            params={"query": metric, "start": start, "end": end, "step": step}, timeout=30)
+    response = requests.get(
+        f"{url}/api/v1/query_range", params={"query": metric, "start": start, "end": end, "step": step}, timeout=30
+    )
     response.raise_for_status()
     return response.json()["data"]["result"]
 
@@ -45,8 +46,11 @@ def test_series_answer_last_value_for_five_minutes_after_the_end(prometheus, syn
 
 
 def test_reset_and_gap_survive_backfill(prometheus_factory):
-    data = generate(SynthConfig(containers=1, duration_s=600, seed=5, counter_resets=(200,),
-                                scrape_gaps=((300, 45),), background=()))
+    data = generate(
+        SynthConfig(
+            containers=1, duration_s=600, seed=5, counter_resets=(200,), scrape_gaps=((300, 45),), background=()
+        )
+    )
     server = prometheus_factory(data)
     assert prometheus_factory(data) is server  # cached per data set
     metric = "kepler_node_package_joules_total"
@@ -76,14 +80,25 @@ def test_missing_binary_is_a_clear_error():
 
 def test_promtool_ingests_every_sample_of_every_variant(prometheus_factory):
     """Resets, gaps, lifetimes, a third-party gauge and a fractional step: no sample is dropped."""
-    data = generate(SynthConfig(containers=3, duration_s=400, step_s=2.5, seed=11, noise_w=1.0,
-                                counter_resets=(100,), scrape_gaps=((200, 20),), thirdparty=True,
-                                container_lifetimes=((2, 50, 300),)))
+    data = generate(
+        SynthConfig(
+            containers=3,
+            duration_s=400,
+            step_s=2.5,
+            seed=11,
+            noise_w=1.0,
+            counter_resets=(100,),
+            scrape_gaps=((200, 20),),
+            thirdparty=True,
+            container_lifetimes=((2, 50, 300),),
+        )
+    )
     server = prometheus_factory(data)
     end = data.timestamps[-1]
     span = int(end - data.timestamps[0]) + 1
-    response = requests.get(f"{server.url}/api/v1/query",
-                            params={"query": f'{{__name__=~".+"}}[{span}s]', "time": end}, timeout=30)
+    response = requests.get(
+        f"{server.url}/api/v1/query", params={"query": f'{{__name__=~".+"}}[{span}s]', "time": end}, timeout=30
+    )
     response.raise_for_status()
     counted = sum(len(item["values"]) for item in response.json()["data"]["result"])
     expected = sum(len(s["values"]) for series in data.query_response().values() for s in series)

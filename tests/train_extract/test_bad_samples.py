@@ -29,8 +29,7 @@ SPEC = {"processor": "intel_xeon_platinum_8259cl", "cores": 96, "chips": 2, "mem
 READERS: Dict[str, Callable[[bytes], Any]] = {"columnar": parse_query_response, "json": json.loads}
 
 
-def _inline(energy: List[list], cpu_time: Optional[List[list]] = None, node_info: Optional[List[list]] = None
-            ) -> bytes:
+def _inline(energy: List[list], cpu_time: Optional[List[list]] = None, node_info: Optional[List[list]] = None) -> bytes:
     """A small Kepler 0.7 query response: one package energy series, one container's CPU time, node info."""
     scrape = {"instance": "node-1", "job": "kepler-exporter"}
     container = dict(scrape, container_id="c1", pod_name="p1", container_name="w", container_namespace="ns")
@@ -50,6 +49,7 @@ def _extract(data: bytes, reader: str) -> Tuple[Any, List[str]]:
 
 
 # -- energy series: counted and reported like every other bad sample ------------------------------------
+
 
 @pytest.mark.parametrize("reader", READERS)
 @pytest.mark.parametrize("bad", [["abc"], ["NaN", "+Inf"], ["abc", "-Inf"], [""]])
@@ -80,14 +80,18 @@ def test_clean_input_reports_nothing():
 
 # -- the columnar reader never reads a bad value as other numbers ----------------------------------------
 
-@pytest.mark.parametrize("values", [
-    '[[1, "1,5"], [2, "3"]]',  # a comma inside a value (was read as 15)
-    '[[1, "1 2"], [2, ""]]',  # a blank inside a value, an empty one (was read as 1 and 2)
-    '[[1, "2 3"], [4, " "]]',
-    '[[1,5, "3"], [2, "4"]]',  # a triple without blanks (was read as t=15)
-    '[[1, "3"], 2, ["4"]]',  # not a list of pairs
-    '[[1, " 5 "], [2, "\\u0035"], [3, "1_0"]]',  # texts float reads but the fast path does not
-])
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        '[[1, "1,5"], [2, "3"]]',  # a comma inside a value (was read as 15)
+        '[[1, "1 2"], [2, ""]]',  # a blank inside a value, an empty one (was read as 1 and 2)
+        '[[1, "2 3"], [4, " "]]',
+        '[[1,5, "3"], [2, "4"]]',  # a triple without blanks (was read as t=15)
+        '[[1, "3"], 2, ["4"]]',  # not a list of pairs
+        '[[1, " 5 "], [2, "\\u0035"], [3, "1_0"]]',  # texts float reads but the fast path does not
+    ],
+)
 def test_columnar_reader_falls_back_to_json_for_every_irregular_value(values: str):
     data = f'{{"m": [{{"metric": {{}}, "values": {values}}}]}}'.encode()
     fast, plain = parse_query_response(data), json.loads(data)
@@ -115,12 +119,12 @@ ENERGY_OK = [[0, "100"], [15, "250"], [30, "400"]]
 
 @pytest.mark.parametrize("reader", READERS)
 def test_non_finite_node_info_values_are_ignored_and_counted(reader: str):
-    data, warnings = _extract(_inline(ENERGY_OK, node_info=[[0, "1"], [15, "NaN"], [30, "+Inf"], [45, "1"]]),
-                              reader)
+    data, warnings = _extract(_inline(ENERGY_OK, node_info=[[0, "1"], [15, "NaN"], [30, "+Inf"], [45, "1"]]), reader)
     assert data.node_info == 1
     # counted once although the metric is read twice (node type and the node_info feature)
     assert [w for w in warnings if NODE_INFO in w] == [
-        f"input q {NODE_INFO}: dropped 2 non-numeric or non-finite sample(s)"]
+        f"input q {NODE_INFO}: dropped 2 non-numeric or non-finite sample(s)"
+    ]
 
 
 def test_only_non_finite_node_info_counts_as_absent():
@@ -128,8 +132,9 @@ def test_only_non_finite_node_info_counts_as_absent():
     assert data.node_info is None
 
 
-@pytest.mark.parametrize("values, found", [([[0, "1"], [15, "2"]], (1.0, 2.0)), ([[0, "-1"]], (-1.0,)),
-                                           ([[0, "1.5"], [15, "NaN"]], (1.5,))])
+@pytest.mark.parametrize(
+    "values, found", [([[0, "1"], [15, "2"]], (1.0, 2.0)), ([[0, "-1"]], (-1.0,)), ([[0, "1.5"], [15, "NaN"]], (1.5,))]
+)
 def test_disagreeing_node_info_is_a_conflict_not_an_error_at_extraction(values: List[list], found: tuple):
     data, _ = _extract(_inline(ENERGY_OK, node_info=values), "json")
     assert data.node_info == NodeInfoConflict("q", found)
@@ -138,11 +143,19 @@ def test_disagreeing_node_info_is_a_conflict_not_an_error_at_extraction(values: 
 def test_a_spec_wins_over_conflicting_node_info():
     warnings: List[str] = []
     index = NodeTypeIndex()
-    resolved = resolve_node_types(index, {"q": NodeInfoConflict("q", (1.0, 2.0)), "r": 3}, "p", spec=dict(SPEC),
-                                  machine_id="m5", warn=warnings.append)
+    resolved = resolve_node_types(
+        index,
+        {"q": NodeInfoConflict("q", (1.0, 2.0)), "r": 3},
+        "p",
+        spec=dict(SPEC),
+        machine_id="m5",
+        warn=warnings.append,
+    )
     assert resolved == {"q": 0, "r": 0} and index.entries[0].members == ["m5"]
-    assert warnings == ["input q: node-info values are not one non-negative integer (found 1, 2); ignored: the "
-                        "node type comes from the machine spec"]
+    assert warnings == [
+        "input q: node-info values are not one non-negative integer (found 1, 2); ignored: the "
+        "node type comes from the machine spec"
+    ]
 
 
 def test_without_a_spec_conflicting_node_info_still_stops_train():
@@ -150,8 +163,9 @@ def test_without_a_spec_conflicting_node_info_still_stops_train():
         resolve_node_types(NodeTypeIndex(), {"q": NodeInfoConflict("q", (1.0, 2.0))}, "p")
     # a spec without any known attribute is no spec (train.md §5.1)
     with pytest.raises(StepError, match="node-info values"):
-        resolve_node_types(NodeTypeIndex(), {"q": NodeInfoConflict("q", (1.0, 2.0))}, "p",
-                           spec={"processor": None, "cores": None})
+        resolve_node_types(
+            NodeTypeIndex(), {"q": NodeInfoConflict("q", (1.0, 2.0))}, "p", spec={"processor": None, "cores": None}
+        )
 
 
 # -- end to end: `kepler-model train` ----------------------------------------------------------------------
@@ -164,8 +178,12 @@ def synth_document() -> Dict[str, Any]:
     return generate(SynthConfig(containers=3, duration_s=900, step_s=15, seed=4)).query_response()
 
 
-def _workspace(tmp_path: Path, document: Dict[str, Any], energy: Optional[Dict[int, str]] = None,
-               node_info: Optional[Dict[int, str]] = None) -> Path:
+def _workspace(
+    tmp_path: Path,
+    document: Dict[str, Any],
+    energy: Optional[Dict[int, str]] = None,
+    node_info: Optional[Dict[int, str]] = None,
+) -> Path:
     """The synthetic document with some samples replaced: {sample position: text}."""
     document = json.loads(json.dumps(document))
     for position, text in (energy or {}).items():
@@ -199,8 +217,9 @@ def test_train_reports_a_non_numeric_energy_sample_and_trains(tmp_path: Path, sy
 
 @pytest.mark.parametrize("how", ["--machine-spec", "--id"])
 @pytest.mark.parametrize("node_info", [{3: "NaN"}, {3: "+Inf", 4: "-Inf"}, {3: "2"}, {3: "NaN", 4: "+Inf", 5: "2"}])
-def test_a_machine_spec_wins_over_bad_node_info(tmp_path: Path, synth_document: Dict[str, Any], how: str,
-                                                node_info: Dict[int, str]):
+def test_a_machine_spec_wins_over_bad_node_info(
+    tmp_path: Path, synth_document: Dict[str, Any], how: str, node_info: Dict[int, str]
+):
     data = _workspace(tmp_path, synth_document, node_info=node_info)
     (data / "machine_spec").mkdir()
     (data / "machine_spec" / "m5.json").write_text(json.dumps({"attrs": SPEC, "members": []}))
@@ -227,6 +246,7 @@ def test_without_a_spec_conflicting_node_info_stops_train(tmp_path: Path, synth_
     data = _workspace(tmp_path, synth_document, node_info={3: "2"})
     code, _, err = _train(data)
     assert code == 1
-    assert err.strip().splitlines()[-1] == ("kepler-model train: error: input kepler_query: node-info values must "
-                                            "be one non-negative integer, found 1, 2")
+    assert err.strip().splitlines()[-1] == (
+        "kepler-model train: error: input kepler_query: node-info values must be one non-negative integer, found 1, 2"
+    )
     assert not (data / "std_v0.7.11").exists()

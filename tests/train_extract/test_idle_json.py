@@ -34,32 +34,64 @@ def test_package_power_figure_and_repeated_last_row(idle):
 
 def test_prepare_layouts_and_groups(idle):
     warnings = []
-    sets, skips, info = prepare_training_sets([("idle", idle)], ["rapl-sysfs", "acpi"], {"idle": 0},
-                                              warn=warnings.append)
+    sets, skips, info = prepare_training_sets(
+        [("idle", idle)], ["rapl-sysfs", "acpi"], {"idle": 0}, warn=warnings.append
+    )
     assert [g.name for g in info.groups.valid] == ["CounterOnly", "BPFOnly", "BPFIRQ", "CounterIRQCombined", "Basic"]
     assert [g.name for g, _ in info.groups.dropped] == ["Full", "WorkloadOnly", "AcceleratorOnly"]
     assert any("kepler_node_accelerator_intel_qat" in w for w in warnings)
     assert skips == []
     keys = [(s.source, s.group.name, s.output_type) for s in sets]
-    assert keys[:4] == [("rapl-sysfs", "CounterOnly", "AbsPower"), ("rapl-sysfs", "CounterOnly", "DynPower"),
-                        ("rapl-sysfs", "BPFOnly", "AbsPower"), ("rapl-sysfs", "BPFOnly", "DynPower")]
+    assert keys[:4] == [
+        ("rapl-sysfs", "CounterOnly", "AbsPower"),
+        ("rapl-sysfs", "CounterOnly", "DynPower"),
+        ("rapl-sysfs", "BPFOnly", "AbsPower"),
+        ("rapl-sysfs", "BPFOnly", "DynPower"),
+    ]
     assert len(sets) == 20
     bpf_abs, bpf_dyn = sets[2], sets[3]
-    assert list(bpf_abs.table.columns) == ["timestamp", "bpf_cpu_time_ms", "bpf_page_cache_hit", "package_power",
-                                           "core_power", "uncore_power", "dram_power", "node_type",
-                                           "packge_ratio_package"]
-    assert list(bpf_dyn.table.columns) == ["timestamp", "packge_ratio_package", "bpf_cpu_time_ms",
-                                           "bpf_page_cache_hit", "package_power", "core_power", "uncore_power",
-                                           "dram_power", "node_type", "id"]
-    assert bpf_abs.power_columns == {"package": ["package_power"], "core": ["core_power"],
-                                     "uncore": ["uncore_power"], "dram": ["dram_power"]}
+    assert list(bpf_abs.table.columns) == [
+        "timestamp",
+        "bpf_cpu_time_ms",
+        "bpf_page_cache_hit",
+        "package_power",
+        "core_power",
+        "uncore_power",
+        "dram_power",
+        "node_type",
+        "packge_ratio_package",
+    ]
+    assert list(bpf_dyn.table.columns) == [
+        "timestamp",
+        "packge_ratio_package",
+        "bpf_cpu_time_ms",
+        "bpf_page_cache_hit",
+        "package_power",
+        "core_power",
+        "uncore_power",
+        "dram_power",
+        "node_type",
+        "id",
+    ]
+    assert bpf_abs.power_columns == {
+        "package": ["package_power"],
+        "core": ["core_power"],
+        "uncore": ["uncore_power"],
+        "dram": ["dram_power"],
+    }
     assert bpf_abs.ratio_columns == ["packge_ratio_package"]
     assert bpf_abs.table["timestamp"].tolist() == [1702462614, 1702462629, 1702462650, 1702462665, 1702462683]
     assert (bpf_dyn.table["id"] == "all containers").all()
     assert bpf_dyn.table["package_power"].min() == 0  # min isolator
     acpi_abs = [s for s in sets if s.source == "acpi" and s.output_type == "AbsPower"][0]
-    assert list(acpi_abs.table.columns) == ["timestamp", "cache_miss", "cpu_cycles", "cpu_instructions",
-                                            "platform_power", "node_type"]
+    assert list(acpi_abs.table.columns) == [
+        "timestamp",
+        "cache_miss",
+        "cpu_cycles",
+        "cpu_instructions",
+        "platform_power",
+        "node_type",
+    ]
     assert acpi_abs.ratio_columns == []
 
 
@@ -76,8 +108,7 @@ def test_idle_profile_and_background(idle):
 
 def test_generation_errors(idle):
     with pytest.raises(StepError, match="input new holds Kepler >= 0.10 metrics, which train does not support yet"):
-        extract_input("new", {"kepler_node_cpu_joules_total": [{"metric": {}, "values": [[0, "1"]]}]},
-                      ["rapl-sysfs"])
+        extract_input("new", {"kepler_node_cpu_joules_total": [{"metric": {}, "values": [[0, "1"]]}]}, ["rapl-sysfs"])
     with pytest.raises(StepError, match="--metric-generation"):
         extract_input("odd", {"something_else": []}, ["rapl-sysfs"])
     with pytest.raises(StepError, match="does not support"):

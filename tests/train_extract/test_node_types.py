@@ -15,19 +15,34 @@ I3 = {"processor": "intel_xeon_e5_2686v4", "cores": 72, "chips": 2, "memory": 50
 
 
 def _index():
-    return NodeTypeIndex.load({"0": {"attrs": M5, "members": ["m5.metal"]},
-                               "1": {"attrs": I3, "members": ["i3.metal"]}})
+    return NodeTypeIndex.load(
+        {"0": {"attrs": M5, "members": ["m5.metal"]}, "1": {"attrs": I3, "members": ["i3.metal"]}}
+    )
 
 
 def test_round_trip_sorted_numerically_and_plain_keys():
-    document = {"10": {"attrs": M5, "members": []}, "2": {"attrs": I3, "members": ["x"]},
-                "3": {"attrs": {"NodeAttribute.PROCESSOR": "intel_xeon_e5_2686v4", "NodeAttribute.CORES": 4,
-                                "NodeAttribute.CHIPS": None}, "members": []}}
+    document = {
+        "10": {"attrs": M5, "members": []},
+        "2": {"attrs": I3, "members": ["x"]},
+        "3": {
+            "attrs": {
+                "NodeAttribute.PROCESSOR": "intel_xeon_e5_2686v4",
+                "NodeAttribute.CORES": 4,
+                "NodeAttribute.CHIPS": None,
+            },
+            "members": [],
+        },
+    }
     saved = NodeTypeIndex.load(document).to_dict()
     assert list(saved) == ["2", "3", "10"]
     assert list(saved["3"]["attrs"]) == ["processor", "cores", "chips", "memory", "frequency"]
-    assert saved["3"]["attrs"] == {"processor": "intel_xeon_e5_2686v4", "cores": 4, "chips": 0, "memory": 0,
-                                   "frequency": 0}
+    assert saved["3"]["attrs"] == {
+        "processor": "intel_xeon_e5_2686v4",
+        "cores": 4,
+        "chips": 0,
+        "memory": 0,
+        "frequency": 0,
+    }
     assert json.loads(json.dumps(saved)) == saved
 
 
@@ -51,8 +66,15 @@ def test_spec_resolution_new_entry_and_members_once():
 
 def test_incomplete_spec_gets_real_node_type_with_warning():
     warnings = []
-    spec = spec_from_document({"processor": "Intel(R) Xeon(R) CPU E5-2686 v4 @ 2.30GHz", "cores": 4,
-                               "chips": 1, "memory": 15, "frequency": None})
+    spec = spec_from_document(
+        {
+            "processor": "Intel(R) Xeon(R) CPU E5-2686 v4 @ 2.30GHz",
+            "cores": 4,
+            "chips": 1,
+            "memory": 15,
+            "frequency": None,
+        }
+    )
     index = _index()
     node_type = index.resolve_spec(spec, "vm-1", warnings.append)
     assert node_type == 2 and index.entries[2].attrs["frequency"] == 0
@@ -69,8 +91,11 @@ def test_data_derived_placeholder_and_ownership_error():
     assert resolve_node_types(fresh, {"a": None}, "pipe") == {"a": 0}
     assert fresh.to_dict() == {"0": {"attrs": PLACEHOLDER_ATTRS, "members": []}}
     owned = _index()
-    with pytest.raises(StepError, match=r"node type 1 of pipeline P belongs to machine\(s\) i3.metal; give --id "
-                                        r"or --machine-spec, or train into another pipeline"):
+    with pytest.raises(
+        StepError,
+        match=r"node type 1 of pipeline P belongs to machine\(s\) i3.metal; give --id "
+        r"or --machine-spec, or train into another pipeline",
+    ):
         resolve_node_types(owned, {"in": 1}, "P")
 
 

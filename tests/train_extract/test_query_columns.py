@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from steps.common.errors import StepError
-from steps.train.query_columns import parse_query_response
 from steps.common.workspace import SampleColumns, read_query_response
 from steps.synth import SynthConfig, generate
+from steps.train.query_columns import parse_query_response
 from steps.train.series import flatten_metric
 
 
@@ -47,35 +47,43 @@ def test_synthetic_responses_parse_to_columns():
     _same_as_json(json.dumps(response, separators=(",", ":")).encode())
 
 
-@pytest.mark.parametrize("values", [
-    '[[1, "NaN"], [2, "+Inf"], [3, "-Inf"], [4, "1.5e3"], [5, "-0.25"]]',  # columns
-    '[[1, "abc"], [2, "5"]]',  # not a number: the list is kept, extraction makes NaN of it
-    '[[1, null], [2, "5"]]',
-    '[[1, 7], [2, 8.5]]',  # numbers instead of strings
-    '[["1", "7"], ["2", "8"]]',  # textual times
-    '[[1, 2, 3], [4, 5, 6]]',  # not pairs
-    '[[1]]',
-    '[]',
-    '[[1, "2"]]',
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        '[[1, "NaN"], [2, "+Inf"], [3, "-Inf"], [4, "1.5e3"], [5, "-0.25"]]',  # columns
+        '[[1, "abc"], [2, "5"]]',  # not a number: the list is kept, extraction makes NaN of it
+        '[[1, null], [2, "5"]]',
+        "[[1, 7], [2, 8.5]]",  # numbers instead of strings
+        '[["1", "7"], ["2", "8"]]',  # textual times
+        "[[1, 2, 3], [4, 5, 6]]",  # not pairs
+        "[[1]]",
+        "[]",
+        '[[1, "2"]]',
+    ],
+)
 def test_irregular_samples_give_what_json_gives(values: str):
     _same_as_json(_series(values))
 
 
-@pytest.mark.parametrize("document", [
-    _series('[[1, "2"], [3, "4"]]', labels='{"note": "\\"values\\": [[9, \\"9\\"]]"}'),  # the key's text in a label
-    _series('[[1, "2"], [3, "4"]]', labels='{"note": "x]] y"}'),
-    _series('[[1, "2"]]', name="values"),  # a metric called values
-    b'{"a": [{"metric": {}, "values": [[1, "2"]]}], "b": [], "c": [{"metric": {"k": "v"}, "values": []}]}',
-])
+@pytest.mark.parametrize(
+    "document",
+    [
+        _series('[[1, "2"], [3, "4"]]', labels='{"note": "\\"values\\": [[9, \\"9\\"]]"}'),  # the key's text in a label
+        _series('[[1, "2"], [3, "4"]]', labels='{"note": "x]] y"}'),
+        _series('[[1, "2"]]', name="values"),  # a metric called values
+        b'{"a": [{"metric": {}, "values": [[1, "2"]]}], "b": [], "c": [{"metric": {"k": "v"}, "values": []}]}',
+    ],
+)
 def test_awkward_documents_give_what_json_gives(document: bytes):
     _same_as_json(document)
 
 
 def test_documents_that_are_not_query_responses_fail_as_before(tmp_path: Path):
-    for name, text, expected in [("list", b"[[1, 2]]", "expected an object"),
-                                 ("broken", b'{"m": [{"metric": {}, "values": [[1, "2"]', "is not valid JSON"),
-                                 ("triples", _series('[[1, 2, 3]]'), "not a [time, value] pair")]:
+    for name, text, expected in [
+        ("list", b"[[1, 2]]", "expected an object"),
+        ("broken", b'{"m": [{"metric": {}, "values": [[1, "2"]', "is not valid JSON"),
+        ("triples", _series("[[1, 2, 3]]"), "not a [time, value] pair"),
+    ]:
         path = tmp_path / f"{name}.json"
         path.write_bytes(text)
         with pytest.raises(StepError, match=expected.replace("[", r"\[").replace("]", r"\]")):

@@ -30,8 +30,9 @@ def test_per_row_gaps_not_mean_gap():
 
 def test_values_as_numbers_and_special_strings():
     """Readers accept numeric values; NaN/Inf are dropped rather than propagated."""
-    raw = flatten_metric([_series({}, [[0, 1], [1, 2.5]]),
-                          _series({}, [[0, "NaN"], [1, "+Inf"], [2, "-Inf"], [3, "7"], [4, "junk"]])])
+    raw = flatten_metric(
+        [_series({}, [[0, 1], [1, 2.5]]), _series({}, [[0, "NaN"], [1, "+Inf"], [2, "-Inf"], [3, "7"], [4, "junk"]])]
+    )
     assert raw.v[:2].tolist() == [1.0, 2.5]
     assert np.isnan(raw.v[2]) and np.isinf(raw.v[3]) and np.isinf(raw.v[4]) and raw.v[5] == 7 and np.isnan(raw.v[6])
     merged = merge_series(raw, lambda labels: "one")
@@ -47,12 +48,32 @@ def test_malformed_samples_do_not_crash():
 
 def test_merge_same_identity_union_and_largest_value():
     """Series differing only in non-identity labels merge; a repeated timestamp keeps the largest value."""
-    a = _series({"container_id": "c", "pod_name": "p", "container_name": "n", "container_namespace": "ns",
-                 "command": "old", "instance": "i1"}, [[0, "10"], [15, "20"], [30, "30"]])
-    b = _series({"container_id": "c", "pod_name": "p", "container_name": "n", "container_namespace": "ns",
-                 "command": "new", "instance": "i2"}, [[30, "35"], [45, "50"]])
-    other = _series({"container_id": "d", "pod_name": "p", "container_name": "m", "container_namespace": "ns"},
-                    [[0, "1"], [15, "2"]])
+    a = _series(
+        {
+            "container_id": "c",
+            "pod_name": "p",
+            "container_name": "n",
+            "container_namespace": "ns",
+            "command": "old",
+            "instance": "i1",
+        },
+        [[0, "10"], [15, "20"], [30, "30"]],
+    )
+    b = _series(
+        {
+            "container_id": "c",
+            "pod_name": "p",
+            "container_name": "n",
+            "container_namespace": "ns",
+            "command": "new",
+            "instance": "i2",
+        },
+        [[30, "35"], [45, "50"]],
+    )
+    other = _series(
+        {"container_id": "d", "pod_name": "p", "container_name": "m", "container_namespace": "ns"},
+        [[0, "1"], [15, "2"]],
+    )
     raw = flatten_metric([b, other, a])
     merged = merge_series(raw, label_key(("container_id", "pod_name", "container_name", "container_namespace")))
     assert merged.identities == ["c/p/n/ns", "d/p/m/ns"]

@@ -15,10 +15,19 @@ from steps.train.extract import extract_input
 from steps.train.features import container_rows
 from steps.train.prepare import prepare_training_sets
 
-FEATURES = ("bpf_cpu_time_ms", "bpf_page_cache_hit", "bpf_block_irq", "bpf_net_rx_irq", "bpf_net_tx_irq",
-            "cache_miss", "cpu_cycles", "cpu_instructions")
-RESET_GAP = SynthConfig(containers=5, duration_s=1800, step_s=15, seed=3, counter_resets=(600.0,),
-                        scrape_gaps=((900.0, 60.0),), noise_w=0.5)
+FEATURES = (
+    "bpf_cpu_time_ms",
+    "bpf_page_cache_hit",
+    "bpf_block_irq",
+    "bpf_net_rx_irq",
+    "bpf_net_tx_irq",
+    "cache_miss",
+    "cpu_cycles",
+    "cpu_instructions",
+)
+RESET_GAP = SynthConfig(
+    containers=5, duration_s=1800, step_s=15, seed=3, counter_resets=(600.0,), scrape_gaps=((900.0, 60.0),), noise_w=0.5
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +87,18 @@ def test_min_isolator_shape_of_dynamic_power(reset_gap):
     sets, _, _ = _sets(reset_gap.query_response())
     dyn = _get(sets, "BPFOnly", "DynPower").table
     abs_table = _get(sets, "BPFOnly", "AbsPower").table
-    assert list(dyn.columns) == ["timestamp", "packge_ratio_package", "bpf_cpu_time_ms", "bpf_page_cache_hit",
-                                 "package_power", "core_power", "uncore_power", "dram_power", "node_type", "id"]
+    assert list(dyn.columns) == [
+        "timestamp",
+        "packge_ratio_package",
+        "bpf_cpu_time_ms",
+        "bpf_page_cache_hit",
+        "package_power",
+        "core_power",
+        "uncore_power",
+        "dram_power",
+        "node_type",
+        "id",
+    ]
     assert len(dyn) == len(abs_table)
     assert dyn["package_power"].min() == 0 and dyn["dram_power"].min() == 0
     true_dynamic = reset_gap.node_power(noise=True, mode="dynamic")["package_power"].to_numpy()
@@ -106,7 +125,7 @@ def _rename_to_06(doc):
     for series in doc[g06.cpu_time_metric]:
         series["metric"]["__name__"] = g06.cpu_time_metric
     doc.pop(g07.feature_metric("bpf_page_cache_hit"))
-    for metric, series_list in doc.items():
+    for _metric, series_list in doc.items():
         for series in series_list:
             if series["metric"].get("source") == "rapl-sysfs":
                 series["metric"]["source"] = "rapl"
@@ -123,8 +142,9 @@ def test_kepler_06_names_accepted(reset_gap):
     b = _get(sets07, "CounterOnly", "AbsPower").table
     pd.testing.assert_frame_equal(a, b)
     # 0.6 and 0.7 inputs combine (their features share names)
-    both, _, info = prepare_training_sets([("old", doc06), ("new", reset_gap.query_response())], ["rapl-sysfs"],
-                                          {"old": 0, "new": 1})
+    both, _, info = prepare_training_sets(
+        [("old", doc06), ("new", reset_gap.query_response())], ["rapl-sysfs"], {"old": 0, "new": 1}
+    )
     table = _get(both, "CounterOnly", "AbsPower").table
     assert len(table) == 2 * len(a) and table["node_type"].tolist() == [0] * len(a) + [1] * len(a)
 
@@ -145,8 +165,11 @@ def test_mixed_nodes_rejected_sequential_accepted():
     doc = data.query_response()
     other = _relabel_node(doc, "worker-2")
     mixed = {m: doc[m] + other[m] for m in doc}
-    with pytest.raises(StepError, match=r"input mix holds energy series of 2 nodes \(synth-node-0, worker-2\); "
-                                        r"collect one node per query \(query --selector\)"):
+    with pytest.raises(
+        StepError,
+        match=r"input mix holds energy series of 2 nodes \(synth-node-0, worker-2\); "
+        r"collect one node per query \(query --selector\)",
+    ):
         extract_input("mix", mixed, ["rapl-sysfs"])
     later = _relabel_node(doc, "worker-2", shift_s=3600)
     sequential = {m: doc[m] + later[m] for m in doc}
@@ -228,8 +251,12 @@ def test_smooth_extractor(reset_gap):
 def test_profile_isolator(reset_gap):
     idle_config = SynthConfig(containers=0, duration_s=600, step_s=15, seed=5)
     idle = generate(idle_config)
-    sets, skips, info = _sets(reset_gap.query_response(), isolator="profile",
-                              profile_input=("idle", idle.query_response()), node_types={"q": 0, "idle": 0})
+    sets, skips, info = _sets(
+        reset_gap.query_response(),
+        isolator="profile",
+        profile_input=("idle", idle.query_response()),
+        node_types={"q": 0, "idle": 0},
+    )
     profile = info.profiles["rapl-sysfs"]
     assert set(profile) == {"package", "core", "uncore", "dram"}
     idle_package = idle.node_power(noise=True)["package_power"]
@@ -245,8 +272,12 @@ def test_profile_isolator(reset_gap):
     foreground = truth[~truth["background"]].groupby("timestamp")["bpf_cpu_time_ms"].sum().to_numpy()
     assert np.allclose(dyn["bpf_cpu_time_ms"].to_numpy(), foreground)
     # a node type without a profile: no DynPower, reported
-    sets, skips, _ = _sets(reset_gap.query_response(), isolator="profile",
-                           profile_input=("idle", idle.query_response()), node_types={"q": 4, "idle": 0})
+    sets, skips, _ = _sets(
+        reset_gap.query_response(),
+        isolator="profile",
+        profile_input=("idle", idle.query_response()),
+        node_types={"q": 4, "idle": 0},
+    )
     assert not [s for s in sets if s.output_type == "DynPower"]
     assert any("node type(s) 4" in s.reason for s in skips)
 
@@ -261,19 +292,33 @@ class LinearAbsModel:
 
     def predict(self, X_raw):
         package = self.idle_w + self.slope * X_raw[:, 0]
-        return {"package": package, "core": np.zeros(len(X_raw)), "uncore": np.zeros(len(X_raw)),
-                "dram": np.zeros(len(X_raw))}
+        return {
+            "package": package,
+            "core": np.zeros(len(X_raw)),
+            "uncore": np.zeros(len(X_raw)),
+            "dram": np.zeros(len(X_raw)),
+        }
 
 
 def test_trainer_isolator(reset_gap):
     model = reset_gap.model
-    good = LinearAbsModel("SGDRegressorTrainer_0", "BPFOnly", ["bpf_cpu_time_ms", "bpf_page_cache_hit"], 2.0,
-                          model.idle_power()["package"], model.cpu_w_per_ms)
+    good = LinearAbsModel(
+        "SGDRegressorTrainer_0",
+        "BPFOnly",
+        ["bpf_cpu_time_ms", "bpf_page_cache_hit"],
+        2.0,
+        model.idle_power()["package"],
+        model.cpu_w_per_ms,
+    )
     worse = LinearAbsModel("AAA_0", "BPFOnly", ["bpf_cpu_time_ms", "bpf_page_cache_hit"], 5.0, 0.0, 0.0)
     other_node = LinearAbsModel("Other_1", "BPFOnly", ["bpf_cpu_time_ms"], 0.1, 0.0, 0.0, node_type=1)
     needs_counters = LinearAbsModel("C_0", "CounterOnly", ["cpu_cycles"], 0.1, 0.0, 0.0)
-    sets, skips, info = _sets(reset_gap.query_response(), isolator="trainer",
-                              abs_models=[worse, good, other_node, needs_counters], bg_hints=["coredns", "kube"])
+    sets, skips, info = _sets(
+        reset_gap.query_response(),
+        isolator="trainer",
+        abs_models=[worse, good, other_node, needs_counters],
+        bg_hints=["coredns", "kube"],
+    )
     choice = info.trainer_choices[("rapl-sysfs", "BPFOnly")]
     assert [(c.node_type, c.model) for c in choice] == [(0, "BPFOnly/SGDRegressorTrainer_0")]
     assert choice[0].rho >= 0.7
@@ -313,11 +358,15 @@ def test_accelerator_split_by_type(reset_gap):
     doc = copy.deepcopy(reset_gap.query_response())
     metric = GENERATIONS["0.7"].feature_metric("accelerator_intel_qat")
     stamps = [t for t, _ in doc["kepler_node_package_joules_total"][0]["values"]]
-    doc[metric] = [{"metric": {"__name__": metric, "type": kind}, "values": [[t, str(value)] for t in stamps]}
-                   for kind, value in (("dc", 2), ("cy", 5))]
+    doc[metric] = [
+        {"metric": {"__name__": metric, "type": kind}, "values": [[t, str(value)] for t in stamps]}
+        for kind, value in (("dc", 2), ("cy", 5))
+    ]
     frequency = GENERATIONS["0.7"].feature_metric("cpu_scaling_frequency_hertz")
-    doc[frequency] = [{"metric": {"__name__": frequency, "cpu": str(cpu)}, "values": [[t, str(khz)] for t in stamps]}
-                      for cpu, khz in ((0, 2000001), (1, 3000000))]
+    doc[frequency] = [
+        {"metric": {"__name__": frequency, "cpu": str(cpu)}, "values": [[t, str(khz)] for t in stamps]}
+        for cpu, khz in ((0, 2000001), (1, 3000000))
+    ]
     sets, _, info = _sets(doc)
     full = _get(sets, "Full", "AbsPower")
     assert full.table["cpu_scaling_frequency_hertz"].tolist() == [2500000] * len(full.table)
@@ -363,13 +412,25 @@ def _to_vm(doc):
     for metric, series_list in doc.items():
         if metric.startswith("kepler_container_"):
             name = metric.replace("kepler_container_", "kepler_process_")
-            out[name] = [{"metric": dict(s["metric"], __name__=name, job="vm", pid=str(n)), "values": s["values"]}
-                         for n, s in enumerate(series_list)]
+            out[name] = [
+                {"metric": dict(s["metric"], __name__=name, job="vm", pid=str(n)), "values": s["values"]}
+                for n, s in enumerate(series_list)
+            ]
         elif metric.startswith("kepler_node_") and metric.endswith("_joules_total"):
             name = metric.replace("kepler_node_", "kepler_vm_")
-            out[name] = [{"metric": {"__name__": name, "vm_id": "vm-1", "package": s["metric"].get("package", ""),
-                                     "mode": s["metric"]["mode"]}, "values": s["values"]}
-                         for s in series_list if s["metric"].get("source") != "acpi"]
+            out[name] = [
+                {
+                    "metric": {
+                        "__name__": name,
+                        "vm_id": "vm-1",
+                        "package": s["metric"].get("package", ""),
+                        "mode": s["metric"]["mode"],
+                    },
+                    "values": s["values"],
+                }
+                for s in series_list
+                if s["metric"].get("source") != "acpi"
+            ]
     return out
 
 
@@ -383,8 +444,10 @@ def test_vm_mode(reset_gap):
     # bare-metal extraction ignores container series of the VM job
     mixed = copy.deepcopy(reset_gap.query_response())
     for metric in [m for m in mixed if m.startswith("kepler_container_")]:
-        mixed[metric] = mixed[metric] + [{"metric": dict(s["metric"], job="vm", container_id="vm-side"),
-                                          "values": s["values"]} for s in mixed[metric]]
+        mixed[metric] = mixed[metric] + [
+            {"metric": dict(s["metric"], job="vm", container_id="vm-side"), "values": s["values"]}
+            for s in mixed[metric]
+        ]
     again, _, _ = _sets(mixed)
     pd.testing.assert_frame_equal(_get(again, "Basic", "AbsPower").table, a)
 
@@ -429,7 +492,8 @@ def test_stream_yields_each_source_and_group_in_order_before_the_next_is_extract
     assert info.groups is not None and info.node_types == {"q": 0}  # known before the first group is fitted
     assert {s.group.name for s in first_sets} == {info.groups.valid[0].name}
     streamed = first_sets + [s for made, _ in steps for s in made]
-    assert [(s.source, s.group.name, s.output_type) for s in streamed] == \
-        [(s.source, s.group.name, s.output_type) for s in sets]
+    assert [(s.source, s.group.name, s.output_type) for s in streamed] == [
+        (s.source, s.group.name, s.output_type) for s in sets
+    ]
     for one, other in zip(streamed, sets):
         pd.testing.assert_frame_equal(one.table, other.table)

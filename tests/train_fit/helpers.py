@@ -21,10 +21,18 @@ def feature_frame(rows: int, features: Sequence[str], rng: np.random.Generator) 
     return pd.DataFrame({f: rng.uniform(0, scales.get(f, 1000.0), rows) for f in features})
 
 
-def training_set(power: Callable[[pd.DataFrame], np.ndarray], rows: int = 300, source: str = "rapl-sysfs",
-                 group: str = "BPFOnly", output_type: str = "AbsPower", noise: float = 0.0, seed: int = 1,
-                 node_types: Sequence[int] = (0,), factors: Optional[Dict[str, float]] = None,
-                 dram: Optional[Callable[[pd.DataFrame], np.ndarray]] = None) -> TrainingSet:
+def training_set(
+    power: Callable[[pd.DataFrame], np.ndarray],
+    rows: int = 300,
+    source: str = "rapl-sysfs",
+    group: str = "BPFOnly",
+    output_type: str = "AbsPower",
+    noise: float = 0.0,
+    seed: int = 1,
+    node_types: Sequence[int] = (0,),
+    factors: Optional[Dict[str, float]] = None,
+    dram: Optional[Callable[[pd.DataFrame], np.ndarray]] = None,
+) -> TrainingSet:
     """A table in the layout of steps/train/tables.py: features, power per component, node_type, ratio."""
     rng = np.random.default_rng(seed)
     fg = FEATURE_GROUPS[group]
@@ -47,8 +55,15 @@ def training_set(power: Callable[[pd.DataFrame], np.ndarray], rows: int = 300, s
         ratio = ["packge_ratio_package"]
     if output_type == "DynPower":
         table["id"] = "all containers"
-    return TrainingSet(source=source, group=fg, output_type=output_type, table=table, features=fg.features,
-                       power_columns={c: [f"{c}_power"] for c in components}, ratio_columns=ratio)
+    return TrainingSet(
+        source=source,
+        group=fg,
+        output_type=output_type,
+        table=table,
+        features=fg.features,
+        power_columns={c: [f"{c}_power"] for c in components},
+        ratio_columns=ratio,
+    )
 
 
 def linear_power(frame: pd.DataFrame) -> np.ndarray:

@@ -65,15 +65,29 @@ def test_models_fitted_and_read_from_the_memo_are_the_same_files(tmp_path: Path,
     assert files["plain"] == files["fitted"] == files["read"]
 
 
-def test_groups_sharing_a_main_feature_share_their_curve_fits(tmp_path: Path, workspace: Path,
-                                                              monkeypatch: pytest.MonkeyPatch):
+def test_groups_sharing_a_main_feature_share_their_curve_fits(
+    tmp_path: Path,
+    workspace: Path,  # noqa: F811 - the fixture imported above
+    monkeypatch: pytest.MonkeyPatch,
+):
     """5 groups x 4 components, but only two main features per component (cpu_instructions /
     cache_miss for the counter groups, bpf_cpu_time_ms / bpf_page_cache_hit for the BPF groups)."""
     calls = []
     original = curvefit.fit_curve
     monkeypatch.setattr(curvefit, "fit_curve", lambda *args: calls.append(1) or original(*args))
-    code, out, err = train(workspace, "--input", "kepler_query", "-e", "rapl-sysfs", "--jobs", "1",
-                           "--abs-trainers", "LogarithmicRegressionTrainer", "--dyn-trainers", "none")
+    code, out, err = train(
+        workspace,
+        "--input",
+        "kepler_query",
+        "-e",
+        "rapl-sysfs",
+        "--jobs",
+        "1",
+        "--abs-trainers",
+        "LogarithmicRegressionTrainer",
+        "--dyn-trainers",
+        "none",
+    )
     assert code == 0, err
     assert len(list((workspace / "std_v0.7.11" / "rapl-sysfs" / "AbsPower").glob("*/Logarithmic*.zip"))) == 5
     assert len(calls) == 8

@@ -63,8 +63,9 @@ def test_a_derived_model_is_the_abspower_model_lowered_by_the_idle_minimum(name:
     for component in data.components:
         idle = absolute.table[f"{component}_power"].min()
         exact = 1e-3 if name == "XgboostFitTrainer" else 1e-9  # float32 base score and sums
-        assert np.allclose(_predict(base, base_data, component) - idle, _predict(derived, data, component),
-                           rtol=0, atol=exact), component
+        assert np.allclose(
+            _predict(base, base_data, component) - idle, _predict(derived, data, component), rtol=0, atol=exact
+        ), component
 
 
 @pytest.mark.parametrize("name", SHIFTABLE)
@@ -83,12 +84,15 @@ def test_a_derived_model_predicts_what_a_fresh_fit_predicts(name: str):
             assert derived.errors[kind][component] == pytest.approx(value, abs=0.02), (kind, component)
 
 
-@pytest.mark.parametrize("change", [
-    lambda t: t.__setitem__("package_power", t["package_power"] * 0.9),  # power scaled (trainer isolator)
-    # other feature values (the profile isolator drops containers); a common factor would not do: the
-    # MaxAbsScaler removes it, and the derived model is then right
-    lambda t: t.__setitem__("bpf_cpu_time_ms", t["bpf_cpu_time_ms"] * (1 + 0.01 * (t.index % 3))),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda t: t.__setitem__("package_power", t["package_power"] * 0.9),  # power scaled (trainer isolator)
+        # other feature values (the profile isolator drops containers); a common factor would not do: the
+        # MaxAbsScaler removes it, and the derived model is then right
+        lambda t: t.__setitem__("bpf_cpu_time_ms", t["bpf_cpu_time_ms"] * (1 + 0.01 * (t.index % 3))),
+    ],
+)
 def test_no_derivation_when_dynpower_is_not_the_shifted_abspower(change):
     _, _, derived = _fresh_and_derived("LinearRegressionTrainer", *_pair(change=change))
     assert derived is None
@@ -106,10 +110,20 @@ def _carrying_jobs(stage: Path, trainers: List, node_types=(0, 1)) -> List[Job]:
     absolute, dynamic = _pair(rows=150, node_types=node_types)
     jobs = []
     for trainer in trainers:
-        carried = Job(key=len(jobs) + 1, data=prepare(dynamic, 5), trainer=trainer, seed=5,
-                      stage=stage / "DynPower", carried=True)
-        jobs += [Job(key=len(jobs), data=prepare(absolute, 5), trainer=trainer, seed=5, stage=stage / "AbsPower",
-                     carries=carried), carried]
+        carried = Job(
+            key=len(jobs) + 1, data=prepare(dynamic, 5), trainer=trainer, seed=5, stage=stage / "DynPower", carried=True
+        )
+        jobs += [
+            Job(
+                key=len(jobs),
+                data=prepare(absolute, 5),
+                trainer=trainer,
+                seed=5,
+                stage=stage / "AbsPower",
+                carries=carried,
+            ),
+            carried,
+        ]
     return jobs
 
 
@@ -122,8 +136,11 @@ def test_carried_jobs_are_derived_in_the_carrier_and_reported_as_their_own(tmp_p
     assert [len(r.models) for r in results] == [2, 2, 2, 2]
     assert [r.derived for r in results] == [0, 2, 0, 2]
     assert sorted(p.name for p in (tmp_path / "DynPower").glob("*.zip")) == [
-        "GradientBoostingRegressorTrainer_0.zip", "GradientBoostingRegressorTrainer_1.zip",
-        "KNeighborsRegressorTrainer_0.zip", "KNeighborsRegressorTrainer_1.zip"]
+        "GradientBoostingRegressorTrainer_0.zip",
+        "GradientBoostingRegressorTrainer_1.zip",
+        "KNeighborsRegressorTrainer_0.zip",
+        "KNeighborsRegressorTrainer_1.zip",
+    ]
 
 
 def test_a_crashed_carrier_fails_its_carried_job_too(tmp_path: Path):
@@ -152,14 +169,35 @@ def test_train_derives_dynpower_models_only_after_the_isolators_that_shift(tmp_p
     """min: every shiftable DynPower model is derived; trainer isolator (power scaled): none is."""
     import json
 
-    from tests.train_fit.test_cli import CONFIG
     from steps.synth import generate
+    from tests.train_fit.test_cli import CONFIG
 
     (tmp_path / "kepler_query.json").write_text(json.dumps(generate(CONFIG).query_response()))
-    trainers = ["--abs-trainers", "KNeighborsRegressorTrainer,SGDRegressorTrainer",
-                "--dyn-trainers", "KNeighborsRegressorTrainer,SGDRegressorTrainer", "-e", "rapl-sysfs"]
+    trainers = [
+        "--abs-trainers",
+        "KNeighborsRegressorTrainer,SGDRegressorTrainer",
+        "--dyn-trainers",
+        "KNeighborsRegressorTrainer,SGDRegressorTrainer",
+        "-e",
+        "rapl-sysfs",
+    ]
     derived = _derived_by_train(tmp_path, *trainers, "--jobs", "2")
     groups = 5  # CounterOnly, BPFOnly, BPFIRQ, CounterIRQCombined, Basic; one node type
     assert sum(derived) == groups and derived.count(1) == groups  # one k-NN DynPower model per group
-    assert sum(_derived_by_train(tmp_path, *trainers, "--isolator", "trainer", "--abs-pipeline-name",
-                                 "std_v0.7.11", "--pipeline-name", "other", "--jobs", "1")) == 0
+    assert (
+        sum(
+            _derived_by_train(
+                tmp_path,
+                *trainers,
+                "--isolator",
+                "trainer",
+                "--abs-pipeline-name",
+                "std_v0.7.11",
+                "--pipeline-name",
+                "other",
+                "--jobs",
+                "1",
+            )
+        )
+        == 0
+    )

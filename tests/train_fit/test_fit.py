@@ -18,8 +18,16 @@ from steps.train.fit import component_errors, fit_node, prepare
 from steps.train.model_files import write_model
 from steps.train.trainers import TRAINERS
 from steps.train.weights import weight_document
-from tests.train_fit.helpers import (COMPONENT_FACTOR, LINEAR_BIAS, LINEAR_COEF, dram_sigmoid, linear_power,
-                                     saturating_power, sigmoid_power, training_set)
+from tests.train_fit.helpers import (
+    COMPONENT_FACTOR,
+    LINEAR_BIAS,
+    LINEAR_COEF,
+    dram_sigmoid,
+    linear_power,
+    saturating_power,
+    sigmoid_power,
+    training_set,
+)
 
 
 def _fit(ts, trainer: str, seed: int = 0):
@@ -45,7 +53,8 @@ def test_linear_regression_recovers_true_coefficients_and_weights_reproduce_pred
         entry = weights[component]["All_Weights"]
         by_weights = entry["Bias_Weight"] + sum(
             entry["Numerical_Variables"][f]["weight"] * x_raw[:, i] / entry["Numerical_Variables"][f]["scale"]
-            for i, f in enumerate(model.features))
+            for i, f in enumerate(model.features)
+        )
         by_model = model.estimators[component].predict(model.scaler.transform(x_raw))
         np.testing.assert_allclose(by_weights, by_model, rtol=1e-9, atol=1e-9)
 
@@ -56,8 +65,14 @@ def test_best_abs_model_error_is_near_the_noise_level(power):
     ts = training_set(power, rows=400, noise=noise, seed=3)
     data = prepare(ts, 0)
     maes = {}
-    for name in ("LinearRegressionTrainer", "PolynomialRegressionTrainer", "GradientBoostingRegressorTrainer",
-                 "LogisticRegressionTrainer", "LogarithmicRegressionTrainer", "KNeighborsRegressorTrainer"):
+    for name in (
+        "LinearRegressionTrainer",
+        "PolynomialRegressionTrainer",
+        "GradientBoostingRegressorTrainer",
+        "LogisticRegressionTrainer",
+        "LogarithmicRegressionTrainer",
+        "KNeighborsRegressorTrainer",
+    ):
         try:
             maes[name] = fit_node(data, data.nodes[0], TRAINERS[name], 0).mae
         except Exception:  # noqa: BLE001 - a curve that does not fit this data is allowed to fail
@@ -103,8 +118,11 @@ def test_every_trainer_writes_the_model_files(tmp_path: Path, trainer: str):
     staged = write_model(tmp_path / "g", model, "AbsPower", None)
     components = ENERGY_SOURCES["rapl-sysfs"].components
     suffix = ".json" if trainer == "XgboostFitTrainer" else ".pkl"
-    expected = {"metadata.json", f"{trainer}_0.json", "scaler.pkl"} | {c + suffix for c in components} \
+    expected = (
+        {"metadata.json", f"{trainer}_0.json", "scaler.pkl"}
+        | {c + suffix for c in components}
         | EXPECTED_EXTRA.get(trainer, set())
+    )
     with zipfile.ZipFile(staged.zip) as archive:
         names = archive.namelist()
     assert names == sorted(expected)
@@ -112,8 +130,18 @@ def test_every_trainer_writes_the_model_files(tmp_path: Path, trainer: str):
     assert not [p for p in (tmp_path / "g").iterdir() if p.name.startswith(".")]
 
     metadata = json.loads((staged.folder / "metadata.json").read_text())
-    assert list(metadata)[:10] == ["model_name", "trainer", "model_class", "model_file", "features", "fe_files",
-                                   "output_type", "mae", "mape", "node_type"]
+    assert list(metadata)[:10] == [
+        "model_name",
+        "trainer",
+        "model_class",
+        "model_file",
+        "features",
+        "fe_files",
+        "output_type",
+        "mae",
+        "mape",
+        "node_type",
+    ]
     assert metadata["model_file"] == f"{trainer}_0.json"
     assert metadata["fe_files"] == (["poly_scaler.pkl"] if trainer.startswith("Polynomial") else [])
     mapping = json.loads((staged.folder / f"{trainer}_0.json").read_text())
@@ -128,6 +156,7 @@ def test_every_trainer_writes_the_model_files(tmp_path: Path, trainer: str):
     for component in components:
         if trainer == "XgboostFitTrainer":
             from xgboost import XGBRegressor
+
             loaded = XGBRegressor()
             loaded.load_model(str(staged.folder / f"{component}.json"))
         else:
@@ -162,9 +191,14 @@ def _globals(data: bytes) -> set:
     return names
 
 
-@pytest.mark.parametrize("trainer,func", [("LogarithmicRegressionTrainer", "log_func"),
-                                          ("LogisticRegressionTrainer", "logi_func"),
-                                          ("ExponentialRegressionTrainer", "expo_func")])
+@pytest.mark.parametrize(
+    "trainer,func",
+    [
+        ("LogarithmicRegressionTrainer", "log_func"),
+        ("LogisticRegressionTrainer", "logi_func"),
+        ("ExponentialRegressionTrainer", "expo_func"),
+    ],
+)
 def test_curve_fit_pickles_use_kepler_model_server_names(tmp_path: Path, trainer: str, func: str):
     ts = training_set(sigmoid_power, rows=200, noise=0.5, dram=dram_sigmoid)
     _, model = _fit(ts, trainer)

@@ -18,8 +18,15 @@ from steps.cli import main
 from steps.synth import SynthConfig, generate
 
 NOISE = 1.0
-COMMON = dict(containers=8, duration_s=2 * 3600, step_s=15, noise_w=NOISE, sources=("rapl-sysfs",),
-              counter_resets=(2400.0,), scrape_gaps=((4000.0, 45.0),))
+COMMON = dict(
+    containers=8,
+    duration_s=2 * 3600,
+    step_s=15,
+    noise_w=NOISE,
+    sources=("rapl-sysfs",),
+    counter_resets=(2400.0,),
+    scrape_gaps=((4000.0, 45.0),),
+)
 
 
 def _train(tmp_path: Path, config: SynthConfig, *flags: str) -> Path:
@@ -27,9 +34,12 @@ def _train(tmp_path: Path, config: SynthConfig, *flags: str) -> Path:
     data.mkdir()
     generate(config).write_query_response(data / "kepler_query.json")
     err = io.StringIO()
-    code = main(["train", "--input", "kepler_query", "--pipeline-name", "truth", "--jobs", "1", *flags],
-                environ={"DATAPATH": str(data), "CONFIG_PATH": str(tmp_path / "none")},
-                out=io.StringIO(), err=err)
+    code = main(
+        ["train", "--input", "kepler_query", "--pipeline-name", "truth", "--jobs", "1", *flags],
+        environ={"DATAPATH": str(data), "CONFIG_PATH": str(tmp_path / "none")},
+        out=io.StringIO(),
+        err=err,
+    )
     assert code == 0, err.getvalue()
     return data / "truth"
 

@@ -34,8 +34,9 @@ def build_crashing(seed: int, threads: int) -> Any:
 
 
 EXPLODING = replace(TRAINERS["LinearRegressionTrainer"], name="ExplodingTrainer", build=build_exploding, weight=None)
-CRASHING = replace(TRAINERS["LinearRegressionTrainer"], name="CrashingTrainer", build=build_crashing, weight=None,
-                   model_class=SCIKIT)
+CRASHING = replace(
+    TRAINERS["LinearRegressionTrainer"], name="CrashingTrainer", build=build_crashing, weight=None, model_class=SCIKIT
+)
 
 
 def _jobs(stage: Path, trainers: List[Any], seed: int = 0) -> List[Job]:
@@ -61,8 +62,12 @@ def test_a_failing_trainer_never_stops_the_others_and_leaves_nothing(tmp_path: P
 
 
 def test_a_crashed_worker_fails_only_its_job(tmp_path: Path):
-    trainers = [TRAINERS["LinearRegressionTrainer"], CRASHING, TRAINERS["SGDRegressorTrainer"],
-                TRAINERS["KNeighborsRegressorTrainer"]]
+    trainers = [
+        TRAINERS["LinearRegressionTrainer"],
+        CRASHING,
+        TRAINERS["SGDRegressorTrainer"],
+        TRAINERS["KNeighborsRegressorTrainer"],
+    ]
     results = run_jobs(_jobs(tmp_path, trainers), 2, cpus=2)
     assert [len(r.models) for r in results] == [2, 0, 2, 2], [r.failures for r in results]
     assert {f.reason for f in results[1].failures} == {"worker process crashed (exit code 17)"}
@@ -71,15 +76,25 @@ def test_a_crashed_worker_fails_only_its_job(tmp_path: Path):
 
 
 def test_results_do_not_depend_on_the_number_of_workers(tmp_path: Path):
-    names = ["XgboostFitTrainer", "SGDRegressorTrainer", "GradientBoostingRegressorTrainer",
-             "LogisticRegressionTrainer", "SVRRegressorTrainer"]
+    names = [
+        "XgboostFitTrainer",
+        "SGDRegressorTrainer",
+        "GradientBoostingRegressorTrainer",
+        "LogisticRegressionTrainer",
+        "SVRRegressorTrainer",
+    ]
     outputs = {}
     for workers in (1, 2):
         stage = tmp_path / f"w{workers}"
         results = run_jobs(_jobs(stage, [TRAINERS[n] for n in names], seed=7), workers, cpus=2)
-        outputs[workers] = ([m.metadata for r in results for m in r.models],
-                            {p.relative_to(stage).as_posix(): p.read_bytes()
-                             for p in sorted(stage.rglob("*")) if p.is_file() and p.suffix in (".json", ".pkl")})
+        outputs[workers] = (
+            [m.metadata for r in results for m in r.models],
+            {
+                p.relative_to(stage).as_posix(): p.read_bytes()
+                for p in sorted(stage.rglob("*"))
+                if p.is_file() and p.suffix in (".json", ".pkl")
+            },
+        )
     assert outputs[1][0] == outputs[2][0]
     assert outputs[1][1].keys() == outputs[2][1].keys()
     differing = [name for name in outputs[1][1] if outputs[1][1][name] != outputs[2][1][name]]
@@ -94,14 +109,23 @@ def test_jobs_submitted_while_others_run_match_an_in_process_run(tmp_path: Path)
     from steps.train.runner import WorkerPool
 
     names = ["SVRRegressorTrainer", "XgboostFitTrainer", "LinearRegressionTrainer", "LogisticRegressionTrainer"]
-    sets = [training_set(sigmoid_power, rows=150, noise=1.0, dram=dram_sigmoid, node_types=(0, 1), seed=s)
-            for s in (1, 2)]
+    sets = [
+        training_set(sigmoid_power, rows=150, noise=1.0, dram=dram_sigmoid, node_types=(0, 1), seed=s) for s in (1, 2)
+    ]
     outputs = {}
     for mode in ("in-process", "streamed"):
         stage = tmp_path / mode
-        jobs = [Job(key=len(sets) * i + k, data=prepare(ts, 3) if mode == "in-process" else FitRequest.of(ts, 3),
-                    trainer=TRAINERS[name], seed=3, stage=stage / str(k))
-                for k, ts in enumerate(sets) for i, name in enumerate(names)]
+        jobs = [
+            Job(
+                key=len(sets) * i + k,
+                data=prepare(ts, 3) if mode == "in-process" else FitRequest.of(ts, 3),
+                trainer=TRAINERS[name],
+                seed=3,
+                stage=stage / str(k),
+            )
+            for k, ts in enumerate(sets)
+            for i, name in enumerate(names)
+        ]
         if mode == "in-process":
             results = run_jobs(jobs, 1, cpus=2)
         else:
@@ -111,9 +135,14 @@ def test_jobs_submitted_while_others_run_match_an_in_process_run(tmp_path: Path)
                 pool.submit([j for j in jobs if j.key % 2 == 1])
                 results = pool.results()
         assert [r.key for r in results] == sorted(j.key for j in jobs)
-        outputs[mode] = ([m.metadata for r in results for m in r.models],
-                         {p.relative_to(stage).as_posix(): p.read_bytes()
-                          for p in sorted(stage.rglob("*")) if p.is_file() and p.suffix in (".json", ".pkl")})
+        outputs[mode] = (
+            [m.metadata for r in results for m in r.models],
+            {
+                p.relative_to(stage).as_posix(): p.read_bytes()
+                for p in sorted(stage.rglob("*"))
+                if p.is_file() and p.suffix in (".json", ".pkl")
+            },
+        )
     assert outputs["in-process"][0] == outputs["streamed"][0] and len(outputs["streamed"][0]) == 16
     assert outputs["in-process"][1] == outputs["streamed"][1]
 
