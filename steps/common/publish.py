@@ -118,6 +118,22 @@ def _apply(move: Move, staging: Path, parent: Path, number: int) -> None:
     os.replace(staged, target)
 
 
+def _preflight(staged: Optional[Path], target: Path) -> None:
+    """Refuse, before the journal, a move that could not be carried out (a file where a folder goes,
+    or the other way round), so that a commit never stops half-way on something known up front."""
+    for parent in [target.parent, *target.parent.parents]:
+        if os.path.lexists(parent):
+            if not parent.is_dir():
+                raise WriteFailure(target, f"{parent} is not a folder")
+            break
+    if staged is None or not os.path.lexists(target):
+        return
+    if staged.is_dir() and (target.is_symlink() or not target.is_dir()):
+        raise WriteFailure(target, "a file is in the way of the folder")
+    if not staged.is_dir() and target.is_dir() and not target.is_symlink():
+        raise WriteFailure(target, "Is a directory")
+
+
 def _apply_all(moves: Sequence[Move], staging: Path, parent: Path) -> None:
     for number, move in enumerate(moves):
         _apply(move, staging, parent, number)
@@ -187,6 +203,8 @@ class Staging:
         """Rename each staged path (or None: remove) onto its target, as one unit; then discard."""
         root = self.open()
         signals.check()  # a stop asked for while the outputs were staged: the targets stay as they are
+        for staged, target in moves:
+            _preflight(None if staged is None else Path(staged), Path(target))
         journal = [
             Move(
                 None if staged is None else str(Path(staged).relative_to(root)),

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from ..common.atomic import atomic_path, staging_dir, swap_dir, write_json, write_text
+from ..common.atomic import write_json, write_text
 from ..common.config import Environment
 from ..common.console import Console
-from ..common.errors import StepError
+from ..common.errors import StepError, WriteFailure
 from ..common.kepler_metrics import DEFAULT_GENERATION, GENERATIONS, detect_generation
 from ..common.machine_spec import spec_document
 from ..common.names import check_name
+from ..common.publish import Staging, recover
+from ..common.signals import Interrupted, mark_outcome
 from ..common.timefmt import Clock, format_window_time, utc_now
-from ..common.workspace import Workspace, query_csv_name, read_window, window_document
+from ..common.workspace import Workspace, plain_name, query_csv_name, read_window, window_document
 from .chunks import DEFAULT_MAX_SERIES_POINTS, check_points, plan_chunks
 from .collect import NAMES_PATH, collect, discover, select_metrics
 from .machine import HostProbe, read_node_incluster, resolve_machine_spec
@@ -67,6 +68,7 @@ class QueryDeps:
 
 
 def run_query(settings: QuerySettings, env: Environment, console: Console, deps: Optional[QueryDeps] = None) -> int:
+    """The whole step (query.md §2); StepError for the failures, exit status 0 otherwise."""
     deps = deps or QueryDeps()
     ws = settings.workspace
     # 1. usage checks and unreadable credential files, before anything is written
@@ -80,15 +82,66 @@ def run_query(settings: QuerySettings, env: Environment, console: Console, deps:
     # for it is a usage error before anything is written or requested.
     window = resolve_window(settings.window, settings.output, deps.clock, lambda name: read_window(ws.window(name)))
     check_points(window.start_epoch, window.end_epoch, settings.step, settings.max_points)
-    # 2. the workspace folder
+    # 2. the workspace folder; the outputs of steps 6-7 are staged beside it and published as one unit
     try:
         ws.data_path.mkdir(parents=True, exist_ok=True)
     except OSError as failure:
         raise StepError(f"cannot create the data path {ws.data_path}: {failure.strerror or failure}") from None
-    written: List[Path] = []
+    label = f"{plain_name(settings.output)}.query"
+    for line in recover(ws.data_path, label):
+        console.info(line)
+    staging = Staging(ws.data_path, label)
+    try:
+        with staging:
+            return _query(settings, env, console, deps, window, _Outputs(staging), (token, ca_file))
+    except Interrupted as stop:
+        mark_outcome(
+            stop,
+            f"the outputs in {ws.data_path} were written before it stopped"
+            if staging.committed
+            else f"the outputs in {ws.data_path} are unchanged",
+        )
+        raise
+    except WriteFailure as failure:
+        raise failure.relocated(staging.public(Path(str(failure.path)))) from None
+    except OSError as failure:  # a write() names no file: the staged file is the one being written
+        raise WriteFailure.of(failure, staging.public(Path(failure.filename or ws.data_path))) from None
+
+
+class _Outputs:
+    """The step's outputs, each written into the staging folder under the name of its final place."""
+
+    def __init__(self, staging: Staging) -> None:
+        self.staging = staging
+        self.moves: List[Tuple[Path, Path]] = []
+
+    def place(self, final: Path) -> Path:
+        """Where to write what will become `final`."""
+        staged = self.staging.path(f"{len(self.moves)}-{final.name}")
+        self.staging.aliases[staged.name] = str(final.relative_to(self.staging.parent))
+        self.moves.append((staged, final))
+        return staged
+
+    def publish(self) -> List[Path]:
+        self.staging.commit(self.moves)
+        return [final for _, final in self.moves]
+
+
+def _query(
+    settings: QuerySettings,
+    env: Environment,
+    console: Console,
+    deps: QueryDeps,
+    window: ResolvedWindow,
+    outputs: _Outputs,
+    credentials: Tuple[Optional[str], Optional[str]],
+) -> int:
+    """Steps 3-7; the outputs of 6-7 go into `outputs`, published together at the end."""
+    ws = settings.workspace
     # 3. the window
     if window.save:
-        written.append(write_json(ws.window(window.benchmark), window_document(window.start, window.end)))
+        # Steps 3 and 4 are facts: written at once and kept when a later step fails (query.md §2).
+        write_json(ws.window(window.benchmark), window_document(window.start, window.end))
     warning = short_window_warning(window, settings.step)
     if warning:
         console.warn(warning)
@@ -107,11 +160,11 @@ def run_query(settings: QuerySettings, env: Environment, console: Console, deps:
         host=deps.host,
         cluster=deps.in_cluster,
     )
-    written.append(write_json(ws.machine_spec(settings.machine_id), spec_document(spec)))
+    write_json(ws.machine_spec(settings.machine_id), spec_document(spec))
     # 5. metrics
-    client = _client(settings, token, ca_file, console, deps)
+    client = _client(settings, *credentials, console, deps)
     try:
-        return _collect_and_write(settings, window, client, console, written)
+        return _collect_and_write(settings, window, client, console, outputs)
     finally:
         client.close()
 
@@ -151,7 +204,7 @@ def _check_csv_names(metrics: Tuple[str, ...], client: PromClient) -> None:
 
 
 def _collect_and_write(
-    settings: QuerySettings, window: ResolvedWindow, client: PromClient, console: Console, written: List[Path]
+    settings: QuerySettings, window: ResolvedWindow, client: PromClient, console: Console, outputs: _Outputs
 ) -> int:
     ws = settings.workspace
     names = discover(client, window.start_epoch, window.end_epoch, settings.selector)
@@ -178,42 +231,32 @@ def _collect_and_write(
         f"{len(selection.metrics)} metrics, {len(chunks)} request(s) each, up to {settings.concurrency} in flight"
     )
     summaries: Dict[str, list] = {}
-    target = ws.query_response(settings.output)
-    csv_dir = ws.query_csv_dir(settings.output)
-    staged = staging_dir(csv_dir, "csv") if settings.to_csv else None
+    staged_json = outputs.place(ws.query_response(settings.output))
+    staged_csv = outputs.place(ws.query_csv_dir(settings.output)) if settings.to_csv else None
+    if staged_csv is not None:
+        staged_csv.mkdir()
     progress = console.progress(len(selection.metrics), "metrics")
-    try:
-        with atomic_path(target) as tmp:
-            with open(tmp, "wb", buffering=WRITE_BUFFER) as handle:
-                handle.write(b"{")
-                stream = collect(
-                    client, selection.metrics, chunks, settings.step, settings.selector, settings.concurrency
-                )
-                for number, (metric, series) in enumerate(stream):
-                    write_metric(handle, metric, series, first=number == 0)
-                    if staged is not None:
-                        write_metric_csv(staged / query_csv_name(metric), metric, series)
-                    summaries[metric] = [(item.labels, item.stats) for item in series]
-                    del series
-                    progress.advance()
-                handle.write(b"}")
-                if not any(summaries.values()):
-                    raise StepError(
-                        f"no selected metric returned any series from {client.address.display} between "
-                        f"{format_window_time(window.start)} and {format_window_time(window.end)}"
-                    )
-        written.append(target)
-        if staged is not None:
-            swap_dir(staged, csv_dir)
-            staged = None
-            written.append(csv_dir)
-    finally:
-        if staged is not None:
-            shutil.rmtree(staged, ignore_errors=True)
+    with open(staged_json, "wb", buffering=WRITE_BUFFER) as handle:
+        handle.write(b"{")
+        stream = collect(client, selection.metrics, chunks, settings.step, settings.selector, settings.concurrency)
+        for number, (metric, series) in enumerate(stream):
+            write_metric(handle, metric, series, first=number == 0)
+            if staged_csv is not None:
+                write_metric_csv(staged_csv / query_csv_name(metric), metric, series)
+            summaries[metric] = [(item.labels, item.stats) for item in series]
+            del series
+            progress.advance()
+        handle.write(b"}")
+    if not any(summaries.values()):
+        raise StepError(
+            f"no selected metric returned any series from {client.address.display} between "
+            f"{format_window_time(window.start)} and {format_window_time(window.end)}"
+        )
     # 7. the validation table
     rows, filtered = validation_rows(summaries, window.benchmark, generation, vm=settings.vm_train)
     for line in summary_lines(summaries, rows, filtered, window.benchmark, generation):
         console.info(line)
-    written.append(write_text(ws.validation_table(settings.output), rows_csv(rows)))
+    write_text(outputs.place(ws.validation_table(settings.output)), rows_csv(rows))
+    written = outputs.publish()
     console.info("written: " + ", ".join(str(path) for path in written))
     return 0
