@@ -17,9 +17,15 @@ extras=""
 stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-12)-${mode}"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing kepler-model-pipeline${extras} into .venv"
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}" 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -c "import steps, sklearn, xgboost, pandas" || { echo "setup: install failed" >&2; exit 1; }
+  # Quiet unless something fails: pip's output goes to a log that is shown only then.
+  log=".venv/setup-pip.log"
+  if ! { .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip \
+         && .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"; } >"$log" 2>&1 \
+     || ! .venv/bin/python -c "import steps, sklearn, xgboost, pandas" >>"$log" 2>&1; then
+    cat "$log" >&2
+    echo "setup: install failed (log above, also in $log)" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
 

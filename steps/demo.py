@@ -23,6 +23,7 @@ MACHINE_ID = "demo-node"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The demo's flags."""
     parser = argparse.ArgumentParser(
         prog="python -m steps.demo",
         description="Run query -> train -> export on generated Kepler data served by a local Prometheus.",
@@ -64,6 +65,7 @@ def _learned_linear(pipeline: PipelineLayout) -> Optional[Tuple[float, float, fl
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run the demo end to end; its exit status."""
     args = build_parser().parse_args(argv)
     from .synth import PrometheusServer, SynthConfig, generate  # generator deps only when the demo runs
 

@@ -69,6 +69,7 @@ def atomic_path(target: PathLike) -> Iterator[Path]:
 
 
 def write_bytes(target: PathLike, data: bytes) -> Path:
+    """Write `data` to `target` by rename (atomic_path); the target."""
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
     return Path(target)
@@ -85,6 +86,7 @@ def dumps_json(data: Any) -> str:
 
 
 def write_json(target: PathLike, data: Any) -> Path:
+    """JSON as kepler-model-server writes it (dumps_json), by rename."""
     return write_text(target, dumps_json(data))
 
 

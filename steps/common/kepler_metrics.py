@@ -15,6 +15,8 @@ NODE_LABELS = ("exported_instance", "instance")
 
 @dataclass(frozen=True)
 class FeatureMetric:
+    """Where one feature comes from in one generation: metric, kind of series, unit factor."""
+
     metric: str
     kind: str
     unit_factor: float = 1.0
@@ -146,4 +148,5 @@ def detect_generation(metric_names: Iterable[str]) -> Optional[str]:
 
 
 def energy_sources_in_order() -> Tuple[str, ...]:
+    """Energy sources in the order of the validation table (query.md §8)."""
     return tuple(ENERGY_SOURCES)

@@ -34,6 +34,7 @@ def normalize_processor(brand: Optional[str]) -> str:
 
 
 def empty_spec() -> Spec:
+    """A spec with every attribute unknown (None)."""
     return {name: None for name in ATTRIBUTES}
 
 
@@ -83,6 +84,7 @@ def spec_document(spec: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 def known_attributes(spec: Mapping[str, Any]) -> list:
+    """The attributes of `spec` that have a value, in attribute order."""
     return [name for name in ATTRIBUTES if spec.get(name) not in (None, "")]
 
 

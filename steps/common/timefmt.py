@@ -14,6 +14,7 @@ Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
+    """The current time, aware UTC (the default clock; tests inject another)."""
     return datetime.now(timezone.utc)
 
 
@@ -26,12 +27,15 @@ def parse_window_time(value: str, flag: str = "time") -> datetime:
 
 
 def format_window_time(moment: datetime) -> str:
+    """A time-window file time (`2024-07-25T21:05:43Z`)."""
     return moment.astimezone(timezone.utc).strftime(WINDOW_FORMAT)
 
 
 def format_plain(moment: datetime) -> str:
+    """A metadata time (`2024-07-25 21:05:43`), UTC."""
     return moment.astimezone(timezone.utc).strftime(PLAIN_FORMAT)
 
 
 def from_epoch(seconds: float) -> datetime:
+    """Epoch seconds as an aware UTC datetime."""
     return datetime.fromtimestamp(seconds, tz=timezone.utc)

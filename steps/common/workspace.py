@@ -321,6 +321,7 @@ def window_from_document(document: Any) -> Window:
 
 
 def read_window(path: Path) -> Window:
+    """A time-window file (either form of workspace.md §3.2), or a StepError naming it."""
     document = read_json(path, "time-window file")
     try:
         return window_from_document(document)
@@ -329,10 +330,12 @@ def read_window(path: Path) -> Window:
 
 
 def window_document(start: datetime, end: datetime) -> Dict[str, str]:
+    """The `<benchmark>.json` document query writes."""
     return {"startTimeUTC": format_window_time(start), "endTimeUTC": format_window_time(end)}
 
 
 def read_machine_spec(path: Path) -> Spec:
+    """A machine spec file, checked, or a StepError naming it."""
     document = read_json(path, "machine spec")
     try:
         return spec_from_document(document)

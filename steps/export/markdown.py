@@ -41,6 +41,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def version_row(pipeline: str, collect_time: str, last_update_time: str, publisher: str) -> str:
+    """The pipeline's row of the version table (export.md §7.1)."""
     return (
         f"[{pipeline}](./.doc/{pipeline}.md)|{collect_time}|{last_update_time}|"
         f"[{publisher}](https://github.com/{publisher})|[link](./{pipeline})"
@@ -48,6 +49,7 @@ def version_row(pipeline: str, collect_time: str, last_update_time: str, publish
 
 
 def version_readme_header(version: str) -> str:
+    """The head of a new version README: title and table header."""
     return f"# {version} Build\n\n{VERSION_TABLE_COLUMNS}\n{VERSION_TABLE_SEPARATOR}\n"
 
 
@@ -154,6 +156,8 @@ def pipeline_page(
 
 @dataclass(frozen=True)
 class NodeTypeLine:
+    """One node type of the pipeline README: its number, machine attributes and member count."""
+
     node_type: int
     attrs: Mapping[str, Any]
     members: int
@@ -195,6 +199,8 @@ def pipeline_readme(
 
 @dataclass(frozen=True)
 class ReportLine:
+    """One best model of an error report: group, model, errors and link."""
+
     feature_group: str
     model_name: str
     mae: float
@@ -251,6 +257,7 @@ def model_url(
     model_name: str,
     extension: str,
 ) -> str:
+    """The published address of a model file in kepler-model-db."""
     return f"{base_url}/{version}/{pipeline}/{source}/{output_type}/{group}/{model_name}.{extension}"
 
 

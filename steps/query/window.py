@@ -27,6 +27,8 @@ class WindowRequest:
 
 @dataclass(frozen=True)
 class ResolvedWindow:
+    """The window to query, with the benchmark name and whether to save it."""
+
     start: datetime
     end: datetime
     benchmark: str  # the name used by the validation table

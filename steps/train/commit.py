@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +27,6 @@ from ..common.publish import Staging
 from ..common.signals import checkpoint
 from ..common.timefmt import format_plain
 from ..common.workspace import PipelineLayout, read_json
-from ..common.zipwrite import members_of, write_zip
 from .model_files import StagedModel
 from .render import table_csv
 from .tables import TrainingSet
@@ -36,6 +36,8 @@ ZIP_LEVEL = 1  # the pipeline zip is a transport copy: fast deflate, most of the
 
 @dataclass
 class NewModel:
+    """A model this run trained, with where it goes in the pipeline."""
+
     source: str
     output_type: str
     group: str
@@ -59,6 +61,7 @@ class RunSettings:
 
 
 def existing_metadata(layout: PipelineLayout) -> Optional[Dict[str, Any]]:
+    """The pipeline's metadata.json, None when the pipeline is new."""
     if not layout.metadata.exists():
         return None
     document = read_json(layout.metadata, "pipeline metadata")
@@ -169,6 +172,7 @@ def metadata_frame(rows: List[Dict[str, Any]], error_key: str) -> pd.DataFrame:
 
 
 def rebuild_metadata_csvs(layout: PipelineLayout, error_key: str) -> None:
+    """Every model metadata CSV again from the model folders (a CSV with no row is removed)."""
     for source in ENERGY_SOURCES:
         for output_type in OUTPUT_TYPES:
             target = layout.model_metadata_csv(source, output_type)
@@ -180,6 +184,7 @@ def rebuild_metadata_csvs(layout: PipelineLayout, error_key: str) -> None:
 
 
 def merged_trainers(earlier: Any, new: Sequence[str]) -> List[str]:
+    """The trainers of earlier runs, then this run's new ones, each once."""
     names: List[str] = []
     for name in list(earlier if isinstance(earlier, list) else []) + list(new):
         if name not in names:
@@ -205,13 +210,18 @@ def pipeline_metadata(
     }
 
 
-def zip_pipeline(root: Path, target: Path, threads: int = 1) -> None:
+def zip_pipeline(root: Path, target: Path) -> None:
     """<MODEL_PATH>/<pipeline>.zip: every file of the pipeline folder, paths relative to it, sorted.
 
     Model zips are compressed already: they are stored instead of deflated twice.
     """
-    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
-        write_zip(handle, members_of(root), ZIP_LEVEL, threads)
+    files = sorted((p.relative_to(root).as_posix(), p) for p in root.rglob("*") if p.is_file())
+    with atomic_path(target) as tmp, zipfile.ZipFile(tmp, "w") as archive:
+        for name, path in files:
+            stored = path.suffix == ".zip"
+            archive.write(
+                path, name, zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED, None if stored else ZIP_LEVEL
+            )
 
 
 def clone_pipeline(source: Path, target: Path) -> None:
@@ -246,12 +256,11 @@ def commit(
     now: datetime,
     staging: Staging,
     preprocessed: Optional[Rendered] = None,
-    threads: int = 1,
 ) -> None:
     """Steps 2-7 of train.md §10.2, on a copy of the pipeline in `staging`; then the folder and its zip
     replace the old ones as one unit (publish.Staging.commit). `preprocessed`: the tables of `sets`
-    already rendered; `threads` compress the pipeline zip. A write error raises WriteFailure naming
-    the final path; the pipeline is then unchanged."""
+    already rendered. A write error raises WriteFailure naming the final path; the pipeline is then
+    unchanged."""
     if not models:
         raise StepError("nothing to commit: no model was trained")
     earlier = existing_metadata(layout)
@@ -275,7 +284,7 @@ def commit(
         write_json(new.train_arguments, settings.train_arguments)
         write_json(new.node_type_index, settings.node_type_index)
         remove_empty_dirs(new.root)
-        zip_pipeline(new.root, staged_zip, threads)
+        zip_pipeline(new.root, staged_zip)
     except WriteFailure as failure:
         raise failure.relocated(staging.public(Path(str(failure.path)))) from None
     except OSError as failure:

@@ -424,7 +424,6 @@ def _train(
                     clock(),
                     staging,
                     preprocessed,
-                    threads=options.cpus,
                 )
                 for path, data in profiles.items():
                     if path not in inside:  # DATAPATH apart from MODEL_PATH: beside the pipeline, not in it
