@@ -26,6 +26,38 @@ from typing import Dict, List, Optional, Sequence, Tuple
 REPO = Path(__file__).resolve().parents[2]
 MARK = "KEPLER_MODEL_CRASH_TEST_MARK"
 PAUSE = "KEPLER_MODEL_TEST_PAUSE_AT"
+# Quick trainers with workers (--jobs 2), a curve fit among them: a run of a few seconds.
+TRAINERS = "LinearRegressionTrainer,SGDRegressorTrainer,PolynomialRegressionTrainer,ExponentialRegressionTrainer"
+
+
+def train_args(pipeline: str) -> List[str]:
+    """`kepler-model train` of the reliability tests, without --input."""
+    return [
+        "train",
+        "--pipeline-name",
+        pipeline,
+        "--id",
+        "m1",
+        "--jobs",
+        "2",
+        "--abs-trainers",
+        TRAINERS,
+        "--dyn-trainers",
+        TRAINERS,
+    ]
+
+
+def write_inputs(data: Path) -> None:
+    """Two collections of one machine, `a` and `b`: 4 containers, 30 min at 15 s, seeds 1 and 2."""
+    from steps.synth import SynthConfig, generate
+
+    for name, seed in (("a", 1), ("b", 2)):
+        config = SynthConfig(
+            containers=4, duration_s=1800, step_s=15, seed=seed, power="linear", noise_w=0.5, sources=("rapl-sysfs",)
+        )
+        generate(config).write_query_response(data / f"{name}.json")
+
+
 # Fields that differ between two runs over the same inputs (times of writing).
 VOLATILE_KEYS = ("init_time", "last_update_time", "export_time")
 

@@ -22,27 +22,23 @@ from typing import Dict
 import pytest
 
 from steps.common.publish import recover
-from steps.synth import SynthConfig, generate
 
-from .helpers import Outcome, fingerprint, hidden_leftovers, interrupt, run_step, step_env, zip_matches_folder
+from .helpers import (
+    Outcome,
+    fingerprint,
+    hidden_leftovers,
+    interrupt,
+    run_step,
+    step_env,
+    train_args,
+    write_inputs,
+    zip_matches_folder,
+)
 
 pytestmark = pytest.mark.slow
 
 PIPELINE = "crash"
-TRAINERS = "LinearRegressionTrainer,SGDRegressorTrainer,PolynomialRegressionTrainer,ExponentialRegressionTrainer"
-TRAIN_ARGS = [
-    "train",
-    "--pipeline-name",
-    PIPELINE,
-    "--id",
-    "m1",
-    "--jobs",
-    "2",
-    "--abs-trainers",
-    TRAINERS,
-    "--dyn-trainers",
-    TRAINERS,
-]
+TRAIN_ARGS = train_args(PIPELINE)
 FRACTIONS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.97]
 TRAIN_CHECKPOINTS = [
     "train.cloned",
@@ -65,12 +61,6 @@ EXPORT_CHECKPOINTS = [
 SIGNALS = {"SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
 
 
-def _config(seed: int) -> SynthConfig:
-    return SynthConfig(
-        containers=4, duration_s=1800, step_s=15, seed=seed, power="linear", noise_w=0.5, sources=("rapl-sysfs",)
-    )
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Dict[str, object]:
     """OLD: a pipeline trained on data A and exported; NEW: the same after training on data B / a
@@ -78,8 +68,7 @@ def world(tmp_path_factory) -> Dict[str, object]:
     root = tmp_path_factory.mktemp("crash")
     data, models, db = root / "data", root / "models", root / "db"
     data.mkdir()
-    generate(_config(1)).write_query_response(data / "a.json")
-    generate(_config(2)).write_query_response(data / "b.json")
+    write_inputs(data)
     env = step_env(data, models)
     assert run_step(TRAIN_ARGS + ["--input", "a"], env).returncode == 0
     shutil.copytree(models, root / "models-old", symlinks=True)

@@ -18,27 +18,12 @@ from typing import Callable, Iterator, List
 
 import pytest
 
-from steps.synth import SynthConfig, generate
-
-from .helpers import fingerprint, hidden_leftovers, run_step, step_env, zip_matches_folder
+from .helpers import fingerprint, hidden_leftovers, run_step, step_env, train_args, write_inputs, zip_matches_folder
 
 pytestmark = pytest.mark.slow
 
 PIPELINE = "full"
-TRAINERS = "LinearRegressionTrainer,SGDRegressorTrainer,PolynomialRegressionTrainer,ExponentialRegressionTrainer"
-TRAIN_ARGS = [
-    "train",
-    "--pipeline-name",
-    PIPELINE,
-    "--id",
-    "m1",
-    "--jobs",
-    "2",
-    "--abs-trainers",
-    TRAINERS,
-    "--dyn-trainers",
-    TRAINERS,
-]
+TRAIN_ARGS = train_args(PIPELINE)
 FREE_FRACTIONS = [0.0, 0.05, 0.3, 0.6, 0.9]  # of the size the rerun writes
 TMPFS_SIZE = "64m"
 
@@ -76,17 +61,10 @@ def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def _config(seed: int) -> SynthConfig:
-    return SynthConfig(
-        containers=4, duration_s=1800, step_s=15, seed=seed, power="linear", noise_w=0.5, sources=("rapl-sysfs",)
-    )
-
-
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> Path:
     data = tmp_path_factory.mktemp("full-data")
-    generate(_config(1)).write_query_response(data / "a.json")
-    generate(_config(2)).write_query_response(data / "b.json")
+    write_inputs(data)
     return data
 
 

@@ -28,13 +28,28 @@ SERIES = [
 def test_sigterm_during_the_requests_leaves_no_output(tmp_path: Path):
     body = matrix(SERIES)[2]
     with FaultServer(names_then(lambda p, q, h: Trickle(body, interval=0.5))) as server:
-        args = ["query", "--benchmark", "b", "--server", server.url, "--output", "out", "--id", "m",
-                "--start-time", "2024-01-01T00:00:00Z", "--end-time", "2024-01-01T00:10:00Z", "--to-csv"]
+        args = [
+            "query",
+            "--benchmark",
+            "b",
+            "--server",
+            server.url,
+            "--output",
+            "out",
+            "--id",
+            "m",
+            "--start-time",
+            "2024-01-01T00:00:00Z",
+            "--end-time",
+            "2024-01-01T00:10:00Z",
+            "--to-csv",
+        ]
         outcome, delivered = interrupt(args, step_env(tmp_path, tmp_path), signal.SIGTERM, after=3.0)
     assert delivered
     assert outcome.returncode == 143, outcome.err
-    assert outcome.error_lines == [f"kepler-model query: error: interrupted by SIGTERM; the outputs in {tmp_path} "
-                                   "are unchanged"], outcome.err
+    assert outcome.error_lines == [
+        f"kepler-model query: error: interrupted by SIGTERM; the outputs in {tmp_path} are unchanged"
+    ], outcome.err
     names = sorted(p.name for p in tmp_path.iterdir())
     assert "out.json" not in names and "out_csv" not in names and "out_validate_result.csv" not in names
     assert not [name for name in names if name.startswith(".")], names  # no staging, no temporary file
