@@ -8,7 +8,7 @@ wall time, CPU time (main process and workers; workers forked from the fork serv
 the CPU time of their jobs), peak RSS of the main process and of the largest worker, the
 share of time in loading, extraction, fitting and writing (phase timers of steps/train/run.py),
 the fit floor (sum of the jobs' own CPU times / --jobs), the speedup of --jobs 2 over --jobs 1, and how many
-DynPower models were derived from AbsPower ones instead of fitted (steps/train/shift.py).
+DynPower models were derived from AbsPower ones instead of fitted (steps/train/derive.py).
 On a machine shared with other work, compare "cpu" with "wall": the jobs' wall sum exceeding their
 CPU sum means the workers did not get a CPU each.
 """

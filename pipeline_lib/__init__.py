@@ -1,10 +1,11 @@
-"""The parts of pipeline.py: the vocabulary of its step table and the emitters that compile it.
+"""The pipeline compiler: renders the step contract (steps/contract/) into KFP and Argo documents.
 
-- model.py: parameters, claims, mounted Secret/ConfigMap files, steps, and the definition checks;
+- definition.py: the contract plus the facts of one deployment (names, pod security, images);
 - kfp_emitter.py: the KFP v2 spec (kfp and kfp-kubernetes are imported there only, lazily);
 - argo_emitter.py: the Argo WorkflowTemplate and run file;
 - kube_objects.py: plain Kubernetes objects (namespace, claims, RBAC) and the kustomizations.
 
-pipeline.py holds the one step table and hands it to these as a `Definition`; nothing here is
-imported by step code or installed in a step image.
+pipeline.py drives them. This package reads the contract and is read by nothing in steps/: it
+is not installed with the package nor copied into a step image (the compiler needs kfp, the
+`[pipeline]` extra).
 """

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
+from steps.contract import SECRET, MountedFile, Step
+
+from .definition import Definition
 from .kube_objects import labels
-from .model import SECRET, Definition, MountedFile, Step
 
 
 def parameter(name: str) -> str:
+    """An Argo reference to a workflow parameter."""
     return "{{workflow.parameters.%s}}" % name
 
 
@@ -42,10 +45,12 @@ def pod_security(d: Definition) -> dict:
 
 
 def variant_name(step: Step, files: Tuple[MountedFile, ...]) -> str:
+    """The template (and task) name of a step with these optional files mounted."""
     return "-".join([step.name] + [f.volume for f in files])
 
 
 def variant_names(step: Step) -> List[str]:
+    """Every variant's name, the one without files first."""
     return [variant_name(step, files) for files, _mask in step.variants()]
 
 
@@ -66,7 +71,7 @@ def _container_template(step: Step, files: Tuple[MountedFile, ...], d: Definitio
     template = {
         "name": variant_name(step, files),
         "container": {
-            "image": d.image(step.name),
+            "image": d.image(step),
             "command": step.command,
             "args": args,
             "env": [{"name": k, "value": v} for k, v in d.env],

@@ -18,7 +18,9 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Dict, Mapping, Optional, Sequence, Set
 
-from .model import SECRET, Definition, Parameter, Step
+from steps.contract import SECRET, Parameter, Step
+
+from .definition import Definition
 
 SECURITY_NOTE = (
     "Pod security: kfp-kubernetes sets runAsUser/runAsGroup {uid} and runAsNonRoot, and an emptyDir at {tmp} "
@@ -35,6 +37,7 @@ def input_name(parameter: str) -> str:
 
 
 def description(d: Definition) -> str:
+    """The pipeline's description with the pod security note."""
     return f"{d.description} {SECURITY_NOTE.format(uid=d.run_as_user, tmp=d.scratch_mount)}"
 
 
@@ -69,11 +72,11 @@ def _component(step: Step, d: Definition):
         args = step.render_args(lambda name: by_name[name])
         for mounted in step.files:  # `--flag <path>` only when the Secret/ConfigMap name was given
             args.append(dsl.IfPresentPlaceholder(input_name=input_name(mounted.parameter), then=mounted.args))
-        return dsl.ContainerSpec(image=d.image(step.name), command=step.command, args=args)
+        return dsl.ContainerSpec(image=d.image(step), command=step.command, args=args)
 
     body.__name__ = step.name
     body.__qualname__ = step.name
-    body.__doc__ = f"kepler-model {step.name}"
+    body.__doc__ = " ".join(step.command)
     signature = _signature([input_name(n) for n in refs], _optional(d.parameters, input_name))
     body.__signature__ = signature  # type: ignore[attr-defined]
     body.__annotations__ = {n: p.annotation for n, p in signature.parameters.items()}

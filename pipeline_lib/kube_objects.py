@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import List, Sequence
 
-from .model import Definition
+from .definition import Definition
 
 RBAC_API = "rbac.authorization.k8s.io/v1"
 # The query step reads the Kubernetes Node named by COLLECT_ID for the machine spec.
@@ -16,6 +16,7 @@ KFP_NAMESPACE = "kubeflow"
 
 
 def labels() -> dict:
+    """The labels of every object the compiler writes."""
     return {"app.kubernetes.io/name": "kepler-model-pipeline", "app.kubernetes.io/part-of": "kepler-model"}
 
 
@@ -30,6 +31,7 @@ def node_reader_role() -> dict:
 
 
 def node_reader_binding(name: str, service_account: str, namespace: str) -> dict:
+    """Binds the Node reader role to a ServiceAccount."""
     return {
         "apiVersion": RBAC_API,
         "kind": "ClusterRoleBinding",
@@ -75,6 +77,7 @@ def kfp_rbac() -> List[dict]:
 
 
 def namespace(d: Definition) -> dict:
+    """The namespace of the Argo install."""
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": d.namespace, "labels": labels()}}
 
 
@@ -97,17 +100,19 @@ def claims(d: Definition) -> List[dict]:
 
 
 def argo_kustomization(d: Definition) -> dict:
+    """The Argo folder's kustomization: its resources and one `images:` entry per step image."""
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": ["install.yaml"],
         # Without this fieldSpec kustomize's `images:` leaves WorkflowTemplate containers alone.
         "configurations": ["kustomizeconfig.yaml"],
-        "images": [{"name": f"{d.registry.rstrip('/')}/kepler-model-{s.name}", "newTag": d.tag} for s in d.steps],
+        "images": [{"name": f"{d.registry.rstrip('/')}/{s.image}", "newTag": d.tag} for s in d.steps],
     }
 
 
 def argo_kustomize_config() -> dict:
+    """Teaches kustomize's `images:` the image fields of (cluster) Workflow templates."""
     return {
         "images": [
             {"path": "spec/templates[]/container/image", "kind": "WorkflowTemplate"},
@@ -117,6 +122,7 @@ def argo_kustomize_config() -> dict:
 
 
 def top_kustomization(d: Definition, resources: Sequence[str] = ("namespace.yaml", "pvcs.yaml", "argo")) -> dict:
+    """The top kustomization: namespace, claims and the Argo folder, all in the namespace."""
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",

@@ -15,28 +15,19 @@ from .common.errors import StepError, UsageError
 from .common.flags import add_legacy_flags, ignored_legacy_flags, parse_bool
 from .common.signals import Interrupted
 from .common.signals import install as install_signal_handlers
+from .contract import CONSOLE_COMMAND, IMAGE_STEPS_VARIABLE, CliCommand, Step, commands_by_name, image_provides
 
-# command -> module with build_parser() and run(args, env, console) -> int
-COMMANDS: Dict[str, str] = {
-    "query": "steps.query.cli",
-    "train": "steps.train.cli",
-    "export": "steps.export.cli",
-    "run": "steps.local_run.cli",
-}
-SUMMARY = {
-    "query": "collect Kepler metrics for a benchmark window from Prometheus into the workspace",
-    "train": "train power models from collected metrics into a pipeline folder",
-    "export": "publish the models under the error thresholds into a kepler-model-db folder",
-    "run": "run query, train and export in order on this machine (no cluster needed)",
-}
-# Set in each step image: the steps that image can run (workspace.md §1.1).
-IMAGE_STEPS_VARIABLE = "KEPLER_MODEL_IMAGE_STEPS"
+# command -> what implements it (build_parser() and run(args, env, console) -> int): the three pipeline
+# steps and `run`, from the step contract (steps/contract/).
+COMMANDS: Dict[str, CliCommand] = commands_by_name()
 
 
 def _top_help() -> str:
-    lines = ["usage: kepler-model <command> [flags]", "", "commands:"]
-    lines += [f"  {name:<7} {SUMMARY[name]}" for name in COMMANDS]
-    lines += ["", "Run 'kepler-model <command> --help' for the flags of a command."]
+    lines = [f"usage: {CONSOLE_COMMAND} <command> [flags]", "", "pipeline steps (each has its own image):"]
+    lines += [f"  {c.name:<7} {c.summary}" for c in COMMANDS.values() if isinstance(c, Step)]
+    lines += ["", "other commands:"]
+    lines += [f"  {c.name:<7} {c.summary}" for c in COMMANDS.values() if not isinstance(c, Step)]
+    lines += ["", f"Run '{CONSOLE_COMMAND} <command> --help' for the flags of a command."]
     return "\n".join(lines)
 
 
@@ -46,6 +37,7 @@ def main(
     out: Optional[TextIO] = None,
     err: Optional[TextIO] = None,
 ) -> int:
+    """Run one command; its exit status (0 success, 1 failure, 2 usage error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     env = Environment(dict(os.environ) if environ is None else environ)
     out = out or sys.stdout
@@ -54,7 +46,7 @@ def main(
         print(_top_help(), file=out if argv else err)
         return 0 if argv else 2
     if argv[0] == "--version":
-        print(f"kepler-model {__version__}", file=out)
+        print(f"{CONSOLE_COMMAND} {__version__}", file=out)
         return 0
     command = argv[0]
     console = Console(command if command in COMMANDS else "", out=out, err=err)
@@ -63,9 +55,9 @@ def main(
             console.command = command
             raise UsageError(f"unknown command {command!r}; choose one of {', '.join(COMMANDS)}")
         allowed = env.get(IMAGE_STEPS_VARIABLE)
-        if allowed and command not in [s.strip() for s in allowed.split(",")]:
+        if allowed and not image_provides(allowed, command):
             raise StepError(f"this image does not provide the '{command}' step")
-        module = importlib.import_module(COMMANDS[command])
+        module = importlib.import_module(COMMANDS[command].module)
         parser = module.build_parser()
         add_legacy_flags(parser)
         args = parser.parse_args(argv[1:])

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 DEFAULT_CONFIG_PATH = "/etc/kepler/kepler.config"
+# The workspace folder when neither --data-path nor DATAPATH is set.
+DEFAULT_DATA_PATH = "/data"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Each table lives here once; every other module looks names up instead of spellin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 # -- features (train.md §3.1)
 COUNTER_FEATURES = ("cache_miss", "cpu_cycles", "cpu_instructions")
@@ -92,6 +92,8 @@ def feature_groups(thirdparty: Tuple[str, ...] = ()) -> List[FeatureGroup]:
 # -- energy sources (train.md §3.2)
 @dataclass(frozen=True)
 class EnergySource:
+    """An energy source and its components, in the order of its power columns."""
+
     name: str
     components: Tuple[str, ...]
     unit_label: Optional[str]  # "package" when components are measured per package
@@ -115,26 +117,157 @@ DEFAULT_ENERGY_SOURCE = "rapl-sysfs"
 OUTPUT_TYPES = {"AbsPower": 1, "DynPower": 2}
 ABS_POWER, DYN_POWER = "AbsPower", "DynPower"
 
-# -- trainers (train.md §3.4): the implementations are one table in steps/train/trainers.py
-TRAINER_NAMES = (
-    "PolynomialRegressionTrainer",
-    "GradientBoostingRegressorTrainer",
-    "KNeighborsRegressorTrainer",
-    "LinearRegressionTrainer",
-    "SVRRegressorTrainer",
-    "XgboostFitTrainer",
-    "SGDRegressorTrainer",
-    "LogarithmicRegressionTrainer",
-    "LogisticRegressionTrainer",
-    "ExponentialRegressionTrainer",
+# -- trainers (train.md §3.4): one row per trainer, read by train (estimators, weights, derivation) and export
+SCIKIT, XGBOOST, CURVEFIT = "scikit", "xgboost", "curvefit"  # model_class
+WEIGHT_LINEAR, WEIGHT_CURVEFIT, WEIGHT_XGBOOST = "linear", "curvefit", "xgboost"  # weight.json kinds (§9.3)
+# What absorbs a constant shift of the target in a fit, so that the DynPower model after the `min` or
+# `none` isolator is the AbsPower model with its output lowered (steps/train/derive.py says how).
+INTERCEPT, SVR_BIAS, INITIAL_CONSTANT, NEIGHBOUR_MEAN, BASE_SCORE = (
+    "intercept",
+    "bias",
+    "initial constant",
+    "neighbour mean",
+    "base score",
 )
-# Weight JSON that export publishes (export.md §4.3).
-PUBLISHED_WEIGHT_TRAINERS = (
-    "SGDRegressorTrainer",
-    "LogarithmicRegressionTrainer",
-    "LogisticRegressionTrainer",
-    "ExponentialRegressionTrainer",
-)
+SEED = "<seed>"  # an estimator argument given the run's --seed
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """How a trainer's estimator is built: a class or factory by `module:name`, and its keyword arguments.
+
+    A reference, not an import: export and the query image read this table without scikit-learn
+    or xgboost; train resolves it (steps/train/trainers.py). Arguments equal to SEED get --seed.
+    """
+
+    factory: str
+    arguments: Tuple[Tuple[str, Any], ...] = ()
+
+
+def _estimator(factory: str, **arguments: Any) -> Estimator:
+    return Estimator(factory, tuple(arguments.items()))
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """One trainer: its name, model class, estimator, weight JSON, and what its fit absorbs.
+
+    Hyper-parameters named by the spec are spelled here and nowhere else; every other one is the
+    library default of the pinned scikit-learn 1.5.x / xgboost 2.1.x.
+    """
+
+    name: str
+    model_class: str  # SCIKIT | XGBOOST | CURVEFIT
+    estimator: Estimator  # built fresh for every (node type, component) fit
+    weight: Optional[str] = None  # WEIGHT_* kind of its weight.json, None: no weight file
+    published: bool = False  # export publishes its weight JSON (export.md §4.3)
+    absorbs_shift: Optional[str] = None  # INTERCEPT ... BASE_SCORE, None: a DynPower model is always fitted
+    polynomial: bool = False  # PolynomialFeatures(degree=2) before the estimator (poly_scaler.pkl)
+    # Relative CPU cost per row and component (measured, roughly 1e-5 s each), plus a per-row² term
+    # for SVR, whose fit grows about quadratically; only used to start the slowest jobs first.
+    cost: float = 1.0
+    quadratic: float = 0.0
+
+    @property
+    def fe_files(self) -> Tuple[str, ...]:
+        """The trainer's own transforms after the scaler (model metadata `fe_files`)."""
+        return ("poly_scaler.pkl",) if self.polynomial else ()
+
+
+# One thread for XGBoost, within the per-worker limit of train.md §10.1: the tables are small (thousands
+# of rows), and on a busy machine OpenMP threads spin-wait, measured 10-20x slower with 2 threads. A
+# fixed thread count also keeps the model bytes independent of --jobs.
+TRAINERS: Dict[str, Trainer] = {
+    t.name: t
+    for t in (
+        Trainer(
+            "PolynomialRegressionTrainer",
+            SCIKIT,
+            _estimator("sklearn.linear_model:LinearRegression"),
+            absorbs_shift=INTERCEPT,
+            polynomial=True,
+            cost=3,
+        ),
+        Trainer(
+            "GradientBoostingRegressorTrainer",
+            SCIKIT,
+            _estimator(
+                "sklearn.ensemble:GradientBoostingRegressor",
+                n_estimators=100,
+                max_depth=3,
+                learning_rate=0.1,
+                random_state=SEED,
+            ),
+            absorbs_shift=INITIAL_CONSTANT,
+            cost=30,
+        ),
+        Trainer(
+            "KNeighborsRegressorTrainer",
+            SCIKIT,
+            _estimator("sklearn.neighbors:KNeighborsRegressor", n_neighbors=6),
+            absorbs_shift=NEIGHBOUR_MEAN,
+            cost=1,
+        ),
+        Trainer(
+            "LinearRegressionTrainer",
+            SCIKIT,
+            _estimator("sklearn.linear_model:LinearRegression", positive=True),
+            weight=WEIGHT_LINEAR,
+            absorbs_shift=INTERCEPT,
+            cost=0.5,
+        ),
+        Trainer(
+            "SVRRegressorTrainer",
+            SCIKIT,
+            _estimator("sklearn.svm:SVR", C=1.0, epsilon=0.2),
+            absorbs_shift=SVR_BIAS,
+            cost=1,
+            quadratic=0.004,
+        ),
+        Trainer(
+            "XgboostFitTrainer",
+            XGBOOST,
+            _estimator("xgboost:XGBRegressor", n_estimators=100, learning_rate=0.1, random_state=SEED, n_jobs=1),
+            weight=WEIGHT_XGBOOST,
+            absorbs_shift=BASE_SCORE,
+            cost=15,
+        ),
+        Trainer(
+            "SGDRegressorTrainer",
+            SCIKIT,
+            _estimator("sklearn.linear_model:SGDRegressor", max_iter=1000, random_state=SEED),
+            weight=WEIGHT_LINEAR,
+            published=True,
+            cost=4,
+        ),
+        # Curve fits (train.md §8.2): `curve` names the fit function, as kepler-model-server's trainer module does.
+        Trainer(
+            "LogarithmicRegressionTrainer",
+            CURVEFIT,
+            _estimator("steps.train.curvefit:curve_model", curve="log_func"),
+            weight=WEIGHT_CURVEFIT,
+            published=True,
+            cost=6,
+        ),
+        Trainer(
+            "LogisticRegressionTrainer",
+            CURVEFIT,
+            _estimator("steps.train.curvefit:curve_model", curve="logi_func"),
+            weight=WEIGHT_CURVEFIT,
+            published=True,
+            cost=15,
+        ),
+        Trainer(
+            "ExponentialRegressionTrainer",
+            CURVEFIT,
+            _estimator("steps.train.curvefit:curve_model", curve="expo_func"),
+            weight=WEIGHT_CURVEFIT,
+            published=True,
+            cost=6,
+        ),
+    )
+}
+TRAINER_NAMES = tuple(TRAINERS)  # `default`: all ten, in this order
 
 EXTRACTORS = ("default", "smooth")
 ISOLATORS = ("none", "min", "profile", "trainer")
@@ -142,6 +275,7 @@ METRIC_GENERATIONS = ("auto", "0.6", "0.7", "0.10")
 
 
 def model_name(trainer: str, node_type: int) -> str:
+    """`<trainer>_<node type>`: a model's folder and file stem."""
     return f"{trainer}_{node_type}"
 
 

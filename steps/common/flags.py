@@ -1,10 +1,14 @@
-"""Flag parsing shared by every step: usage errors instead of exits, booleans, lists, legacy flags."""
+"""Flag parsing shared by every step: usage errors instead of exits, booleans, lists, legacy flags,
+and the flags several commands take with one meaning (`Flag`: defined here once, added by each parser).
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Iterable, List, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
+from .config import DEFAULT_DATA_PATH
 from .errors import UsageError
 
 TRUE_WORDS = {"true", "1", "yes"}
@@ -40,6 +44,58 @@ def bool_flag(parser: argparse.ArgumentParser, *names: str, help: str, default: 
         metavar="true|false",
         help=f"{help} (default: {str(default).lower()})",
     )
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A flag several commands take with one meaning: its spellings and that meaning, defined once.
+
+    A command adds it with `FLAG.add(parser, detail)`, where `detail` is what is particular to that
+    command (required, created when missing, what it does with the value). `-i/--input` and
+    `-o/--output` share only their spellings: what they name differs from command to command.
+    """
+
+    names: Tuple[str, ...]
+    meaning: str = ""
+
+    @property
+    def long(self) -> str:
+        """The long spelling, e.g. `--pipeline-name`."""
+        return self.names[-1]
+
+    @property
+    def dest(self) -> str:
+        """The attribute argparse stores the value under."""
+        return self.long.lstrip("-").replace("-", "_")
+
+    def help(self, detail: str = "") -> str:
+        """The meaning, then what is particular to the command."""
+        return "; ".join(part for part in (self.meaning, detail) if part)
+
+    def add(self, parser: argparse.ArgumentParser, detail: str = "", **kwargs: Any) -> argparse.Action:
+        """Add the flag to `parser` (extra argparse settings in `kwargs`)."""
+        return parser.add_argument(*self.names, help=self.help(detail), **kwargs)
+
+
+# The workspace and its names (query, train, export, run).
+DATA_PATH = Flag(("--data-path",), f"workspace folder (env DATAPATH, default {DEFAULT_DATA_PATH})")
+ID = Flag(("--id",), "machine id, e.g. the node name; names machine_spec/<id>.json")
+BENCHMARK = Flag(("--benchmark",), "benchmark name: its time window is the workspace file <benchmark>.json")
+PIPELINE_NAME = Flag(("-p", "--pipeline-name"), "pipeline name: its models are the folder MODEL_PATH/<name>")
+INPUT = Flag(("-i", "--input"))
+OUTPUT = Flag(("-o", "--output"))
+# The Prometheus window (query, and run, which passes them to query).
+SERVER = Flag(("-s", "--server"), "Prometheus base URL, may carry user:password@ (env PROM_URL, PROM_SERVER)")
+START_TIME = Flag(("--start-time",), "window start, UTC, YYYY-MM-DDTHH:MM:SSZ (with --end-time)")
+END_TIME = Flag(("--end-time",), "window end, UTC, YYYY-MM-DDTHH:MM:SSZ (with --start-time)")
+INTERVAL = Flag(("--interval",), "window length in seconds ending now (env PROM_QUERY_INTERVAL, default 300)")
+STEP = Flag(("--step",), "resolution: seconds (3, 0.5) or a duration (3s, 1m) (env PROM_QUERY_STEP, default 3)")
+# What the model database records (export, and run, which passes them to export).
+COLLECT_DATE = Flag(("--collect-date",), "collect time as free text, e.g. 'February 2024'; wins over --benchmark")
+PUBLISHER = Flag(("--publisher",), "GitHub account of the publisher")
+# Metrics (query and train).
+THIRDPARTY_METRICS = Flag(("-tm", "--thirdparty-metrics"), "extra metric names, comma or space separated")
+MACHINE_SPEC = Flag(("--machine-spec",), "machine spec file of the measured machine")
 
 
 def split_list(values: Optional[Iterable[str] | str]) -> List[str]:

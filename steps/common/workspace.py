@@ -17,13 +17,11 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from .. import VERSION_FOLDER
-from .config import Environment, resolve
+from .config import DEFAULT_DATA_PATH, Environment, resolve
 from .errors import StepError
 from .machine_spec import Spec, spec_from_document
 from .names import check_name
 from .timefmt import PLAIN_FORMAT, WINDOW_FORMAT, format_window_time
-
-DEFAULT_DATA_PATH = "/data"
 
 
 def plain_name(name: str) -> str:

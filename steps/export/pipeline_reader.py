@@ -40,6 +40,8 @@ class ModelTable:
 
 @dataclass(frozen=True)
 class TrainedPipeline:
+    """A trained pipeline as export reads it; its name is its layout's."""
+
     layout: PipelineLayout
     metadata: Dict[str, Any]
     node_type_index: Dict[int, Dict[str, Any]]  # entries as stored, numeric key order
@@ -47,6 +49,7 @@ class TrainedPipeline:
 
     @property
     def name(self) -> str:
+        """The pipeline's name (its folder's)."""
         return self.layout.name
 
 

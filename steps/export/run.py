@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from ..common import signals
 from ..common.atomic import dumps_json
 from ..common.console import Console
-from ..common.domain import ENERGY_SOURCES, OUTPUT_TYPES, PUBLISHED_WEIGHT_TRAINERS
+from ..common.domain import ENERGY_SOURCES, OUTPUT_TYPES, TRAINERS
 from ..common.errors import StepError
 from ..common.publish import recover
 from ..common.timefmt import Clock, format_plain, utc_now
@@ -33,6 +33,8 @@ RELATIVE = PipelineLayout(Path())
 
 @dataclass(frozen=True)
 class ExportResult:
+    """What export wrote: the published pipeline folder, how many models, the selections, the files."""
+
     target: Path
     exported: int
     selections: Tuple[TableSelection, ...]
@@ -67,9 +69,11 @@ def csv_text(columns: Sequence[str], rows: Sequence[ModelRow]) -> bytes:
 def _load_weights(
     pipeline: TrainedPipeline, exported: Sequence[ModelRow], console: Console
 ) -> Dict[ModelKey, Tuple[bytes, Dict[str, Any]]]:
+    """The weight JSON of every exported model whose trainer's is published (the trainer table's row)."""
     weights: Dict[ModelKey, Tuple[bytes, Dict[str, Any]]] = {}
     for row in exported:
-        if row.trainer not in PUBLISHED_WEIGHT_TRAINERS:
+        trainer = TRAINERS.get(row.trainer)
+        if trainer is None or not trainer.published:
             continue
         data = read_weight(pipeline.layout, row.key)
         document = parse_weight(data) if data is not None else None
@@ -84,8 +88,9 @@ def _load_weights(
 
 
 def _report_lines(
-    best: Mapping[BestKey, ModelRow], node_type: int, settings: ExportSettings, extension: str
+    best: Mapping[BestKey, ModelRow], node_type: int, target: PipelineLayout, settings: ExportSettings, extension: str
 ) -> Dict[Tuple[str, str], List[markdown.ReportLine]]:
+    """The error report's lines of one node type, with the URL of each model in the published `target`."""
     lines: Dict[Tuple[str, str], List[markdown.ReportLine]] = {}
     for (n, source, output_type, group), row in best.items():
         if n != node_type:
@@ -93,7 +98,7 @@ def _report_lines(
         url = markdown.model_url(
             settings.base_url,
             settings.database.version,
-            settings.pipeline,
+            target.name,
             source,
             output_type,
             group,
@@ -143,43 +148,69 @@ def build_content(
     """Every file of the exported pipeline folder."""
     content = ExportContent()
     exported = [row for s in selections for row in s.exported]
-    sidecar = best_models(exported, settings.error_key)
     local = best_models(exported, settings.error_key, eligible=set(weights))
     node_types = sorted({row.node_type for row in exported if row.node_type is not None})
-    columns = {(t.source, t.output_type): t.columns for t in pipeline.tables}
-
     content.files[RELATIVE.metadata] = dumps_json(
         publish_metadata(pipeline.metadata, settings.publisher, collected, exported_at)
     ).encode("utf-8")
     content.files[RELATIVE.node_type_index] = dumps_json(
         {str(n): entry for n, entry in pipeline.node_type_index.items()}
     ).encode("utf-8")
-    metadata_plots: Dict[Tuple[str, str], str] = {}
-    curve_plots: Dict[Tuple[str, str], str] = {}
+    plot_names: Dict[Tuple[str, str], Tuple[str, Optional[str]]] = {}
     for selection in selections:
-        if not selection.exported:
-            continue
-        source, output_type = selection.source, selection.output_type
-        content.files[RELATIVE.model_metadata_csv(source, output_type)] = csv_text(
-            columns[(source, output_type)], selection.exported
-        )
-        plot_path = RELATIVE.metadata_plot(source, output_type)
-        content.files[plot_path] = plots.metadata_plot(
-            source, output_type, ENERGY_SOURCES[source].components, selection.exported
-        )
-        metadata_plots[(source, output_type)] = plot_path.name
-        curve = _power_curves(selection, local, node_types, weights, console)
-        if curve is not None:
-            curve_path = RELATIVE.power_curve_plot(source, output_type)
-            content.files[curve_path] = curve
-            curve_plots[(source, output_type)] = curve_path.name
-        for row in selection.exported:
-            content.copies[RELATIVE.model_zip(*row.key)] = pipeline.layout.model_zip(*row.key)
-            if row.key in weights:
-                content.files[RELATIVE.weight_json(*row.key)] = weights[row.key][0]
+        if selection.exported:
+            plot_names[(selection.source, selection.output_type)] = _table_files(
+                content, pipeline, selection, local, node_types, weights, console
+            )
+    _reports(content, pipeline, settings, selections, plot_names, node_types, local, exported)
+    return content
 
+
+def _table_files(
+    content: ExportContent,
+    pipeline: TrainedPipeline,
+    selection: TableSelection,
+    local: Mapping[BestKey, ModelRow],
+    node_types: Sequence[int],
+    weights: Mapping[ModelKey, Tuple[bytes, Dict[str, Any]]],
+    console: Console,
+) -> Tuple[str, Optional[str]]:
+    """One model table's CSV, plots, model zips and weights; the names of its plots (no curve: None)."""
+    source, output_type = selection.source, selection.output_type
+    columns = next(t.columns for t in pipeline.tables if (t.source, t.output_type) == (source, output_type))
+    content.files[RELATIVE.model_metadata_csv(source, output_type)] = csv_text(columns, selection.exported)
+    plot_path = RELATIVE.metadata_plot(source, output_type)
+    content.files[plot_path] = plots.metadata_plot(
+        source, output_type, ENERGY_SOURCES[source].components, selection.exported
+    )
+    curve_name = None
+    curve = _power_curves(selection, local, node_types, weights, console)
+    if curve is not None:
+        curve_path = RELATIVE.power_curve_plot(source, output_type)
+        content.files[curve_path] = curve
+        curve_name = curve_path.name
+    for row in selection.exported:
+        content.copies[RELATIVE.model_zip(*row.key)] = pipeline.layout.model_zip(*row.key)
+        if row.key in weights:
+            content.files[RELATIVE.weight_json(*row.key)] = weights[row.key][0]
+    return plot_path.name, curve_name
+
+
+def _reports(
+    content: ExportContent,
+    pipeline: TrainedPipeline,
+    settings: ExportSettings,
+    selections: Sequence[TableSelection],
+    plot_names: Mapping[Tuple[str, str], Tuple[str, Optional[str]]],
+    node_types: Sequence[int],
+    local: Mapping[BestKey, ModelRow],
+    exported: Sequence[ModelRow],
+) -> None:
+    """The pipeline README and an error report per node type (best models for the sidecar and the local estimator)."""
+    target = settings.database.pipeline(pipeline.name)
+    sidecar = best_models(exported, settings.error_key)
     order = [(s.source, s.output_type) for s in selections]
-    by_output_type = sorted(order, key=lambda pair: list(OUTPUT_TYPES).index(pair[1]))
+    by_output_type = [p for p in sorted(order, key=lambda pair: list(OUTPUT_TYPES).index(pair[1])) if p in plot_names]
     lines = [
         markdown.NodeTypeLine(
             n, node_attributes(pipeline.node_type_index[n]), len(pipeline.node_type_index[n].get("members") or [])
@@ -187,24 +218,24 @@ def build_content(
         for n in node_types
     ]
     content.files[RELATIVE.readme] = markdown.pipeline_readme(
-        settings.pipeline,
+        pipeline.name,
         settings.thresholds.mae,
         settings.thresholds.mape,
         lines,
-        [metadata_plots[p] for p in by_output_type if p in metadata_plots],
-        [(s, ot, curve_plots[(s, ot)]) for s, ot in by_output_type if (s, ot) in curve_plots],
+        [plot_names[p][0] for p in by_output_type],
+        [(s, ot, plot_names[(s, ot)][1]) for s, ot in by_output_type if plot_names[(s, ot)][1] is not None],
     ).encode("utf-8")
     for n in node_types:
         content.files[RELATIVE.error_report(n)] = markdown.error_report(
             n,
             node_attributes(pipeline.node_type_index[n]),
-            _report_lines(local, n, settings, "json"),
-            _report_lines(sidecar, n, settings, "zip"),
+            _report_lines(local, n, target, settings, "json"),
+            _report_lines(sidecar, n, target, settings, "zip"),
         ).encode("utf-8")
-    return content
 
 
 def _doc_page(pipeline: TrainedPipeline, settings: ExportSettings, console: Console) -> str:
+    """The model database's page of the pipeline, with the time windows of the --input workloads."""
     workloads = []
     for item in settings.inputs:
         name = markdown.workload_name(item)
@@ -217,7 +248,7 @@ def _doc_page(pipeline: TrainedPipeline, settings: ExportSettings, console: Cons
         workloads.append((name, text))
     metadata = pipeline.metadata
     return markdown.pipeline_page(
-        settings.pipeline,
+        pipeline.name,
         str(metadata.get("extractor", "")),
         str(metadata.get("isolator", "")),
         markdown.unique(metadata.get("abs_trainers") or []),
@@ -226,14 +257,8 @@ def _doc_page(pipeline: TrainedPipeline, settings: ExportSettings, console: Cons
     )
 
 
-def export(settings: ExportSettings, console: Console, clock: Clock = utc_now) -> ExportResult:
-    """Run the whole step; StepError (exit 1) when nothing can be exported or written."""
-    for line in recover(settings.workspace.model_path, f"{settings.pipeline}.train"):
-        console.info(line)  # a train run stopped mid-commit: finish it before reading the pipeline
-    pipeline = read_pipeline(settings.workspace.pipeline(settings.pipeline))
-    collected = collect_time(settings)
-    owner = (pipeline.metadata.get("name"), pipeline.metadata.get("init_time"))
-    check_ownership(settings.database.pipeline(settings.pipeline).root, *owner)  # fail early; publish checks again
+def _select(pipeline: TrainedPipeline, settings: ExportSettings, console: Console) -> Tuple[TableSelection, ...]:
+    """Rule §4.1 on every model table, each outcome and reject said; StepError when nothing passes."""
     zips = existing_zips(pipeline)
     indexed = set(pipeline.node_type_index)
     selections = tuple(
@@ -249,31 +274,42 @@ def export(settings: ExportSettings, console: Console, clock: Clock = utc_now) -
                 f"{'/'.join(row.key)}: node type {row.node_type} has no entry in "
                 f"{pipeline.layout.node_type_index}; not exported"
             )
-    exported = [row for s in selections for row in s.exported]
-    t = settings.thresholds
-    if not exported:
+    if not any(s.exported for s in selections):
+        t = settings.thresholds
         raise StepError(
-            f"no model of {settings.pipeline} passes the selection (MAE <= {markdown.shortest(t.mae)} W "
+            f"no model of {pipeline.name} passes the selection (MAE <= {markdown.shortest(t.mae)} W "
             f"or MAPE <= {markdown.shortest(t.mape)}%, both <= {markdown.shortest(t.hard)}, zip and "
             "node type present); nothing was written"
         )
+    return selections
+
+
+def export(settings: ExportSettings, console: Console, clock: Clock = utc_now) -> ExportResult:
+    """Run the whole step; StepError (exit 1) when nothing can be exported or written."""
+    source = settings.workspace.pipeline(settings.pipeline)  # from here on, the name travels in the layouts
+    for line in recover(settings.workspace.model_path, f"{source.name}.train"):
+        console.info(line)  # a train run stopped mid-commit: finish it before reading the pipeline
+    pipeline = read_pipeline(source)
+    target = settings.database.pipeline(pipeline.name)
+    collected = collect_time(settings)
+    owner = (pipeline.metadata.get("name"), pipeline.metadata.get("init_time"))
+    check_ownership(target.root, *owner)  # fail early; publish checks again
+    selections = _select(pipeline, settings, console)
+    exported = [row for s in selections for row in s.exported]
     weights = _load_weights(pipeline, exported, console)
     content = build_content(pipeline, settings, selections, weights, collected, format_plain(clock()), console)
     row = markdown.version_row(
-        settings.pipeline, collected, str(pipeline.metadata.get("last_update_time", "")), settings.publisher
+        pipeline.name, collected, str(pipeline.metadata.get("last_update_time", "")), settings.publisher
     )
     publication = Publication(
-        update_version_readme=lambda old: markdown.upsert_version_row(
-            old, settings.database.version, settings.pipeline, row
-        ),
+        update_version_readme=lambda old: markdown.upsert_version_row(old, settings.database.version, target.name, row),
         doc_page=lambda: _doc_page(pipeline, settings, console),
         make_zip=settings.make_zip,
     )
     signals.check()
-    written = publish(settings.database, settings.pipeline, owner, content, publication)
-    target = settings.database.pipeline(settings.pipeline).root
-    console.info(f"wrote {len(content.paths())} files in {target}")
+    written = publish(settings.database, target.name, owner, content, publication)
+    console.info(f"wrote {len(content.paths())} files in {target.root}")
     for path in written[1:]:
         console.info(f"wrote {path}")
-    console.info(f"exported {len(exported)} models of {settings.pipeline} to {target}")
-    return ExportResult(target, len(exported), selections, tuple(written))
+    console.info(f"exported {len(exported)} models of {pipeline.name} to {target.root}")
+    return ExportResult(target.root, len(exported), selections, tuple(written))

@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Mapping, Sequence, TextIO, Tuple
 from ..common.config import Environment
 from ..common.errors import StepError, UsageError
 from ..common.flags import add_legacy_flags
+from ..contract import step_named
 
 
 def _query(args: Any, env: Environment) -> None:
@@ -46,11 +47,9 @@ CHECKS: Dict[str, Callable[[Any, Environment], None]] = {"query": _query, "train
 def check_commands(commands: Sequence[Tuple[str, List[str]]], environ: Mapping[str, str]) -> None:
     """Parse and check every step's arguments as the step would; the first problem is raised, prefixed
     with the step that refuses it (a UsageError stays a UsageError: exit 2)."""
-    from ..cli import COMMANDS
-
     env = Environment(dict(environ))
     for step, argv in commands:
-        parser = importlib.import_module(COMMANDS[step]).build_parser()
+        parser = importlib.import_module(step_named(step).module).build_parser()
         add_legacy_flags(parser)  # as the dispatcher does
         try:
             CHECKS[step](parser.parse_args(argv), env)

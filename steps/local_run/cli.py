@@ -4,84 +4,63 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable, List, Mapping, Optional
+from typing import Callable, List, Mapping
 
 from .. import DEFAULT_PIPELINE_NAME
+from ..common import flags
 from ..common.config import Environment, is_set
 from ..common.console import Console
 from ..common.errors import UsageError
 from ..common.flags import StepArgumentParser
 from ..common.names import check_flag_name, check_pipeline_flag
 from ..common.workspace import ModelDatabase, Workspace, plain_name
+from ..contract import CONSOLE_COMMAND, LOCAL_RUN, MODELS_FOLDER
 from .checks import ErrorLineWatch, check_commands
-from .plan import RunParameters, step_commands
+from .plan import RunParameters, run_parameters, step_commands
 
 # Runs one step: (argv starting with the command, environment) -> exit status.
 StepRunner = Callable[[List[str], Mapping[str, str], Console], int]
+# Parameters a local run cannot do without (query needs a window name, export a publisher); -o too.
+REQUIRED = ("BENCHMARK", "PUBLISHER")
+# What run adds to a parameter flag's meaning in --help.
+DETAILS = {name: "required" for name in REQUIRED}
+DETAILS["PIPELINE_NAME"] = f"default {DEFAULT_PIPELINE_NAME}"
 
 
 def build_parser() -> StepArgumentParser:
+    """One flag per pipeline parameter that has one (steps/contract/), the workspace and the models folder."""
     parser = StepArgumentParser(
-        prog="kepler-model run",
+        prog=f"{CONSOLE_COMMAND} {LOCAL_RUN.name}",
         description="Run query, train and export one after another on this machine with the pipeline's "
-        "parameters (no cluster needed). Stops at the first failing step with its exit status.",
+        "parameters (no cluster needed). Stops at the first failing step with its exit status. A flag left "
+        "out is passed empty, as in the pipeline: the step then falls back to its environment variable or "
+        "default.",
     )
-    parser.add_argument(
-        "--benchmark", help="benchmark name: the window is saved as <data-path>/<benchmark>.json (required)"
-    )
-    parser.add_argument(
-        "-s", "--server", help="Prometheus base URL (default: PROM_URL, PROM_SERVER or http://localhost:9090)"
-    )
-    parser.add_argument("--id", help="machine id (COLLECT_ID), e.g. the node name")
-    parser.add_argument("-p", "--pipeline-name", help=f"pipeline name (default: {DEFAULT_PIPELINE_NAME})")
-    parser.add_argument("--collect-date", help="collect time as free text; wins over the benchmark start in export")
-    parser.add_argument("--start-time", help="window start, UTC YYYY-MM-DDTHH:MM:SSZ (with --end-time)")
-    parser.add_argument("--end-time", help="window end, UTC YYYY-MM-DDTHH:MM:SSZ (with --start-time)")
-    parser.add_argument("--interval", help="window length in seconds ending now (default: PROM_QUERY_INTERVAL or 300)")
-    parser.add_argument("--step", help="query resolution (default: PROM_QUERY_STEP or 3)")
-    parser.add_argument("--publisher", help="GitHub account of the publisher (required)")
-    parser.add_argument("-o", "--output", help="kepler-model-db 'models' folder to export into (required)")
-    parser.add_argument("--data-path", help="workspace folder (default: DATAPATH or /data); MODEL_PATH defaults to it")
+    for parameter in run_parameters():
+        parameter.flag.add(parser, DETAILS.get(parameter.name, ""))
+    flags.OUTPUT.add(parser, "kepler-model-db 'models' folder to export into; required")
+    flags.DATA_PATH.add(parser, "MODEL_PATH defaults to it")
     return parser
 
 
 def parameters_from_args(args) -> RunParameters:
     """The pipeline parameters from the flags; usage errors before any step runs."""
-    missing = [
-        flag
-        for flag, value in (
-            ("--benchmark", args.benchmark),
-            ("--publisher", args.publisher),
-            ("-o/--output", args.output),
-        )
-        if not is_set(value)
-    ]
+    given = {p.name: getattr(args, p.flag.dest) for p in run_parameters()}
+    missing = [p.flag.long for p in run_parameters() if p.name in REQUIRED and not is_set(given[p.name])]
+    if not is_set(args.output):
+        missing.append("/".join(flags.OUTPUT.names))
     if missing:
         raise UsageError(f"missing required flag(s): {', '.join(missing)}")
-
-    def text(value: Optional[str]) -> str:
-        return value.strip() if is_set(value) else ""
+    values = {name: value.strip() if is_set(value) else "" for name, value in given.items()}
 
     # Names of workspace files and folders, refused before the first step runs.
-    check_flag_name(plain_name(text(args.benchmark)), "--benchmark")
-    if is_set(args.id):
-        check_flag_name(text(args.id), "--id")
-    if is_set(args.pipeline_name):
-        check_pipeline_flag(text(args.pipeline_name), "--pipeline-name")
-
-    return RunParameters(
-        benchmark=text(args.benchmark),
-        prom_url=text(args.server),
-        collect_id=text(args.id),
-        pipeline_name=text(args.pipeline_name) or DEFAULT_PIPELINE_NAME,
-        collect_date=text(args.collect_date),
-        start_time=text(args.start_time),
-        end_time=text(args.end_time),
-        interval=text(args.interval),
-        step=text(args.step),
-        publisher=text(args.publisher),
-        model_db=str(Path(args.output).resolve()),
-    )
+    check_flag_name(plain_name(values["BENCHMARK"]), flags.BENCHMARK.long)
+    if values["COLLECT_ID"]:
+        check_flag_name(values["COLLECT_ID"], flags.ID.long)
+    if values["PIPELINE_NAME"]:
+        check_pipeline_flag(values["PIPELINE_NAME"], flags.PIPELINE_NAME.long)
+    values["PIPELINE_NAME"] = values["PIPELINE_NAME"] or DEFAULT_PIPELINE_NAME
+    return RunParameters(values, {MODELS_FOLDER: str(Path(args.output).resolve())})
 
 
 def in_process_runner(argv: List[str], environ: Mapping[str, str], console: Console) -> int:
@@ -92,6 +71,7 @@ def in_process_runner(argv: List[str], environ: Mapping[str, str], console: Cons
 
 
 def run(args, env: Environment, console: Console, runner: StepRunner = in_process_runner) -> int:
+    """Check every step's command line, then run the steps in order; the first failing step's status."""
     params = parameters_from_args(args)
     workspace = Workspace.from_settings(args.data_path, env)
     data_path = workspace.data_path.resolve()
@@ -101,7 +81,7 @@ def run(args, env: Environment, console: Console, runner: StepRunner = in_proces
     steps = step_commands(params)
     check_commands(steps, environ)  # every step's own usage checks, before the first step writes anything
     for number, (step, step_args) in enumerate(steps, start=1):
-        console.info(f"==> step {number}/{len(steps)}: kepler-model {step}")
+        console.info(f"==> step {number}/{len(steps)}: {CONSOLE_COMMAND} {step}")
         started = time.monotonic()
         errors = ErrorLineWatch(console.err)
         status = runner([step, *step_args], environ, Console(console.command, out=console.out, err=errors))
@@ -114,8 +94,8 @@ def run(args, env: Environment, console: Console, runner: StepRunner = in_proces
             )
             return status
         console.info(f"==> {step} done in {time.monotonic() - started:.1f}s")
-    database = ModelDatabase(Path(params.model_db))
-    exported = database.pipeline(params.pipeline_name)
+    database = ModelDatabase(Path(params.folder(MODELS_FOLDER)))
+    exported = database.pipeline(params.value("PIPELINE_NAME"))
     console.info(f"workspace:      {data_path}")
     console.info(f"model database: {database.version_dir}")
     console.info(f"pipeline:       {exported.root}")

@@ -1,76 +1,44 @@
-"""The step command lines of a local run: the same flags and values the pipeline passes (pipeline.py).
+"""The step command lines of a local run: the contract's steps (steps/contract/) rendered with local values.
 
-Pure: parameters in, (step, argv) pairs out. Unset values are passed as "" exactly as the
-orchestrators pass them, so a local run exercises the same command lines as a cluster run. The
+Pure: parameter values and local folders in, (step, argv) pairs out, in the contract's order. Unset
+values are passed as "" exactly as the orchestrators pass them, so a local run exercises the same
+command lines as a cluster run; only a claim folder (export's `-o`) becomes a local folder. The
 pipeline's optional `--token-file`/`--ca-file` (files of a Secret/ConfigMap) have no flag here:
 PROM_TOKEN_FILE, PROM_TOKEN and PROM_CA_FILE in the environment reach the query step.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import List, Tuple
+from dataclasses import dataclass, field
+from typing import List, Mapping, Tuple
 
-# Name of the query JSON handed from query to train (pipeline.py uses the same).
-QUERY_OUTPUT = "kepler_query"
+from ..contract import PARAMETERS, STEPS, ClaimPath, Parameter
+
+
+def run_parameters() -> List[Parameter]:
+    """The parameters `kepler-model run` takes as flags (each with its contract flag), in contract order."""
+    return [p for p in PARAMETERS if p.flag is not None]
 
 
 @dataclass(frozen=True)
 class RunParameters:
-    """The pipeline parameters, named as in pipeline.py; "" means not set."""
+    """A local run's pipeline parameters by name ("" or missing: not set), and the local folder standing in
+    for each claim folder the steps are given."""
 
-    benchmark: str = ""
-    prom_url: str = ""
-    collect_id: str = ""
-    pipeline_name: str = ""
-    collect_date: str = ""
-    start_time: str = ""
-    end_time: str = ""
-    interval: str = ""
-    step: str = ""
-    publisher: str = ""
-    model_db: str = ""  # the kepler-model-db `models` folder (export -o)
+    values: Mapping[str, str] = field(default_factory=dict)
+    folders: Mapping[ClaimPath, str] = field(default_factory=dict)
+
+    def value(self, name: str) -> str:
+        """The parameter's value, "" when not set."""
+        return self.values.get(name, "")
+
+    def folder(self, folder: ClaimPath) -> str:
+        """The local folder of a claim folder; a local run must give one for each the steps use."""
+        if folder not in self.folders:
+            raise KeyError(f"a local run has no folder for {folder.claim.volume}/{folder.path}")
+        return self.folders[folder]
 
 
 def step_commands(p: RunParameters) -> List[Tuple[str, List[str]]]:
-    """(step, arguments after `kepler-model <step>`) for query, train and export, in order."""
-    return [
-        (
-            "query",
-            [
-                "--benchmark",
-                p.benchmark,
-                "--server",
-                p.prom_url,
-                "--output",
-                QUERY_OUTPUT,
-                "--start-time",
-                p.start_time,
-                "--end-time",
-                p.end_time,
-                "--interval",
-                p.interval,
-                "--step",
-                p.step,
-                "--id",
-                p.collect_id,
-            ],
-        ),
-        ("train", ["--pipeline-name", p.pipeline_name, "--input", QUERY_OUTPUT, "--id", p.collect_id]),
-        (
-            "export",
-            [
-                "--benchmark",
-                p.benchmark,
-                "--collect-date",
-                p.collect_date,
-                "--pipeline-name",
-                p.pipeline_name,
-                "-o",
-                p.model_db,
-                "--publisher",
-                p.publisher,
-                "--zip=true",
-            ],
-        ),
-    ]
+    """(step, arguments after `kepler-model <step>`) for every step of the contract, in order."""
+    return [(step.name, step.render_args(p.value, p.folder)) for step in STEPS]

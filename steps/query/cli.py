@@ -7,13 +7,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import List, Optional
 
+from ..common import flags
 from ..common.config import Environment, is_set, resolve
 from ..common.console import Console
 from ..common.domain import METRIC_GENERATIONS
 from ..common.errors import UsageError
 from ..common.flags import StepArgumentParser, bool_flag, parse_bool, positive_number, split_list
 from ..common.names import check_flag_name, check_name, resolve_name, variable_label
-from ..common.workspace import DEFAULT_DATA_PATH, Workspace, plain_name
+from ..common.workspace import Workspace, plain_name
 from .chunks import DEFAULT_MAX_SERIES_POINTS, parse_step
 from .prom import ServerAddress, check_timeout
 from .run import QueryDeps, QuerySettings, run_query
@@ -23,40 +24,28 @@ DEFAULT_SERVER = "http://localhost:9090"
 
 
 def build_parser() -> StepArgumentParser:
+    """query's flags; those other commands share come from steps/common/flags.py."""
     parser = StepArgumentParser(
         prog="kepler-model query",
         description="Collect Kepler metrics for one time window from Prometheus into the workspace "
         "(<output>.json, <benchmark>.json, machine_spec/<id>.json, <output>_validate_result.csv).",
     )
     add = parser.add_argument
-    add("--data-path", help=f"workspace folder, created when missing (env DATAPATH, default {DEFAULT_DATA_PATH})")
-    add("-o", "--output", help="name of the query JSON <output>.json, without .json (default output)")
-    add("-i", "--input", help="existing time-window file <input>.json to take the window from")
-    add("--benchmark", help="name under which the window is saved as <benchmark>.json")
-    add("--start-time", help="window start, UTC, YYYY-MM-DDTHH:MM:SSZ (with --end-time)")
-    add("--end-time", help="window end, UTC, YYYY-MM-DDTHH:MM:SSZ (with --start-time)")
-    add("--interval", help="window length in seconds ending now (env PROM_QUERY_INTERVAL, default 300)")
-    add("--step", help="resolution: seconds (3, 0.5) or a duration (3s, 1m) (env PROM_QUERY_STEP, default 3)")
-    add(
-        "-s",
-        "--server",
-        help=f"Prometheus base URL, may carry user:password@ (env PROM_URL, PROM_SERVER, default {DEFAULT_SERVER})",
-    )
+    flags.DATA_PATH.add(parser, "created when missing")
+    flags.OUTPUT.add(parser, "name of the query JSON <output>.json, without .json (default output)")
+    flags.INPUT.add(parser, "existing time-window file <input>.json to take the window from")
+    flags.BENCHMARK.add(parser, "the window is saved under it")
+    flags.START_TIME.add(parser)
+    flags.END_TIME.add(parser)
+    flags.INTERVAL.add(parser)
+    flags.STEP.add(parser)
+    flags.SERVER.add(parser, f"default {DEFAULT_SERVER}")
     add("--metric-prefix", help="collect metrics whose name starts with this (default kepler_)")
-    add(
-        "-tm",
-        "--thirdparty-metrics",
-        nargs="*",
-        help="extra metric names, matched exactly, comma or space separated (env PROM_THIRDPARTY_METRICS)",
-    )
+    flags.THIRDPARTY_METRICS.add(parser, "matched exactly (env PROM_THIRDPARTY_METRICS)", nargs="*")
     bool_flag(parser, "--to-csv", help="also write <output>_csv/<metric>.csv")
-    add(
-        "--id",
-        help="machine id naming machine_spec/<id>.json and the Kubernetes Node "
-        "(env COLLECT_ID, default unknown with a warning)",
-    )
+    flags.ID.add(parser, "and the Kubernetes Node read (env COLLECT_ID, default unknown with a warning)")
     bool_flag(parser, "--vm-train", help="the validation table uses the VM energy metrics")
-    add("--machine-spec", help="machine spec file of the measured machine (first source of the spec)")
+    flags.MACHINE_SPEC.add(parser, "first source of the spec")
     add("--selector", help='PromQL label matchers added to every query, e.g. instance="worker-1:9102"')
     bool_flag(parser, "--insecure", help="do not verify the TLS certificate (env PROM_SSL_DISABLE)")
     add("--token-file", help="file holding a bearer token (env PROM_TOKEN_FILE; else env PROM_TOKEN)")
@@ -173,5 +162,6 @@ def settings_from_args(args: argparse.Namespace, env: Environment) -> QuerySetti
 
 
 def run(args: argparse.Namespace, env: Environment, console: Console, deps: Optional[QueryDeps] = None) -> int:
+    """`kepler-model query`: the settings checked, then the collection (run.py)."""
     settings = settings_from_args(args, env)
     return run_query(settings, env, console, deps)

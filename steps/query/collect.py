@@ -30,6 +30,8 @@ RANGE_PATH = "/api/v1/query_range"
 
 @dataclass(frozen=True)
 class Selection:
+    """The metrics to query, and the third-party names asked for that Prometheus does not have."""
+
     metrics: Tuple[str, ...]
     missing_thirdparty: Tuple[str, ...]
 
@@ -76,6 +78,7 @@ def discover(client: PromClient, start: int, end: int, selector: Optional[str]) 
 
 
 def chunk_label(chunk: Chunk) -> str:
+    """`<start> to <end>` of a chunk, for messages."""
     return f"{format_window_time(from_epoch(float(chunk.start)))} to {format_window_time(from_epoch(float(chunk.end)))}"
 
 

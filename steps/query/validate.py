@@ -21,6 +21,8 @@ Summaries = Mapping[str, Sequence[SeriesSummary]]
 
 @dataclass(frozen=True)
 class Row:
+    """One row of the validation table (query.md §8)."""
+
     pod: str
     scenario: str
     query: str

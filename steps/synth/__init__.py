@@ -51,10 +51,11 @@ CLI: `python -m steps.synth --help`.
 """
 
 from .config import DEFAULT_START, SynthConfig
-from .generator import THIRDPARTY_METRIC, Series, SynthData, generate
+from .generator import THIRDPARTY_METRIC, SynthData, generate
 from .labels import label_sort_key
 from .power import PowerModel
 from .promserver import PrometheusError, PrometheusServer, PrometheusUnavailable, backfill, find_binary
+from .series import Series
 from .usage import CGROUP_CPU, FEATURES, ContainerSpec
 
 __all__ = [

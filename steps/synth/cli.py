@@ -22,6 +22,7 @@ def _gap(text: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The flags of `python -m steps.synth`."""
     parser = argparse.ArgumentParser(
         prog="python -m steps.synth",
         description="Generate deterministic synthetic Kepler 0.7 metrics with a known power function "
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> SynthConfig:
+    """The SynthConfig the parsed flags describe."""
     return SynthConfig(
         containers=args.containers,
         duration_s=args.duration,
@@ -87,6 +89,7 @@ def config_from_args(args: argparse.Namespace) -> SynthConfig:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Generate the data set and write the files asked for; the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.openmetrics and not args.query_json:

@@ -18,75 +18,14 @@ from ..common.domain import ENERGY_SOURCES
 from ..common.kepler_metrics import GENERATIONS
 from . import labels as L
 from .config import SynthConfig
-from .power import PowerModel, default_model
+from .power import PowerModel, default_model, energy_readings
+from .series import COUNTER, GAUGE, Series, cumulate
 from .usage import CGROUP_CPU, COUNTED, FEATURES, PATTERNS, ContainerSpec, usage_counts
+from .writers import query_response, write_openmetrics, write_query_response
 
 GENERATION = GENERATIONS["0.7"]
 THIRDPARTY_METRIC = "node_cpu_temp_celsius"
 MODES = ("dynamic", "idle")
-COUNTER, GAUGE = "counter", "gauge"
-
-
-@dataclass(frozen=True)
-class Series:
-    """One emitted series: `values[k] / scale` is its sample at `timestamps[k]` (shared per data set)."""
-
-    metric: str
-    labels: Dict[str, str]  # includes __name__
-    kind: str  # "counter" or "gauge"
-    values: np.ndarray  # int64
-    scale: int = 1  # 1000 for joules (values are millijoules), 10 for the temperature gauge
-    samples: Optional[np.ndarray] = None  # indices into the data set's timestamps; None = all
-
-    def floats(self) -> np.ndarray:
-        return self.values / self.scale
-
-    def strings(self) -> List[str]:
-        """Values as Prometheus prints them (shortest round-trip decimal, no trailing `.0`)."""
-        return format_scaled(self.values, self.scale)
-
-
-def _fractions(scale: int) -> List[str]:
-    digits = len(str(scale)) - 1
-    return [""] + [f".{r:0{digits}d}".rstrip("0") for r in range(1, scale)]
-
-
-_FRACTIONS = {10: _fractions(10), 1000: _fractions(1000)}
-
-
-def format_scaled(values: np.ndarray, scale: int) -> List[str]:
-    """Exact decimal text of values/scale for scale 1, 10 or 1000, equal to Go's FormatFloat(v, 'f', -1).
-
-    Values are non-negative integers (counts, millijoules, decidegrees), so the text is built from
-    integer quotient and remainder; no binary float ever gets printed.
-    """
-    if scale == 1:
-        return [str(v) for v in values.tolist()]
-    fractions = _FRACTIONS[scale]
-    quotients, remainders = np.divmod(values, scale)
-    return [f"{q}{fractions[r]}" for q, r in zip(quotients.tolist(), remainders.tolist())]
-
-
-def format_timestamp(t: float) -> str:
-    return str(int(t)) if float(t).is_integer() else repr(float(t))
-
-
-def _cumulate(counts: np.ndarray, offset: int, restarts: np.ndarray) -> np.ndarray:
-    """Counter samples t_0..t_n from interval counts: start at `offset`, restart from 0 at each restart.
-
-    `restarts` are sample indices s whose value is the first after a reset: value(s) = count of
-    interval s (the reset happened right after the scrape at s-1).
-    """
-    cs = np.zeros(counts.shape[-1] + 1, dtype=np.int64)
-    np.cumsum(counts, out=cs[1:])
-    values = cs + offset
-    if restarts.size:
-        k = np.arange(cs.size)
-        seg = np.searchsorted(restarts, k, side="right")  # number of restarts at or before k
-        after = seg > 0
-        base = cs[restarts[seg[after] - 1] - 1]
-        values[after] = cs[after] - base
-    return values
 
 
 def scrape_offsets(config: SynthConfig) -> np.ndarray:
@@ -114,6 +53,7 @@ def restart_indices(config: SynthConfig, offsets: np.ndarray) -> np.ndarray:
 
 
 def container_specs(config: SynthConfig) -> List[ContainerSpec]:
+    """The benchmark containers, then the background ones, with deterministic ids from the seed."""
     specs = []
     for i in range(config.containers):
         pod = f"{config.benchmark}-{i}"
@@ -139,6 +79,7 @@ def container_specs(config: SynthConfig) -> List[ContainerSpec]:
 
 
 def _components(sources: Sequence[str]) -> Tuple[str, ...]:
+    """The components the sources measure, in component order."""
     wanted = {c for s in sources for c in ENERGY_SOURCES[s].components}
     return tuple(c for c in ("package", "core", "uncore", "dram", "platform") if c in wanted)
 
@@ -299,7 +240,7 @@ class SynthData:
 
         def usage_thunk(name: str, row: int):
             def build():
-                values = _cumulate(self.counts[name][row], int(self.usage_offsets[name][row]), self.restarts)
+                values = cumulate(self.counts[name][row], int(self.usage_offsets[name][row]), self.restarts)
                 return values if self.alive is None else values[self.alive[row]]
 
             return build
@@ -319,7 +260,7 @@ class SynthData:
                 recipes.setdefault(metric, []).append((labels, COUNTER, 1, usage_thunk(name, row), samples_of(row)))
 
         def energy_thunk(key):
-            return lambda: _cumulate(self.energy_mj[key], self.energy_offsets[key], self.restarts)
+            return lambda: cumulate(self.energy_mj[key], self.energy_offsets[key], self.restarts)
 
         for source in cfg.sources:
             label_value = GENERATION.source_labels[source][0]
@@ -343,40 +284,16 @@ class SynthData:
 
     # ---- outputs (implemented in writers.py; thin methods so callers only need the data object)
     def query_response(self, metrics: Optional[Sequence[str]] = None) -> Dict[str, list]:
-        from .writers import query_response
-
+        """The query JSON as a dict (workspace.md §3.1; metrics and series sorted)."""
         return query_response(self, metrics)
 
     def write_query_response(self, path, metrics: Optional[Sequence[str]] = None):
-        from .writers import write_query_response
-
+        """Stream the query JSON to `path` (bytes equal json.dumps(query_response()))."""
         return write_query_response(self, path, metrics)
 
     def write_openmetrics(self, path):
-        from .writers import write_openmetrics
-
+        """Stream the OpenMetrics text for promtool to `path`."""
         return write_openmetrics(self, path)
-
-
-def _noise_scale(clean: Dict[str, np.ndarray], component: str) -> float:
-    """Noise relative to `noise_w`: 1 for package and larger components, less for smaller ones.
-
-    Meters resolve small domains finely: 1 W of noise on a 1.5 W uncore reading would make every
-    percentage error meaningless, which no real RAPL reading does.
-    """
-    if "package" not in clean or component == "package":
-        return 1.0
-    reference = float(np.mean(clean["package"])) if clean["package"].size else 0.0
-    if reference <= 0:
-        return 1.0
-    return min(1.0, float(np.mean(clean[component])) / reference)
-
-
-def _noisy_split(clean: np.ndarray, idle: float, noise: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """(idle part, dynamic part) of the noisy power, both >= 0, so every counter stays monotonic."""
-    noisy = np.clip(clean + noise, 0.0, None)
-    idle_part = np.minimum(idle, noisy)
-    return idle_part, noisy - idle_part
 
 
 def generate(config: SynthConfig, model: Optional[PowerModel] = None) -> SynthData:
@@ -385,67 +302,56 @@ def generate(config: SynthConfig, model: Optional[PowerModel] = None) -> SynthDa
     usage_rng, noise_rng, offset_rng, extra_rng = (np.random.default_rng(s) for s in streams)
 
     offsets = scrape_offsets(config)
-    restarts = restart_indices(config, offsets)
     specs = container_specs(config)
     dt = np.diff(offsets)
     counts = usage_counts(specs, offsets, usage_rng)
-    alive = None
-    if config.container_lifetimes:
-        alive = np.ones((len(specs), offsets.size), dtype=bool)
-        for index, first, last in config.container_lifetimes:
-            alive[index] = (offsets >= first) & (offsets <= last)
-        active = alive[:, :-1] & alive[:, 1:]
-        for name in counts:
-            counts[name][~active] = 0
+    alive = _lifetimes(config, len(specs), offsets, counts)
     node = {name: counts[name].sum(axis=0) / dt for name in FEATURES}
     if model is None:
         model = default_model(config.power, float(node["bpf_cpu_time_ms"].max(initial=1.0)))
     clean = model.power(node)
-    idle = model.idle_power()
     components = _components(config.sources)
-    unit_components = {c for s in config.sources if ENERGY_SOURCES[s].unit_label for c in ENERGY_SOURCES[s].components}
-    shares = config.shares()
-
-    energy_mj: Dict[Tuple[str, str, Optional[int]], np.ndarray] = {}
-    for c in components:
-        scale = _noise_scale(clean, c) * config.noise_w
-        noise = noise_rng.normal(0.0, scale, dt.size) if scale > 0 else np.zeros(dt.size)
-        idle_part, dynamic_part = _noisy_split(clean[c], idle[c], noise)
-        for mode, part in (("idle", idle_part), ("dynamic", dynamic_part)):
-            if c in unit_components:
-                for p, share in enumerate(shares):
-                    energy_mj[(c, mode, p)] = np.rint(part * share * dt * 1000.0).astype(np.int64)
-            else:
-                energy_mj[(c, mode, None)] = np.rint(part * dt * 1000.0).astype(np.int64)
-
-    n_containers = len(specs)
+    energy_mj = energy_readings(config, components, clean, model.idle_power(), dt, noise_rng)
     usage_offsets = {}
     for name in COUNTED:
-        typical = (
-            counts[name].mean(axis=1) / max(float(dt.mean()), 1e-9) if counts[name].size else np.zeros(n_containers)
-        )
-        usage_offsets[name] = np.rint(typical * offset_rng.uniform(60.0, 7200.0, n_containers)).astype(np.int64) + 1
+        typical = counts[name].mean(axis=1) / max(float(dt.mean()), 1e-9) if counts[name].size else np.zeros(len(specs))
+        usage_offsets[name] = np.rint(typical * offset_rng.uniform(60.0, 7200.0, len(specs))).astype(np.int64) + 1
     energy_offsets = {key: int(offset_rng.integers(1_000_000, 100_000_000)) for key in sorted(energy_mj, key=str)}
 
-    thirdparty = None
-    if config.thirdparty:
-        cpu = np.concatenate([[node["bpf_cpu_time_ms"][0]], node["bpf_cpu_time_ms"]])
-        temp = 38.0 + 30.0 * (1.0 - np.exp(-cpu / 8000.0)) + extra_rng.normal(0.0, 0.3, cpu.size)
-        thirdparty = np.rint(temp * 10.0).astype(np.int64)
-
-    scrape = L.scrape_labels(config.job, config.node_name, L.exporter_pod(config.seed, config.node_name))
     return SynthData(
         config=config,
         model=model,
         containers=specs,
         offsets=offsets,
-        restarts=restarts,
+        restarts=restart_indices(config, offsets),
         counts=counts,
         energy_mj=energy_mj,
         clean_w={c: clean[c] for c in components},
         usage_offsets=usage_offsets,
         energy_offsets=energy_offsets,
-        thirdparty_deci=thirdparty,
+        thirdparty_deci=_thirdparty(node["bpf_cpu_time_ms"], extra_rng) if config.thirdparty else None,
         alive=alive,
-        _scrape=scrape,
+        _scrape=L.scrape_labels(config.job, config.node_name, L.exporter_pod(config.seed, config.node_name)),
     )
+
+
+def _lifetimes(
+    config: SynthConfig, containers: int, offsets: np.ndarray, counts: Dict[str, np.ndarray]
+) -> Optional[np.ndarray]:
+    """bool (containers, n+1) of config.container_lifetimes (None without); counts outside a life are zeroed."""
+    if not config.container_lifetimes:
+        return None
+    alive = np.ones((containers, offsets.size), dtype=bool)
+    for index, first, last in config.container_lifetimes:
+        alive[index] = (offsets >= first) & (offsets <= last)
+    active = alive[:, :-1] & alive[:, 1:]
+    for name in counts:
+        counts[name][~active] = 0
+    return alive
+
+
+def _thirdparty(cpu_ms: np.ndarray, extra_rng: np.random.Generator) -> np.ndarray:
+    """The third-party temperature gauge in 0.1 degC at t_0..t_n, rising with node CPU time."""
+    cpu = np.concatenate([[cpu_ms[0]], cpu_ms])
+    temp = 38.0 + 30.0 * (1.0 - np.exp(-cpu / 8000.0)) + extra_rng.normal(0.0, 0.3, cpu.size)
+    return np.rint(temp * 10.0).astype(np.int64)

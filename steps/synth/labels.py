@@ -40,6 +40,7 @@ def _sorted(labels: Mapping[str, str]) -> Dict[str, str]:
 def container_labels(
     metric: str, scrape: Mapping[str, str], cid: str, pod_name: str, container_name: str, namespace: str
 ) -> Dict[str, str]:
+    """Labels of a container usage counter, as Kepler 0.7 exports them."""
     return _sorted(
         {
             "__name__": metric,
@@ -55,6 +56,7 @@ def container_labels(
 def energy_labels(
     metric: str, scrape: Mapping[str, str], node_name: str, source: str, mode: str, package: Optional[str]
 ) -> Dict[str, str]:
+    """Labels of a node energy counter; `package` only for the per-package components."""
     labels = {"__name__": metric, **scrape, "exported_instance": node_name, "mode": mode, "source": source}
     if package is not None:
         labels["package"] = package
@@ -62,6 +64,7 @@ def energy_labels(
 
 
 def node_info_labels(metric: str, scrape: Mapping[str, str]) -> Dict[str, str]:
+    """Labels of the node-info gauge."""
     return _sorted({"__name__": metric, **scrape, "cpu_architecture": "Broadwell"})
 
 

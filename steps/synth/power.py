@@ -1,11 +1,15 @@
-"""PowerModel: the public, known function from node-summed usage rates to node power per component."""
+"""PowerModel: the public, known function from node-summed usage rates to node power per component,
+and the meter that reads it: noisy power per interval as the millijoules the energy counters add."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Mapping
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ..common.domain import ENERGY_SOURCES
+from .config import SynthConfig
 
 COMPONENTS = ("package", "core", "uncore", "dram", "platform")
 
@@ -72,3 +76,49 @@ def default_model(kind: str, max_cpu_ms: float = 8000.0) -> PowerModel:
     if kind == "saturating":
         return PowerModel(kind="saturating", k_ms=max(max_cpu_ms / 3.0, 1.0))
     return PowerModel(kind=kind)
+
+
+def _noise_scale(clean: Dict[str, np.ndarray], component: str) -> float:
+    """Noise relative to `noise_w`: 1 for package and larger components, less for smaller ones.
+
+    Meters resolve small domains finely: 1 W of noise on a 1.5 W uncore reading would make every
+    percentage error meaningless, which no real RAPL reading does.
+    """
+    if "package" not in clean or component == "package":
+        return 1.0
+    reference = float(np.mean(clean["package"])) if clean["package"].size else 0.0
+    if reference <= 0:
+        return 1.0
+    return min(1.0, float(np.mean(clean[component])) / reference)
+
+
+def _noisy_split(clean: np.ndarray, idle: float, noise: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(idle part, dynamic part) of the noisy power, both >= 0, so every counter stays monotonic."""
+    noisy = np.clip(clean + noise, 0.0, None)
+    idle_part = np.minimum(idle, noisy)
+    return idle_part, noisy - idle_part
+
+
+def energy_readings(
+    config: SynthConfig,
+    components: Sequence[str],
+    clean: Dict[str, np.ndarray],
+    idle: Dict[str, float],
+    dt: np.ndarray,
+    noise_rng: np.random.Generator,
+) -> Dict[Tuple[str, str, Optional[int]], np.ndarray]:
+    """Millijoules per interval of each (component, mode, package or None): noisy power split into idle and dynamic."""
+    unit_components = {c for s in config.sources if ENERGY_SOURCES[s].unit_label for c in ENERGY_SOURCES[s].components}
+    shares = config.shares()
+    energy_mj: Dict[Tuple[str, str, Optional[int]], np.ndarray] = {}
+    for c in components:
+        scale = _noise_scale(clean, c) * config.noise_w
+        noise = noise_rng.normal(0.0, scale, dt.size) if scale > 0 else np.zeros(dt.size)
+        idle_part, dynamic_part = _noisy_split(clean[c], idle[c], noise)
+        for mode, part in (("idle", idle_part), ("dynamic", dynamic_part)):
+            if c in unit_components:
+                for p, share in enumerate(shares):
+                    energy_mj[(c, mode, p)] = np.rint(part * share * dt * 1000.0).astype(np.int64)
+            else:
+                energy_mj[(c, mode, None)] = np.rint(part * dt * 1000.0).astype(np.int64)
+    return energy_mj

@@ -7,23 +7,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Iterator, Optional, Sequence
+from typing import Dict, Iterator, Optional, Sequence
 
 from ..common.atomic import atomic_path
-from .generator import COUNTER, format_timestamp
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .generator import SynthData
+from .series import COUNTER, EmittedData, format_timestamp
 
 _CHUNK = 1 << 20
 
 
-def _epochs(data: "SynthData") -> list:
+def _epochs(data: EmittedData) -> list:
     """JSON numbers for the timestamps: int when whole (as Prometheus prints them)."""
     return [int(t) if float(t).is_integer() else float(t) for t in data.timestamps]
 
 
-def query_response(data: "SynthData", metrics: Optional[Sequence[str]] = None) -> Dict[str, list]:
+def query_response(data: EmittedData, metrics: Optional[Sequence[str]] = None) -> Dict[str, list]:
     """The dict a query step would write for this data (raw samples, every metric, sorted)."""
     epochs = _epochs(data)
     result: Dict[str, list] = {name: [] for name in (metrics or [])}
@@ -34,7 +31,7 @@ def query_response(data: "SynthData", metrics: Optional[Sequence[str]] = None) -
     return {name: result[name] for name in sorted(result)}
 
 
-def iter_query_json(data: "SynthData", metrics: Optional[Sequence[str]] = None) -> Iterator[str]:
+def iter_query_json(data: EmittedData, metrics: Optional[Sequence[str]] = None) -> Iterator[str]:
     """Text pieces whose concatenation equals json.dumps(query_response(data, metrics))."""
     stamps = [format_timestamp(t) for t in data.timestamps]
     names = sorted(set(metrics) if metrics is not None else data.metric_names())
@@ -56,7 +53,7 @@ def iter_query_json(data: "SynthData", metrics: Optional[Sequence[str]] = None) 
     yield "}"
 
 
-def write_query_response(data: "SynthData", path, metrics: Optional[Sequence[str]] = None) -> Path:
+def write_query_response(data: EmittedData, path, metrics: Optional[Sequence[str]] = None) -> Path:
     """Stream the query JSON to `path` atomically."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", buffering=_CHUNK) as out:
         for piece in iter_query_json(data, metrics):
@@ -70,6 +67,7 @@ def _family(metric: str, kind: str) -> str:
 
 
 def _label_text(labels: Dict[str, str]) -> str:
+    """OpenMetrics label text without `__name__`, values escaped."""
     parts = []
     for key, value in labels.items():
         if key == "__name__":
@@ -79,7 +77,7 @@ def _label_text(labels: Dict[str, str]) -> str:
     return ",".join(parts)
 
 
-def iter_openmetrics(data: "SynthData") -> Iterator[str]:
+def iter_openmetrics(data: EmittedData) -> Iterator[str]:
     """OpenMetrics text: one `# TYPE` line per family, samples in time order per series, `# EOF`."""
     stamps = [format_timestamp(t) for t in data.timestamps]
     family = None
@@ -95,11 +93,12 @@ def iter_openmetrics(data: "SynthData") -> Iterator[str]:
     yield "# EOF\n"
 
 
-def openmetrics_text(data: "SynthData") -> str:
+def openmetrics_text(data: EmittedData) -> str:
+    """The whole OpenMetrics text (small data sets and tests)."""
     return "".join(iter_openmetrics(data))
 
 
-def write_openmetrics(data: "SynthData", path) -> Path:
+def write_openmetrics(data: EmittedData, path) -> Path:
     """Stream the OpenMetrics text to `path` atomically (input of `promtool tsdb create-blocks-from`)."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", buffering=_CHUNK) as out:
         for piece in iter_openmetrics(data):
@@ -107,6 +106,6 @@ def write_openmetrics(data: "SynthData", path) -> Path:
     return Path(path)
 
 
-def sample_count(data: "SynthData") -> int:
+def sample_count(data: EmittedData) -> int:
     """Number of samples written, to check promtool ingested them all."""
     return sum(data.timestamps.size if s.samples is None else s.samples.size for s in data.iter_series(values=False))

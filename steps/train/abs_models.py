@@ -22,6 +22,8 @@ from . import curvefit
 
 @dataclass
 class SavedAbsModel:
+    """An AbsPower model folder of an existing pipeline, loaded on first use (isolate.AbsModelPredictor)."""
+
     source: str
     group: str
     name: str

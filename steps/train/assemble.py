@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 
 from ..common.domain import FeatureGroup
 from .extract import InputData
-from .features import container_rows, counter_features, is_system, system_values
+from .features import ContainerRows, container_rows, counter_features, is_system, system_values
 from .power import PowerLayout, PowerTable
 
 INPUT_COLUMN = "_input"  # position of the input, kept on container-level tables until isolation
@@ -83,6 +84,29 @@ def container_ratios(
     return _normalise(ratios, t.size)
 
 
+@dataclass
+class _Alignment:
+    """Where container rows and power samples land in the AbsPower table of one input."""
+
+    stamps: np.ndarray  # the table's timestamps: power samples with feature values
+    slot: np.ndarray  # per container row: its position in stamps (valid where in_table)
+    in_table: np.ndarray  # per container row: its timestamp is in stamps
+    power_at: np.ndarray  # per stamp: its position in the power table
+
+
+def _align(power: PowerTable, feature_times: List[np.ndarray], row_times: np.ndarray) -> _Alignment:
+    """The table's timestamps (power samples at which some feature has a value) and the row positions in it."""
+    with_features = np.unique(np.concatenate(feature_times)) if feature_times else np.zeros(0)
+    stamps = power.t[np.isin(power.t, with_features)]
+    slot = np.searchsorted(stamps, row_times)
+    in_table = (
+        (slot < stamps.size) & (stamps[np.clip(slot, 0, max(stamps.size - 1, 0))] == row_times)
+        if stamps.size
+        else np.zeros(row_times.size, dtype=bool)
+    )
+    return _Alignment(stamps, slot, in_table, np.searchsorted(power.t, stamps))
+
+
 def assemble_input(
     data: InputData,
     position: int,
@@ -102,15 +126,8 @@ def assemble_input(
         for column, gauge in data.gauges.get(feature, {}).items():
             gauge_columns[column] = (gauge.t, gauge.v)
             feature_times.append(gauge.t)
-    with_features = np.unique(np.concatenate(feature_times)) if feature_times else np.zeros(0)
-    stamps = power.t[np.isin(power.t, with_features)]
-    slot = np.searchsorted(stamps, rows.t)
-    in_table = (
-        (slot < stamps.size) & (stamps[np.clip(slot, 0, max(stamps.size - 1, 0))] == rows.t)
-        if stamps.size
-        else np.zeros(rows.t.size, dtype=bool)
-    )
-    power_at = np.searchsorted(power.t, stamps)
+    at = _align(power, feature_times, rows.t)
+    stamps, slot, in_table = at.stamps, at.slot, at.in_table
 
     abs_columns: Dict[str, np.ndarray] = {"timestamp": _timestamps(stamps)}
     for column in columns:
@@ -129,15 +146,28 @@ def assemble_input(
         else:
             abs_columns[column] = np.zeros(stamps.size)  # e.g. an accelerator type absent from this input
     for column in layout.flat_power_columns:
-        abs_columns[column] = power.columns[column][power_at]
+        abs_columns[column] = power.columns[column][at.power_at]
     abs_columns["node_type"] = np.full(stamps.size, node_type, dtype=np.int64)
     abs_columns.update(node_ratios(data, layout, stamps))
     abs_table = pd.DataFrame(abs_columns)
     if not container_level:
         return abs_table, None
+    return abs_table, _container_table(data, position, columns, layout, power, node_type, rows, at)
 
-    code, t = rows.code[in_table], rows.t[in_table]
-    row_slot = slot[in_table]
+
+def _container_table(
+    data: InputData,
+    position: int,
+    columns: Sequence[str],
+    layout: PowerLayout,
+    power: PowerTable,
+    node_type: int,
+    rows: ContainerRows,
+    at: _Alignment,
+) -> pd.DataFrame:
+    """One row per (container, timestamp of the AbsPower table): the container's features, the node's power."""
+    code, t = rows.code[at.in_table], rows.t[at.in_table]
+    row_slot = at.slot[at.in_table]
     ratios = container_ratios(data, layout, rows.ids, code, t)
     table: Dict[str, np.ndarray] = {
         INPUT_COLUMN: np.full(t.size, position, dtype=np.int64),
@@ -145,12 +175,12 @@ def assemble_input(
     }
     table.update(ratios)
     for column in columns:
-        table[column] = rows.values[column][in_table] if column in rows.values else np.zeros(t.size)
+        table[column] = rows.values[column][at.in_table] if column in rows.values else np.zeros(t.size)
     for column in layout.flat_power_columns:
-        table[column] = power.columns[column][power_at][row_slot]
+        table[column] = power.columns[column][at.power_at][row_slot]
     table["node_type"] = np.full(t.size, node_type, dtype=np.int64)
     table[ID_COLUMN] = np.asarray(rows.ids, dtype=object)[code] if rows.ids else np.zeros(0, dtype=object)
-    return abs_table, pd.DataFrame(table)
+    return pd.DataFrame(table)
 
 
 def smooth(table: pd.DataFrame, columns: Sequence[str], by: Sequence[str], window: int = SMOOTH_WINDOW) -> pd.DataFrame:
@@ -170,6 +200,7 @@ def smooth(table: pd.DataFrame, columns: Sequence[str], by: Sequence[str], windo
 
 
 def concat(tables: List[pd.DataFrame]) -> pd.DataFrame:
+    """The tables (None ones skipped) one after another, re-indexed; an empty frame when there are none."""
     tables = [t for t in tables if t is not None]
     if not tables:
         return pd.DataFrame()

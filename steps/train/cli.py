@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
 from .. import DEFAULT_PIPELINE_NAME
+from ..common import flags
 from ..common.config import Environment, is_set, resolve
 from ..common.console import Console
 from ..common.domain import (
@@ -25,26 +26,27 @@ from ..common.domain import (
 from ..common.errors import UsageError
 from ..common.flags import StepArgumentParser, bool_flag, parse_bool, split_list
 from ..common.names import check_flag_name, check_flag_names, check_pipeline_flag
-from ..common.workspace import DEFAULT_DATA_PATH, Workspace, plain_name
+from ..common.workspace import Workspace, plain_name
 
 if TYPE_CHECKING:
-    from .run import TrainOptions
+    from .options import TrainOptions
 
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
 
 def build_parser() -> StepArgumentParser:
+    """train's flags; those other commands share come from steps/common/flags.py."""
     parser = StepArgumentParser(
         prog="kepler-model train",
         description="Train power models from query JSON files into MODEL_PATH/<pipeline> "
         "(kepler-model-server's pipeline layout). MODEL_PATH defaults to the data path.",
     )
     add = parser.add_argument
-    add("--data-path", help=f"workspace folder, must exist (env DATAPATH, default {DEFAULT_DATA_PATH})")
-    add("-i", "--input", help="query JSON names in the workspace, comma list, .json optional (required)")
-    add("-p", "--pipeline-name", help=f"pipeline folder name (default {DEFAULT_PIPELINE_NAME})")
-    add("--id", help="machine id; its spec is machine_spec/<id>.json")
-    add("--machine-spec", help="machine spec file used instead of machine_spec/<id>.json")
+    flags.DATA_PATH.add(parser, "must exist")
+    flags.INPUT.add(parser, "query JSON names in the workspace, comma list, .json optional; required")
+    flags.PIPELINE_NAME.add(parser, f"default {DEFAULT_PIPELINE_NAME}")
+    flags.ID.add(parser)
+    flags.MACHINE_SPEC.add(parser, "used instead of machine_spec/<id>.json")
     add(
         "-e",
         "--energy-source",
@@ -58,12 +60,7 @@ def build_parser() -> StepArgumentParser:
     add("--abs-pipeline-name", help="pipeline whose AbsPower models the trainer isolator uses; required by it")
     add("--abs-trainers", help="default (the ten trainers), none, or a comma list of trainer names")
     add("--dyn-trainers", help="default (the ten trainers), none, or a comma list of trainer names")
-    add(
-        "-tm",
-        "--thirdparty-metrics",
-        nargs="*",
-        help="metric names forming the ThirdParty group (env PROM_THIRDPARTY_METRICS)",
-    )
+    flags.THIRDPARTY_METRICS.add(parser, "they form the ThirdParty group (env PROM_THIRDPARTY_METRICS)", nargs="*")
     bool_flag(parser, "--vm-train", help="train on VM/process metrics")
     add("--seed", help="random seed, integer >= 0 (env TRAIN_SEED, default 0)")
     add("--jobs", help="trainer processes at once, >= 1 (env TRAIN_JOBS, default the CPUs this process may use)")
@@ -135,33 +132,44 @@ def _name(value: Optional[str], flag: str, check: Callable[[str, str], str] = ch
     return check(value.strip(), flag) if is_set(value) else None
 
 
-def options_from_args(args: Any, env: Environment) -> "TrainOptions":
-    """Every usage check of train.md §12 (exit 2), before any file is read or written."""
-    from .run import TrainOptions
-
-    inputs = check_flag_names([plain_name(i) for i in split_list(args.input)], "--input")
-    if not inputs:
-        raise UsageError("--input is required: the query JSON name(s) in the workspace, e.g. --input kepler_query")
-    pipeline = _name(args.pipeline_name, "--pipeline-name", check_pipeline_flag) or DEFAULT_PIPELINE_NAME
-    machine_id = _name(args.id, "--id")
-    sources = split_list(args.energy_source) if is_set(args.energy_source) else [DEFAULT_ENERGY_SOURCE]
+def _energy_sources(value: Optional[str]) -> List[str]:
+    sources = split_list(value) if is_set(value) else [DEFAULT_ENERGY_SOURCE]
     unknown = [s for s in sources if s not in ENERGY_SOURCES]
     if unknown or not sources:
         raise UsageError(
             f"--energy-source: unknown source {', '.join(map(repr, unknown))}; choose from {', '.join(ENERGY_SOURCES)}"
         )
-    extractor = _choice(args.extractor, "--extractor", EXTRACTORS, "default")
-    isolator = _choice(args.isolator, "--isolator", ISOLATORS, "min")
-    abs_trainers = _trainer_list(args.abs_trainers, "--abs-trainers")
-    dyn_trainers = _trainer_list(args.dyn_trainers, "--dyn-trainers")
-    if not abs_trainers and not dyn_trainers:
-        raise UsageError("--abs-trainers and --dyn-trainers are both none: nothing to train")
+    return sources
+
+
+def _isolator_inputs(args: Any, isolator: str) -> Tuple[Optional[str], Optional[str]]:
+    """--profile and --abs-pipeline-name, each required by its isolator."""
     profile = check_flag_name(plain_name(args.profile.strip()), "--profile") if is_set(args.profile) else None
     if isolator == "profile" and not profile:
         raise UsageError("--isolator profile needs --profile <idle query JSON name>")
     abs_pipeline = _name(args.abs_pipeline_name, "--abs-pipeline-name", check_pipeline_flag)
     if isolator == "trainer" and not abs_pipeline:
         raise UsageError("--isolator trainer needs --abs-pipeline-name <pipeline with AbsPower models>")
+    return profile, abs_pipeline
+
+
+def options_from_args(args: Any, env: Environment) -> "TrainOptions":
+    """Every usage check of train.md §12 (exit 2), before any file is read or written."""
+    from .options import TrainOptions
+
+    inputs = check_flag_names([plain_name(i) for i in split_list(args.input)], "--input")
+    if not inputs:
+        raise UsageError("--input is required: the query JSON name(s) in the workspace, e.g. --input kepler_query")
+    pipeline = _name(args.pipeline_name, "--pipeline-name", check_pipeline_flag) or DEFAULT_PIPELINE_NAME
+    machine_id = _name(args.id, "--id")
+    sources = _energy_sources(args.energy_source)
+    extractor = _choice(args.extractor, "--extractor", EXTRACTORS, "default")
+    isolator = _choice(args.isolator, "--isolator", ISOLATORS, "min")
+    abs_trainers = _trainer_list(args.abs_trainers, "--abs-trainers")
+    dyn_trainers = _trainer_list(args.dyn_trainers, "--dyn-trainers")
+    if not abs_trainers and not dyn_trainers:
+        raise UsageError("--abs-trainers and --dyn-trainers are both none: nothing to train")
+    profile, abs_pipeline = _isolator_inputs(args, isolator)
     thirdparty = (
         split_list(args.thirdparty_metrics)
         if args.thirdparty_metrics
@@ -205,6 +213,7 @@ def options_from_args(args: Any, env: Environment) -> "TrainOptions":
 
 
 def run(args: Any, env: Environment, console: Console) -> int:
+    """`kepler-model train`: the options checked, then the training (run.py)."""
     from .run import train
 
     options = options_from_args(args, env)

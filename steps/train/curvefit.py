@@ -1,4 +1,7 @@
-"""The three curve fits of train.md §8.2 and their kepler-model-server-compatible pickles.
+"""The three curve fits of train.md §8.2, the cache of their results, and their kepler-model-server pickles.
+
+Pure but for `dump`/`load`: a fit reads and writes no file; results other fits of the run made
+come in as a `CurveCache` (train keeps one in files, steps/train/curve_memo.py).
 
 kepler-model-server's sidecar unpickles `<component>.pkl` of a curve-fit model, so the pickle's
 global references must be its names (workspace.md §3.13): the class
@@ -12,40 +15,45 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import pickle
-import tempfile
 import types
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 from joblib.numpy_pickle import NumpyPickler, NumpyUnpickler
+
+from ..common.domain import CURVEFIT, TRAINERS
 
 MAXFEV = 30000
 
 
 # -- fit functions (parameter order = CurveFit_Weights order)
 def log_func(x: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
+    """y = a·ln(b·x + 1) + c."""
     return a * np.log(b * x + 1) + c
 
 
 def logi_func(x: np.ndarray, A: float, x0: float, k: float, off: float) -> np.ndarray:  # noqa: N803
+    """y = A / (1 + e^(−k·(x − x0))) + off."""
     return A / (1 + np.exp(-k * (x - x0))) + off
 
 
 def expo_func(x: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
+    """y = a·e^(b·x) + c."""
     return a * np.exp(b * x) + c
 
 
 # -- initial guesses (train.md §8.2)
 def log_p0(x: np.ndarray, y: np.ndarray) -> List[float]:
+    """a = max(y) − min(y), b = 1, c = min(y)."""
     return [float(y.max() - y.min()), 1.0, float(y.min())]
 
 
 def logi_p0(x: np.ndarray, y: np.ndarray) -> List[float]:
+    """A = max(y) − min(y), x0 = 0.5, k = ⌊A / std(y)⌋ (1 when std(y) = 0), off = min(y)."""
     amplitude = float(y.max() - y.min())
     spread = float(np.std(y))  # population std
     # A constant target has std 0: the reference computed 0/0 here and lost the whole model.
@@ -54,28 +62,27 @@ def logi_p0(x: np.ndarray, y: np.ndarray) -> List[float]:
 
 
 def expo_p0(x: np.ndarray, y: np.ndarray) -> List[float]:
+    """a = ⌊(max(y) − min(y)) / e⌋, b = 1, c = min(y) − a."""
     a = float(math.floor(float(y.max() - y.min()) / math.e))
     return [a, 1.0, float(y.min()) - a]
 
 
 @dataclass(frozen=True)
 class Curve:
-    trainer: str
+    """A fit function and its initial guess, named as in kepler-model-server's trainer modules."""
+
+    name: str  # the fit function's name there: log_func, logi_func, expo_func
     func: Callable[..., np.ndarray]
     p0: Callable[[np.ndarray, np.ndarray], List[float]]
-    func_name: str  # name of the fit function in kepler-model-server's trainer module
-
-    @property
-    def module(self) -> str:
-        return f"kepler_model.train.trainer.{self.trainer}.main"
 
 
+# By the name the trainer table's curve-fit rows give (steps/common/domain.py TRAINERS, `curve`).
 CURVES: Dict[str, Curve] = {
-    c.trainer: c
+    c.name: c
     for c in (
-        Curve("LogarithmicRegressionTrainer", log_func, log_p0, "log_func"),
-        Curve("LogisticRegressionTrainer", logi_func, logi_p0, "logi_func"),
-        Curve("ExponentialRegressionTrainer", expo_func, expo_p0, "expo_func"),
+        Curve("log_func", log_func, log_p0),
+        Curve("logi_func", logi_func, logi_p0),
+        Curve("expo_func", expo_func, expo_p0),
     )
 }
 
@@ -110,49 +117,62 @@ def fit_curve(
     return np.asarray(popt, dtype=float), np.asarray(pcov, dtype=float)
 
 
-class CurveMemo:
-    """Curve-fit results by content (curve, x, y), shared by the worker processes of one run.
+# -- results shared between fits
+@dataclass(frozen=True)
+class CurveOutcome:
+    """A curve fit's result as a cache keeps it: parameters and covariance, or why the fit failed."""
+
+    popt: Optional[np.ndarray] = None
+    pcov: Optional[np.ndarray] = None
+    failure: Optional[str] = None
+
+
+class CurveCache(Protocol):
+    """Curve-fit results by content (`curve_key`), handed to the fit by whoever runs it.
 
     A curve fit sees one column and the target, and feature groups share their main feature (the
     counter groups `cpu_instructions`, the BPF groups `bpf_cpu_time_ms`), so most groups repeat
-    another group's fits exactly. The first process to fit a (curve, x, y) stores the result in
-    `folder`, written to a temporary name and renamed; later fits read it. A result is the same
-    bits whether fitted or read, so models do not depend on which process fitted first.
+    another group's fits exactly. A result is the same bits whether fitted or read, so models do
+    not depend on which fit came first. train shares one between its worker processes
+    (steps/train/curve_memo.py).
     """
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def get(self, key: str) -> Optional[CurveOutcome]:
+        """The outcome stored under `key`, or None."""
 
-    def fetch(
-        self,
-        func: Callable[..., np.ndarray],
-        x: np.ndarray,
-        y: np.ndarray,
-        fit: Callable[[], Tuple[np.ndarray, np.ndarray]],
-    ) -> Tuple[np.ndarray, np.ndarray]:
-        digest = hashlib.sha256(func.__name__.encode() + b"|%d|%d|" % (x.size, MAXFEV))
-        digest.update(np.ascontiguousarray(x, dtype=float).tobytes())
-        digest.update(np.ascontiguousarray(y, dtype=float).tobytes())
-        path = self.folder / digest.hexdigest()
+    def put(self, key: str, outcome: CurveOutcome) -> None:
+        """Store an outcome (the same key always gets the same outcome)."""
+
+
+def curve_key(func: Callable[..., np.ndarray], x: np.ndarray, y: np.ndarray) -> str:
+    """What a fit's outcome depends on: the curve, the fit settings, x and y."""
+    digest = hashlib.sha256(func.__name__.encode() + b"|%d|%d|" % (x.size, MAXFEV))
+    digest.update(np.ascontiguousarray(x, dtype=float).tobytes())
+    digest.update(np.ascontiguousarray(y, dtype=float).tobytes())
+    return digest.hexdigest()
+
+
+def fit_cached(
+    func: Callable[..., np.ndarray],
+    p0_func: Callable[[np.ndarray, np.ndarray], List[float]],
+    x: np.ndarray,
+    y: np.ndarray,
+    cache: Optional[CurveCache],
+) -> Tuple[np.ndarray, np.ndarray]:
+    """`fit_curve`, or its outcome from `cache` when this very fit was made before (a failure too)."""
+    if cache is None:
+        return fit_curve(func, p0_func, x, y)
+    key = curve_key(func, x, y)
+    outcome = cache.get(key)
+    if outcome is None:
         try:
-            with open(path, "rb") as handle:
-                outcome = pickle.load(handle)
-        except (FileNotFoundError, EOFError, pickle.UnpicklingError):
-            try:
-                outcome = ("fitted",) + fit()
-            except CurveFitFailure as failure:
-                outcome = ("failed", str(failure))
-            self._store(path, outcome)
-        if outcome[0] == "failed":
-            raise CurveFitFailure(outcome[1])
-        return outcome[1], outcome[2]
-
-    def _store(self, path: Path, outcome: Tuple[Any, ...]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        handle, partial = tempfile.mkstemp(prefix=".partial-", dir=self.folder)
-        with os.fdopen(handle, "wb") as stream:
-            pickle.dump(outcome, stream, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(partial, path)
+            outcome = CurveOutcome(*fit_curve(func, p0_func, x, y))
+        except CurveFitFailure as failure:
+            outcome = CurveOutcome(failure=str(failure))
+        cache.put(key, outcome)
+    if outcome.failure is not None:
+        raise CurveFitFailure(outcome.failure)
+    return outcome.popt, outcome.pcov
 
 
 class CurveFitModel:
@@ -168,36 +188,46 @@ class CurveFitModel:
         self.feature_index = feature_index
         self.p0_func = p0_func
 
-    @classmethod
-    def for_curve(cls, curve: Curve) -> "CurveFitModel":
-        return cls(curve.func, curve.p0)
-
     def set_feature_index(self, index: int) -> None:
+        """The column of X the curve reads (the group's main feature for the component)."""
         self.feature_index = int(index)
 
     def _column(self, X: Any) -> np.ndarray:  # noqa: N803
         return np.asarray(X, dtype=float)[:, self.feature_index].ravel()
 
-    def fit(self, X: Any, y: Any, memo: Optional[CurveMemo] = None) -> "CurveFitModel":  # noqa: N803
-        """Fit on the feature column; `memo` (not part of the model) may hold this very fit already."""
+    def fit(self, X: Any, y: Any, cache: Optional[CurveCache] = None) -> "CurveFitModel":  # noqa: N803
+        """Fit on the feature column; `cache` (not part of the model) may hold this very fit already."""
         x = self._column(X)
-        target = np.asarray(y, dtype=float).ravel()
-        fit = lambda: fit_curve(self.fit_func, self.p0_func, x, target)  # noqa: E731
-        self.popt, self.pcov = memo.fetch(self.fit_func, x, target, fit) if memo is not None else fit()
+        self.popt, self.pcov = fit_cached(self.fit_func, self.p0_func, x, np.asarray(y, dtype=float).ravel(), cache)
         return self
 
     def predict(self, X: Any) -> np.ndarray:  # noqa: N803
+        """The curve at the feature column (zeros before fitting)."""
         if self.popt is None:
             return np.zeros(len(X))
         with np.errstate(all="ignore"):
             return np.asarray(self.fit_func(self._column(X), *self.popt), dtype=float)
 
 
+def curve_model(curve: str) -> CurveFitModel:
+    """An unfitted model of the named curve (the estimator of a curve-fit row of the trainer table)."""
+    return CurveFitModel(CURVES[curve].func, CURVES[curve].p0)
+
+
 # -- pickling under kepler-model-server's names
-GLOBAL_NAMES: Dict[Any, Tuple[str, str]] = {CurveFitModel: (CLASS_MODULE, "CurveFitModel")}
-for _curve in CURVES.values():
-    GLOBAL_NAMES[_curve.func] = (_curve.module, _curve.func_name)
-    GLOBAL_NAMES[_curve.p0] = (_curve.module, "p0_func")
+def _global_names() -> Dict[Any, Tuple[str, str]]:
+    """Our curve-fit objects -> (module, name) in kepler-model-server, whose trainer module holds its curve."""
+    names: Dict[Any, Tuple[str, str]] = {CurveFitModel: (CLASS_MODULE, "CurveFitModel")}
+    for trainer in TRAINERS.values():
+        if trainer.model_class == CURVEFIT:
+            curve = CURVES[dict(trainer.estimator.arguments)["curve"]]
+            module = f"kepler_model.train.trainer.{trainer.name}.main"
+            names[curve.func] = (module, curve.name)
+            names[curve.p0] = (module, "p0_func")
+    return names
+
+
+GLOBAL_NAMES = _global_names()
 LOCAL_OBJECTS: Dict[Tuple[str, str], Any] = {name: obj for obj, name in GLOBAL_NAMES.items()}
 
 

@@ -157,6 +157,49 @@ def _max_samples(raw: RawMetric) -> int:
     return int(counts.max()) if counts.size else 0
 
 
+class _Reader:
+    """One input's metrics, each flattened once; a gauge's bad samples are reported once per input."""
+
+    def __init__(
+        self, name: str, response: Mapping[str, list], gen: Generation, vm: bool, vm_job_name: str, warn: Warn
+    ) -> None:
+        self.name, self.response, self.gen = name, response, gen
+        self.vm, self.vm_job_name, self.warn = vm, vm_job_name, warn
+        self._raws: Dict[str, RawMetric] = {}
+        self._finite: Dict[str, np.ndarray] = {}
+
+    def raw(self, metric: Optional[str]) -> Optional[RawMetric]:
+        """The metric's samples as columns; None when the input lacks it."""
+        if metric is None or metric not in self.response:
+            return None
+        if metric not in self._raws:
+            self._raws[metric] = flatten_metric(self.response[metric])
+        return self._raws[metric]
+
+    def finite(self, metric: str) -> np.ndarray:
+        """Finite samples of a gauge metric read whole (after `raw`)."""
+        if metric not in self._finite:
+            self._finite[metric] = finite_samples(self._raws[metric], self.warn, f"input {self.name} {metric}")
+        return self._finite[metric]
+
+    def merge(self, raw: RawMetric, identity: Callable, metric: str, drop_negative: bool) -> SeriesSet:
+        """`merge_series` with this input's warnings."""
+        return merge_series(
+            raw, identity, drop_negative=drop_negative, warn=self.warn, what=f"input {self.name} {metric}"
+        )
+
+
+@dataclass
+class _Features:
+    """The feature part of an InputData, filled feature by feature (§6.4)."""
+
+    metrics: Dict[str, str] = field(default_factory=dict)
+    samples: Dict[str, int] = field(default_factory=dict)
+    counters: Dict[str, Rates] = field(default_factory=dict)
+    gauges: Dict[str, Dict[str, Gauge]] = field(default_factory=dict)
+    system: Dict[str, Gauge] = field(default_factory=dict)
+
+
 def extract_input(
     name: str,
     response: Mapping[str, list],
@@ -168,25 +211,35 @@ def extract_input(
     warn: Optional[Warn] = None,
 ) -> InputData:
     """Flatten and validate one input (steps 3 of train.md §2) into columns."""
-    warn = warn or _no_warn
     gen = resolve_generation(name, response, generation)
-    raws: Dict[str, RawMetric] = {}
-    finite_of: Dict[str, np.ndarray] = {}
+    reader = _Reader(name, response, gen, vm, vm_job_name, warn or _no_warn)
+    energy = _energy(reader, sources)
+    features = _Features()
+    _workload_features(reader, features)
+    _gauge_features(reader, features, thirdparty)
+    ratio = None
+    if not vm and gen.package_ratio and response.get(gen.package_ratio):
+        ratio_identity = label_key(tuple(gen.container_id_labels) + ("package",))
+        ratio = reader.merge(reader.raw(gen.package_ratio), ratio_identity, gen.package_ratio, drop_negative=False)
+    node_info_raw = reader.raw(gen.node_info) if gen.node_info else None
+    node_info = _node_info(name, node_info_raw, reader.finite(gen.node_info)) if node_info_raw is not None else None
+    return InputData(
+        name,
+        gen.id,
+        energy,
+        features.counters,
+        features.gauges,
+        features.system,
+        ratio,
+        node_info,
+        features.metrics,
+        features.samples,
+    )
 
-    def raw(metric: Optional[str]) -> Optional[RawMetric]:
-        if metric is None or metric not in response:
-            return None
-        if metric not in raws:
-            raws[metric] = flatten_metric(response[metric])
-        return raws[metric]
 
-    def finite(metric: str) -> np.ndarray:
-        """Finite samples of a gauge metric read whole; its bad samples are reported once per input."""
-        if metric not in finite_of:
-            finite_of[metric] = finite_samples(raws[metric], warn, f"input {name} {metric}")
-        return finite_of[metric]
-
-    # -- energy (§6.1): per source, per component; identity (package, mode), or (vm_id, package, mode)
+def _energy(reader: _Reader, sources: Sequence[str]) -> Dict[str, Dict[str, SeriesSet]]:
+    """Merged energy samples per source and component (§6.1): identity (package, mode), or (vm_id, package, mode)."""
+    gen, vm = reader.gen, reader.vm
     components = []
     for source in sources:
         for component in ENERGY_SOURCES[source].components:
@@ -196,10 +249,10 @@ def extract_input(
     energy_identity = label_key(((VM_ID_LABEL,) if vm else ()) + tuple(gen.energy_id_labels))
     energy_raws: Dict[str, RawMetric] = {}
     for component in components:
-        metric_raw = raw(gen.energy_metric(component, vm=vm))
+        metric_raw = reader.raw(gen.energy_metric(component, vm=vm))
         if metric_raw is not None and metric_raw.labels:
             energy_raws[component] = metric_raw
-    check_one_node(name, list(energy_raws.values()), node_labels)
+    check_one_node(reader.name, list(energy_raws.values()), node_labels)
     energy: Dict[str, Dict[str, SeriesSet]] = {}
     for source in sources:
         per_component: Dict[str, SeriesSet] = {}
@@ -211,92 +264,73 @@ def extract_input(
                 keep = np.array([gen.source_of(l.get("source")) == source for l in metric_raw.labels], dtype=bool)
                 metric_raw = metric_raw.select(keep)
             if metric_raw.labels:
-                per_component[component] = merge_series(
-                    metric_raw,
-                    energy_identity,
-                    drop_negative=True,
-                    warn=warn,
-                    what=f"input {name} {gen.energy_metric(component, vm=vm)}",
-                )
+                metric = gen.energy_metric(component, vm=vm)
+                per_component[component] = reader.merge(metric_raw, energy_identity, metric, drop_negative=True)
         energy[source] = per_component
+    return energy
 
-    # -- features (§6.4)
-    feature_metrics: Dict[str, str] = {}
-    feature_samples: Dict[str, int] = {}
-    counters: Dict[str, Rates] = {}
-    gauges: Dict[str, Dict[str, Gauge]] = {}
-    system: Dict[str, Gauge] = {}
-    container_identity = label_key(VM_FEATURE_ID_LABELS if vm else gen.container_id_labels)
 
-    def container_series(metric_raw: RawMetric) -> RawMetric:
-        jobs = np.array([l.get("job") == vm_job_name for l in metric_raw.labels], dtype=bool)
-        return metric_raw.select(jobs if vm else ~jobs)
+def _add_counter(reader: _Reader, features: _Features, feature: str, metric: str, factor: float) -> None:
+    """A counter feature: per-container rates of the metric's container series (VM series with --vm-train)."""
+    features.metrics[feature] = metric
+    metric_raw = reader.raw(metric)
+    if metric_raw is None:
+        return
+    jobs = np.array([l.get("job") == reader.vm_job_name for l in metric_raw.labels], dtype=bool)
+    metric_raw = metric_raw.select(jobs if reader.vm else ~jobs)
+    features.samples[feature] = _max_samples(metric_raw)
+    identity = label_key(VM_FEATURE_ID_LABELS if reader.vm else reader.gen.container_id_labels)
+    features.counters[feature] = counter_rates(reader.merge(metric_raw, identity, metric, drop_negative=True), factor)
 
-    def add_counter(feature: str, metric: str, factor: float) -> None:
-        feature_metrics[feature] = metric
-        metric_raw = raw(metric)
-        if metric_raw is None:
-            return
-        metric_raw = container_series(metric_raw)
-        feature_samples[feature] = _max_samples(metric_raw)
-        merged = merge_series(
-            metric_raw, container_identity, drop_negative=True, warn=warn, what=f"input {name} {metric}"
-        )
-        counters[feature] = counter_rates(merged, factor)
 
+def _workload_features(reader: _Reader, features: _Features) -> None:
+    """The workload counters of the generation (or its VM metrics)."""
+    gen = reader.gen
     for feature in WORKLOAD_FEATURES:
-        if vm:
+        if reader.vm:
             metric = gen.vm_features.get(feature)
             factor = 1.0
         else:
             entry = gen.features.get(feature)
             metric, factor = (entry.metric, entry.unit_factor) if entry else (None, 1.0)
         if metric is None:
-            feature_metrics[feature] = f"(no {feature} metric in Kepler {gen.id})"
+            features.metrics[feature] = f"(no {feature} metric in Kepler {gen.id})"
             continue
-        add_counter(feature, metric, factor)
+        _add_counter(reader, features, feature, metric, factor)
 
+
+def _gauge_features(reader: _Reader, features: _Features, thirdparty: Sequence[str]) -> None:
+    """The accelerator gauge, the system features and the third-party metrics (counters or gauges)."""
+    gen = reader.gen
     accelerator = gen.features.get(ACCELERATOR_FEATURE)
     if accelerator is not None:
-        feature_metrics[ACCELERATOR_FEATURE] = accelerator.metric
-        metric_raw = raw(accelerator.metric)
+        features.metrics[ACCELERATOR_FEATURE] = accelerator.metric
+        metric_raw = reader.raw(accelerator.metric)
         if metric_raw is not None:
-            feature_samples[ACCELERATOR_FEATURE] = _max_samples(metric_raw)
-            gauges[ACCELERATOR_FEATURE] = _gauge_sum(
-                metric_raw, finite(accelerator.metric), ACCELERATOR_TYPE_LABEL, ACCELERATOR_FEATURE
+            features.samples[ACCELERATOR_FEATURE] = _max_samples(metric_raw)
+            features.gauges[ACCELERATOR_FEATURE] = _gauge_sum(
+                metric_raw, reader.finite(accelerator.metric), ACCELERATOR_TYPE_LABEL, ACCELERATOR_FEATURE
             )
-
     for feature in SYSTEM_FEATURES:
         entry = gen.features.get(feature)
         if entry is None:
             continue
-        feature_metrics[feature] = entry.metric
-        metric_raw = raw(entry.metric)
+        features.metrics[feature] = entry.metric
+        metric_raw = reader.raw(entry.metric)
         if metric_raw is not None:
-            feature_samples[feature] = _max_samples(metric_raw)
-            system[feature] = _gauge_mean(metric_raw, finite(entry.metric))
-
+            features.samples[feature] = _max_samples(metric_raw)
+            features.system[feature] = _gauge_mean(metric_raw, reader.finite(entry.metric))
+    id_labels = VM_FEATURE_ID_LABELS if reader.vm else gen.container_id_labels
     for metric in thirdparty:
-        metric_raw = raw(metric)
-        feature_metrics[metric] = metric
+        metric_raw = reader.raw(metric)
+        features.metrics[metric] = metric
         if metric_raw is None:
             continue
-        id_labels = VM_FEATURE_ID_LABELS if vm else gen.container_id_labels
         if metric_raw.labels and all(all(k in l for k in id_labels) for l in metric_raw.labels):
-            add_counter(metric, metric, 1.0)
+            _add_counter(reader, features, metric, metric, 1.0)
         else:
-            feature_samples[metric] = _max_samples(metric_raw)
-            gauges[metric] = _gauge_sum(metric_raw, finite(metric), None, metric)
-
-    ratio = None
-    if not vm and gen.package_ratio and response.get(gen.package_ratio):
-        ratio_raw = raw(gen.package_ratio)
-        ratio_identity = label_key(tuple(gen.container_id_labels) + ("package",))
-        ratio = merge_series(ratio_raw, ratio_identity, warn=warn, what=f"input {name} {gen.package_ratio}")
-
-    node_info_raw = raw(gen.node_info) if gen.node_info else None
-    node_info = _node_info(name, node_info_raw, finite(gen.node_info)) if node_info_raw is not None else None
-    return InputData(name, gen.id, energy, counters, gauges, system, ratio, node_info, feature_metrics, feature_samples)
+            features.samples[metric] = _max_samples(metric_raw)
+            features.gauges[metric] = _gauge_sum(metric_raw, reader.finite(metric), None, metric)
 
 
 def container_name_of(identity: str) -> str:

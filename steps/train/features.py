@@ -67,6 +67,7 @@ def has_gauges(group: FeatureGroup, inputs: Sequence[InputData]) -> bool:
 
 
 def counter_features(group: FeatureGroup, data: InputData) -> List[str]:
+    """The group's features that are counters (per-container rates) in this input."""
     return [f for f in group.features if f in data.counters]
 
 
@@ -140,4 +141,5 @@ def system_values(data: InputData, feature: str, stamps: np.ndarray) -> np.ndarr
 
 
 def is_system(feature: str) -> bool:
+    """A system feature (node info, CPU frequency): a node-level gauge, not a usage rate."""
     return feature in SYSTEM_FEATURES

@@ -7,7 +7,7 @@ and returns the node-level DynPower table (still carrying `_input`; prepare.py d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -63,6 +63,7 @@ def _container_names(table: pd.DataFrame) -> pd.Series:
 
 
 def isolate_none(table: pd.DataFrame, cols: Columns) -> pd.DataFrame:
+    """Squeeze only: DynPower is the node power as measured."""
     return squeeze(table, cols)
 
 
@@ -162,9 +163,73 @@ def _model_order(model: AbsModelPredictor) -> Tuple[int, str]:
 
 @dataclass
 class TrainerChoice:
+    """The AbsPower model the trainer isolator chose for one node type, and its correlation."""
+
     node_type: int
     model: Optional[str]  # "<group>/<model name>" of the chosen model, None when no candidate
     rho: float = 0.0
+
+
+@dataclass
+class _NodeSums:
+    """One node type's rows per (input, timestamp): node power per component, background and foreground sums."""
+
+    index: pd.MultiIndex
+    power: Dict[str, np.ndarray]
+    background: pd.DataFrame
+    foreground: pd.DataFrame
+
+
+def _node_sums(part: pd.DataFrame, part_bg: np.ndarray, cols: Columns, components: Sequence[str]) -> _NodeSums:
+    """The sums of `_NodeSums` for one node type's rows (`part_bg`: background rows)."""
+    universe = part.groupby(KEYS, sort=True)[cols.flat_power].first()
+    features = list(cols.features)
+    return _NodeSums(
+        universe.index,
+        {c: universe[list(cols.power[c])].sum(axis=1).to_numpy() for c in components},
+        part[part_bg].groupby(KEYS, sort=True)[features].sum().reindex(universe.index, fill_value=0.0),
+        part[~part_bg].groupby(KEYS, sort=True)[features].sum().reindex(universe.index, fill_value=0.0),
+    )
+
+
+def _best_model(
+    candidates: Sequence[AbsModelPredictor], sums: _NodeSums, components: Sequence[str]
+) -> Optional[Tuple[AbsModelPredictor, Dict[str, np.ndarray], float]]:
+    """§7.4 steps 2-4: the candidate whose dynamic power best follows the foreground features.
+
+    Returns (model, dynamic power per component, rho), or None without candidates.
+    """
+    best = None
+    best_key: Optional[Tuple[float, float]] = None
+    for model in candidates:
+        X = sums.background[list(model.features)].to_numpy(dtype=float)
+        predicted = model.predict(X)
+        dynamic = {}
+        for component in components:
+            bg = np.clip(np.asarray(predicted.get(component, np.zeros(len(X))), dtype=float), 0, None)
+            dynamic[component] = np.maximum(0.0, sums.power[component] - bg)
+        rho = max(
+            (_pearson(sums.foreground[f].to_numpy(dtype=float), dynamic[components[0]]) for f in model.features),
+            default=0.0,
+        )
+        key = (rho, float(model.mae))
+        if _better(key, best_key):
+            best, best_key = (model, dynamic, rho), key
+    return best
+
+
+def _scale_power(
+    squeezed: pd.DataFrame, sums: _NodeSums, dynamic: Dict[str, np.ndarray], cols: Columns, components: Sequence[str]
+) -> pd.DataFrame:
+    """Each power column scaled by dynamic / node power of its component at the row's (input, timestamp)."""
+    position = sums.index.get_indexer(pd.MultiIndex.from_frame(squeezed[KEYS]))
+    for component in components:
+        total = sums.power[component][position]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.where(total > 0, dynamic[component][position] / np.where(total > 0, total, 1), 0.0)
+        for column in cols.power[component]:
+            squeezed[column] = squeezed[column].to_numpy(dtype=float) * factor
+    return squeezed
 
 
 def isolate_trainer(
@@ -179,7 +244,6 @@ def isolate_trainer(
     if table.empty:
         return squeeze(table, cols), []
     components = list(ENERGY_SOURCES[source].components)
-    first_component = components[0]
     names = _container_names(table)
     flags = {n: is_background(n, target_hints, bg_hints) for n in names.unique()}
     background = names.map(flags).to_numpy(dtype=bool)
@@ -187,16 +251,8 @@ def isolate_trainer(
     available = set(table.columns)
     for node_type in sorted(int(n) for n in table["node_type"].unique()):
         rows = (table["node_type"] == node_type).to_numpy()
-        part = table[rows]
-        part_bg = background[rows]
-        universe = part.groupby(KEYS, sort=True)[cols.flat_power].first()
-        node_power = {c: universe[list(cols.power[c])].sum(axis=1).to_numpy() for c in components}
-        bg_sums = (
-            part[part_bg].groupby(KEYS, sort=True)[list(cols.features)].sum().reindex(universe.index, fill_value=0.0)
-        )
-        fg_sums = (
-            part[~part_bg].groupby(KEYS, sort=True)[list(cols.features)].sum().reindex(universe.index, fill_value=0.0)
-        )
+        part, part_bg = table[rows], background[rows]
+        sums = _node_sums(part, part_bg, cols, components)
         candidates = sorted(
             (
                 m
@@ -205,38 +261,15 @@ def isolate_trainer(
             ),
             key=_model_order,
         )
-        best = None
-        best_key: Optional[Tuple[float, float]] = None
-        for model in candidates:
-            X = bg_sums[list(model.features)].to_numpy(dtype=float)
-            predicted = model.predict(X)
-            dynamic = {}
-            for component in components:
-                bg = np.clip(np.asarray(predicted.get(component, np.zeros(len(X))), dtype=float), 0, None)
-                dynamic[component] = np.maximum(0.0, node_power[component] - bg)
-            rho = max(
-                (_pearson(fg_sums[f].to_numpy(dtype=float), dynamic[first_component]) for f in model.features),
-                default=0.0,
-            )
-            key = (rho, float(model.mae))
-            if _better(key, best_key):
-                best, best_key = (model, dynamic), key
+        best = _best_model(candidates, sums, components)
         if best is None:
             choices.append(TrainerChoice(node_type, None))
             continue
-        model, dynamic = best
-        choices.append(TrainerChoice(node_type, f"{model.group}/{model.name}", best_key[0]))
+        model, dynamic, rho = best
+        choices.append(TrainerChoice(node_type, f"{model.group}/{model.name}", rho))
         squeezed = squeeze(part[~part_bg], cols)
-        if squeezed.empty:
-            continue
-        position = universe.index.get_indexer(pd.MultiIndex.from_frame(squeezed[KEYS]))
-        for component in components:
-            total = node_power[component][position]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                factor = np.where(total > 0, dynamic[component][position] / np.where(total > 0, total, 1), 0.0)
-            for column in cols.power[component]:
-                squeezed[column] = squeezed[column].to_numpy(dtype=float) * factor
-        results.append(squeezed)
+        if not squeezed.empty:
+            results.append(_scale_power(squeezed, sums, dynamic, cols, components))
     out = pd.concat(results, ignore_index=True) if results else pd.DataFrame(columns=cols.dyn_order())
     if not out.empty:
         out = out.sort_values(KEYS, kind="stable").reset_index(drop=True)

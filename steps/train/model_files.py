@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from ..common.atomic import atomic_path, dumps_json
+from ..common.domain import XGBOOST
 from ..common.errors import WriteFailure
 from . import curvefit
 from .fit import FittedModel, model_metadata
-from .trainers import XGBOOST
 from .weights import weight_document
 
 SCALER_FILE = "scaler.pkl"
@@ -36,6 +36,7 @@ class StagedModel:
 
 
 def component_file(model_class: str, component: str) -> str:
+    """A component's model file: XGBoost's native JSON, or a joblib pickle."""
     return f"{component}.json" if model_class == XGBOOST else f"{component}.pkl"
 
 

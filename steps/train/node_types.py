@@ -59,6 +59,8 @@ def is_placeholder(attrs: Mapping[str, Any]) -> bool:
 
 @dataclass
 class NodeTypeEntry:
+    """One node type of node_type_index.json: its spec attributes and member machine ids."""
+
     attrs: Dict[str, Any]
     members: List[str] = field(default_factory=list)
 

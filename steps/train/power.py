@@ -22,6 +22,7 @@ def power_column(component: str, unit: Optional[str]) -> str:
 
 
 def ratio_column(unit: str) -> str:
+    """The usage-ratio column of one package unit."""
     return f"packge_ratio_{unit}"  # spelling as published (workspace.md §3.12)
 
 

@@ -114,7 +114,6 @@ def stream_training_sets(
     """
     warn = warn or _quiet
     progress = progress or _quiet
-
     data: List[InputData] = []
     for name, response in inputs:
         data.append(extract_input(name, response, sources, generation, thirdparty, vm, vm_job_name, warn))
@@ -127,20 +126,9 @@ def stream_training_sets(
     info.groups = choose_groups(feature_groups(tuple(thirdparty)), data)
     for line in info.groups.dropped_lines():
         warn(line)
-    observed = {d.name: d.node_info for d in data}
+    info.node_types = _node_types(node_types, data, idle, warn)
     if idle is not None:
-        observed.setdefault(idle.name, idle.node_info)
-    if callable(node_types):
-        resolved = dict(node_types(observed))
-    else:  # the caller chose the node types, as a machine spec does: conflicts in the data are only reported
-        resolved = dict(node_types)
-        for value in observed.values():
-            if isinstance(value, NodeInfoConflict):
-                warn(value.overridden("the node types given"))
-    info.node_types = resolved
-
-    if idle is not None:
-        info.profiles = compute_profiles(idle, sources, resolved.get(idle.name, 0), warn)
+        info.profiles = compute_profiles(idle, sources, info.node_types.get(idle.name, 0), warn)
 
     for source in sources:
         if source == "trained_power_model":
@@ -148,56 +136,62 @@ def stream_training_sets(
         layout = power_layout(source, data)
         powers = [power_table(d, layout, warn) if d.source_has_data(source) else None for d in data]
         if not any(p is not None and p.t.size for p in powers):
-            names = ", ".join(d.name for d in data)
-            metric = _energy_metric_name(source, data[0].generation, vm)
-            yield (
-                [],
-                [
-                    Skip(
-                        source,
-                        f"no {metric} series with source {source} in {names}"
-                        if not vm
-                        else f"no {metric} series in {names}",
-                    )
-                ],
-            )
+            yield [], [_no_power(source, data, vm)]
             continue
         for group in info.groups.valid:
-            yield _prepare_group(
-                source,
-                group,
-                data,
-                powers,
-                layout,
-                resolved,
-                extractor,
-                isolator,
-                info,
-                abs_models or (),
-                target_hints,
-                bg_hints,
-                progress,
+            tables = _assemble_group(group, data, powers, layout, info.node_types, extractor)
+            progress(f"{group.name} extraction done.")
+            yield _group_sets(
+                source, group, tables, layout, isolator, info, abs_models or (), target_hints, bg_hints, progress
             )
 
 
-def _prepare_group(
-    source: str,
+def _node_types(
+    node_types: NodeTypes, data: Sequence[InputData], idle: Optional[InputData], warn: Log
+) -> Dict[str, int]:
+    """Node type per input (the idle input included): the caller's mapping, or what its callable decides."""
+    observed = {d.name: d.node_info for d in data}
+    if idle is not None:
+        observed.setdefault(idle.name, idle.node_info)
+    if callable(node_types):
+        return dict(node_types(observed))
+    # the caller chose the node types, as a machine spec does: conflicts in the data are only reported
+    for value in observed.values():
+        if isinstance(value, NodeInfoConflict):
+            warn(value.overridden("the node types given"))
+    return dict(node_types)
+
+
+def _no_power(source: str, data: Sequence[InputData], vm: bool) -> Skip:
+    """The skip of a source without power data in any input."""
+    names = ", ".join(d.name for d in data)
+    metric = _energy_metric_name(source, data[0].generation, vm)
+    return Skip(
+        source, f"no {metric} series with source {source} in {names}" if not vm else f"no {metric} series in {names}"
+    )
+
+
+@dataclass
+class _GroupTables:
+    """One group's tables over all inputs: AbsPower rows and (without gauges) container-level rows."""
+
+    columns: List[str]
+    dynamic: bool  # no gauge features: container-level rows and DynPower sets
+    abs_table: Any  # pandas DataFrame
+    containers: Any  # pandas DataFrame, empty when not dynamic
+
+
+def _assemble_group(
     group: FeatureGroup,
     data: Sequence[InputData],
     powers: Sequence[Optional[PowerTable]],
     layout: PowerLayout,
     node_types: Mapping[str, int],
     extractor: str,
-    isolator: str,
-    info: PrepareInfo,
-    abs_models: Sequence[AbsModelPredictor],
-    target_hints: Sequence[str],
-    bg_hints: Sequence[str],
-    progress: Log,
-) -> Tuple[List[TrainingSet], List[Skip]]:
+) -> _GroupTables:
+    """Assemble (and with the `smooth` extractor, smooth) every input's tables of the group, then concatenate."""
     columns = group_columns(group, data)
     dynamic = not has_gauges(group, data)
-    cols = Columns(columns, layout.power_columns, layout.ratio_columns)
     smoothed = [c for c in columns if c not in _non_workload(group, data)] + layout.flat_power_columns
     abs_tables, container_tables = [], []
     for position, (input_data, power) in enumerate(zip(data, powers)):
@@ -212,57 +206,79 @@ def _prepare_group(
                 container_table = smooth(container_table, smoothed, by=(ID_COLUMN,))
         abs_tables.append(abs_table)
         container_tables.append(container_table)
-    progress(f"{group.name} extraction done.")
+    return _GroupTables(columns, dynamic, concat(abs_tables), concat(container_tables))
+
+
+def _group_sets(
+    source: str,
+    group: FeatureGroup,
+    tables: _GroupTables,
+    layout: PowerLayout,
+    isolator: str,
+    info: PrepareInfo,
+    abs_models: Sequence[AbsModelPredictor],
+    target_hints: Sequence[str],
+    bg_hints: Sequence[str],
+    progress: Log,
+) -> Tuple[List[TrainingSet], List[Skip]]:
+    """The AbsPower set of the group and, after isolation, its DynPower set; skips for what is not produced."""
+    columns = tuple(tables.columns)
     sets: List[TrainingSet] = []
     skips: List[Skip] = []
-    abs_table = concat(abs_tables)
     label = f"{source}/{{}}/{group.name}"
-    if abs_table.empty:
+    if tables.abs_table.empty:
         skips.append(Skip(label.format(ABS_POWER), "no timestamp has both power and feature values"))
     else:
         sets.append(
-            TrainingSet(source, group, ABS_POWER, abs_table, tuple(columns), layout.power_columns, layout.ratio_columns)
+            TrainingSet(source, group, ABS_POWER, tables.abs_table, columns, layout.power_columns, layout.ratio_columns)
         )
-    if not dynamic:
+    if not tables.dynamic:
         skips.append(Skip(label.format(DYN_POWER), "groups with gauge features have no DynPower models"))
         return sets, skips
-    containers = concat(container_tables)
-    if containers.empty:
+    if tables.containers.empty:
         skips.append(Skip(label.format(DYN_POWER), "no container rows"))
         return sets, skips
-    if isolator == "none":
-        dyn = isolate_none(containers, cols)
-    elif isolator == "profile":
-        dyn, missing = isolate_profile(containers, cols, info.profiles.get(source, {}), info.background)
-        if missing:
-            skips.append(
-                Skip(
-                    label.format(DYN_POWER),
-                    f"no idle profile of {source} for node type(s) {', '.join(map(str, missing))}",
-                )
-            )
-    elif isolator == "trainer":
-        dyn, choices = isolate_trainer(containers, cols, source, abs_models, target_hints, bg_hints)
-        info.trainer_choices[(source, group.name)] = choices
-        lacking = [c.node_type for c in choices if c.model is None]
-        if lacking:
-            skips.append(
-                Skip(
-                    label.format(DYN_POWER),
-                    f"no AbsPower model of {source} with the features of "
-                    f"{group.name} for node type(s) {', '.join(map(str, lacking))} in the abs pipeline",
-                )
-            )
-    else:
-        dyn = isolate_min(containers, cols)
+    cols = Columns(tables.columns, layout.power_columns, layout.ratio_columns)
+    dyn, reasons = _isolate(source, group, tables.containers, cols, isolator, info, abs_models, target_hints, bg_hints)
+    skips.extend(Skip(label.format(DYN_POWER), reason) for reason in reasons)
     progress(f"{group.name} isolation done.")
     if dyn.empty:
         if isolator not in ("profile", "trainer"):
             skips.append(Skip(label.format(DYN_POWER), "no rows after isolation"))
         return sets, skips
     dyn = dyn.drop(columns=[INPUT_COLUMN]).reset_index(drop=True)
-    sets.append(TrainingSet(source, group, DYN_POWER, dyn, tuple(columns), layout.power_columns, layout.ratio_columns))
+    sets.append(TrainingSet(source, group, DYN_POWER, dyn, columns, layout.power_columns, layout.ratio_columns))
     return sets, skips
+
+
+def _isolate(
+    source: str,
+    group: FeatureGroup,
+    containers: Any,
+    cols: Columns,
+    isolator: str,
+    info: PrepareInfo,
+    abs_models: Sequence[AbsModelPredictor],
+    target_hints: Sequence[str],
+    bg_hints: Sequence[str],
+) -> Tuple[Any, List[str]]:
+    """The DynPower table of the isolator (train.md §7), and the reasons of node types it leaves out."""
+    if isolator == "none":
+        return isolate_none(containers, cols), []
+    if isolator == "profile":
+        dyn, missing = isolate_profile(containers, cols, info.profiles.get(source, {}), info.background)
+        return dyn, [f"no idle profile of {source} for node type(s) {', '.join(map(str, missing))}"] if missing else []
+    if isolator == "trainer":
+        dyn, choices = isolate_trainer(containers, cols, source, abs_models, target_hints, bg_hints)
+        info.trainer_choices[(source, group.name)] = choices
+        lacking = [c.node_type for c in choices if c.model is None]
+        if not lacking:
+            return dyn, []
+        return dyn, [
+            f"no AbsPower model of {source} with the features of "
+            f"{group.name} for node type(s) {', '.join(map(str, lacking))} in the abs pipeline"
+        ]
+    return isolate_min(containers, cols), []
 
 
 def _non_workload(group: FeatureGroup, data: Sequence[InputData]) -> List[str]:

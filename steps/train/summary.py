@@ -6,10 +6,14 @@ Pure text builders; the caller prints. The text is for people, not a stable inte
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..common.domain import ABS_POWER, DYN_POWER
+from ..common.workspace import PipelineLayout
+from .options import TrainOptions
 from .tables import Skip
+
+SetKey = Tuple[str, str, str]  # (source, output type, group)
 
 BOX_WIDTH_LIMIT = 200
 TITLES = {ABS_POWER: "Absolute Power Modeling:", DYN_POWER: "Dynamic Power Modeling:"}
@@ -116,3 +120,54 @@ def final_lines(failures: Sequence[Any], skips: Sequence[Skip], trained: int, de
     noun = "model" if trained == 1 else "models"
     lines.append(f"trained {trained} {noun}{failed} into {destination}")
     return lines
+
+
+def run_summary(
+    options: TrainOptions,
+    layout: PipelineLayout,
+    sizes: Mapping[SetKey, int],
+    models: Mapping[SetKey, Sequence[Dict[str, Any]]],
+    failures: Sequence[Any],
+    skips: Sequence[Skip],
+    trained: int,
+) -> List[str]:
+    """Everything train prints after the fits, in order, one text block each.
+
+    `sizes`: rows of each training set, in extraction order; `models`: the metadata (with
+    `feature_group`) of each set's new models.
+    """
+    blocks: List[str] = []
+    for source in options.sources:
+        for group in dict.fromkeys(g for s, _, g in sizes if s == source):
+            outcomes: Dict[str, Optional[GroupOutcome]] = {}
+            for output_type in (ABS_POWER, DYN_POWER):
+                key = (source, output_type, group)
+                outcomes[output_type] = _outcome(options, layout, key, sizes, models) if key in sizes else None
+            blocks.append(
+                box(layout.name, source, group, options.extractor, options.isolator, options.metric_type, outcomes)
+            )
+        per_type = {
+            ot: [r for (s, o, _), rows in models.items() if s == source and o == ot for r in rows]
+            for ot in (ABS_POWER, DYN_POWER)
+        }
+        if any(per_type.values()):
+            blocks.append(source_summary(source, per_type))
+    return blocks + final_lines(failures, skips, trained, str(layout.root))
+
+
+def _outcome(
+    options: TrainOptions,
+    layout: PipelineLayout,
+    key: SetKey,
+    sizes: Mapping[SetKey, int],
+    models: Mapping[SetKey, Sequence[Dict[str, Any]]],
+) -> GroupOutcome:
+    source, output_type, group = key
+    trainers = options.abs_trainers if output_type == ABS_POWER else options.dyn_trainers
+    outcome = GroupOutcome(
+        rows=sizes[key], trainers=list(trainers), output=str(layout.group_dir(source, output_type, group))
+    )
+    for row in models.get(key, []):
+        node_type = int(row["node_type"])
+        outcome.min_mae[node_type] = min(outcome.min_mae.get(node_type, float("inf")), row["mae"])
+    return outcome

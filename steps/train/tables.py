@@ -1,7 +1,7 @@
 """What extraction hands to training: one table per (energy source, feature group, output type).
 
 The extraction side (extract.py, isolate.py, node_types.py) builds these; the training side
-(trainers.py, fit.py, runner.py) consumes them. Column layout follows workspace.md §3.12.
+(fit_data.py, fit.py, jobs.py) consumes them. Column layout follows workspace.md §3.12.
 """
 
 from __future__ import annotations

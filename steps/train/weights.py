@@ -7,9 +7,9 @@ from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 
+from ..common.domain import WEIGHT_CURVEFIT, WEIGHT_LINEAR, WEIGHT_XGBOOST
 from .curvefit import parameters
 from .fit import FittedModel
-from .trainers import WEIGHT_CURVEFIT, WEIGHT_LINEAR, WEIGHT_XGBOOST
 
 WeightDocument = Dict[str, Dict[str, Any]]
 
@@ -41,6 +41,7 @@ def linear_weights(model: FittedModel) -> Optional[WeightDocument]:
 
 
 def curvefit_weights(model: FittedModel) -> WeightDocument:
+    """CurveFit_Weights: the fitted parameters, with the scale of every feature."""
     scales = _scales(model)
     return {
         component: {

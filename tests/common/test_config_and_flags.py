@@ -1,10 +1,15 @@
-"""Value resolution (flag > env > config file > default) and the shared flag parsers."""
+"""Value resolution (flag > env > config file > default), the shared flag parsers and the flags commands share."""
+
+import argparse
+import importlib
 
 import pytest
 
+from steps.common import flags
 from steps.common.config import Environment, resolve
 from steps.common.errors import UsageError
 from steps.common.flags import parse_bool, positive_number, split_list
+from steps.contract import COMMANDS
 
 
 def test_flag_wins_over_environment_and_config_file(tmp_path):
@@ -64,3 +69,35 @@ def test_positive_number_rejects_zero_negative_and_text():
     for bad in ("0", "-1", "abc", ""):
         with pytest.raises(UsageError, match="--step"):
             positive_number(bad, "--step")
+
+
+SHARED_FLAGS = [value for value in vars(flags).values() if isinstance(value, flags.Flag)]
+
+
+def command_parsers():
+    """Every command's parser, built the way the dispatcher builds it (module named by the contract)."""
+    return {c.name: importlib.import_module(c.module).build_parser() for c in COMMANDS}
+
+
+def test_a_shared_flag_adds_its_meaning_and_the_commands_detail():
+    parser = argparse.ArgumentParser()
+    action = flags.DATA_PATH.add(parser, "must exist")
+    assert action.option_strings == ["--data-path"] and action.dest == flags.DATA_PATH.dest == "data_path"
+    assert action.help == "workspace folder (env DATAPATH, default /data); must exist"
+    assert flags.PIPELINE_NAME.long == "--pipeline-name" and flags.INPUT.help("query JSON names") == "query JSON names"
+
+
+def test_every_command_takes_a_shared_flag_with_its_one_meaning():
+    """A shared flag is spelled, and means, the same in every command that takes it: defined once, in flags.py."""
+    taken = {}
+    for command, parser in command_parsers().items():
+        for flag in SHARED_FLAGS:
+            actions = {parser._option_string_actions.get(name) for name in flag.names}
+            if actions == {None}:
+                continue
+            (action,) = actions
+            assert action is not None and action.option_strings == list(flag.names), (command, flag.names)
+            assert action.help.startswith(flag.meaning), (command, flag.long, action.help)
+            taken.setdefault(flag.long, []).append(command)
+    assert all(len(commands) >= 2 for commands in taken.values()), taken
+    assert set(taken) == {flag.long for flag in SHARED_FLAGS}, "every shared flag is taken by some command"

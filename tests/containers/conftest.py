@@ -2,8 +2,9 @@
 
 scripts/docker_engine.sh starts Debian's dockerd (no bridge: everything uses --network host) and
 scripts/base_image.sh imports a debootstrapped base image, because no registry is reachable here.
-The images are built from images/*/Dockerfile with BASE_IMAGE pointing at that local base, and
-tagged with the exact names the compiled pipeline uses, so `docker run` runs what a cluster would.
+The images are built from images/Dockerfile, once per step of the contract (`--build-arg STEP=<step>`),
+with BASE_IMAGE pointing at that local base, and tagged with the exact names the compiled pipeline
+uses, so `docker run` runs what a cluster would.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from typing import Dict, List, Optional
 
 import pytest
 
+from steps import contract
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO_ROOT / "scripts"
 BASE_IMAGE = "kepler-model-base:local"
-STEPS = ("query", "train", "export")
+STEPS = tuple(step.name for step in contract.STEPS)
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 BUILD_CA_COPY = REPO_ROOT / "images" / "shared" / "ca-certificates.crt"  # git-ignored
 
@@ -132,9 +135,11 @@ def step_images(docker: Docker, pipeline_images: Dict[str, str]) -> BuiltImages:
                 "host",
                 "--build-arg",
                 f"BASE_IMAGE={BASE_IMAGE}",
+                "--build-arg",
+                f"{contract.IMAGE_STEP_ARG}={step}",
                 *index_build_args(),
                 "-f",
-                str(REPO_ROOT / "images" / step / "Dockerfile"),
+                str(REPO_ROOT / contract.DOCKERFILE),
                 "-t",
                 pipeline_images[step],
                 "-t",

@@ -132,6 +132,17 @@ def test_entrypoint_runs_the_images_step(docker, step_images):
         assert done.stdout.startswith(f"usage: kepler-model {step}")
 
 
+def test_the_step_argument_names_and_restricts_each_image(docker, step_images):
+    """One Dockerfile, three images: STEP set the title label and the one step each image provides."""
+    for step in STEPS:
+        config = json.loads(
+            docker.run("image", "inspect", "-f", "{{json .Config}}", step_images.names[step], check=True).stdout
+        )
+        assert config["Labels"]["org.opencontainers.image.title"] == f"kepler-model-{step}"
+        assert f"KEPLER_MODEL_IMAGE_STEPS={step}" in config["Env"]
+        assert config["Entrypoint"] == ["kepler-model-step"] and config["User"] == f"{IMAGE_USER}:{IMAGE_USER}"
+
+
 def test_images_hold_only_their_steps_dependencies(docker, step_images):
     probe = (
         "import importlib.util as u, json; print(json.dumps({m: bool(u.find_spec(m)) for m in "

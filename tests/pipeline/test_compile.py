@@ -1,4 +1,4 @@
-"""pipeline.py: the committed manifests are exactly what it generates; bad definitions fail at compile time."""
+"""pipeline.py: the committed manifests are exactly what it generates; a bad step table fails at compile time."""
 
 from __future__ import annotations
 
@@ -63,17 +63,17 @@ def test_image_settings_come_from_flag_then_env_then_constant(pipeline_def):
 def test_unknown_parameter_in_a_step_fails_at_compile_time(pipeline_def, monkeypatch):
     bad = dataclasses.replace(pipeline_def.STEPS[1], args=("--pipeline-name", pipeline_def.Ref("PIPELINE_NAM")))
     monkeypatch.setattr(pipeline_def, "STEPS", (pipeline_def.STEPS[0], bad, pipeline_def.STEPS[2]))
-    with pytest.raises(pipeline_def.PipelineDefinitionError, match="unknown parameter 'PIPELINE_NAM'"):
+    with pytest.raises(pipeline_def.ContractError, match="unknown parameter 'PIPELINE_NAM'"):
         pipeline_def.build_kfp_pipeline()
-    with pytest.raises(pipeline_def.PipelineDefinitionError, match="unknown parameter 'PIPELINE_NAM'"):
+    with pytest.raises(pipeline_def.ContractError, match="unknown parameter 'PIPELINE_NAM'"):
         pipeline_def.argo_workflow_template()
 
 
 def test_unknown_claim_and_dependency_fail(pipeline_def):
     steps = list(pipeline_def.STEPS)
-    with pytest.raises(pipeline_def.PipelineDefinitionError, match="unknown claim 'scratch'"):
+    with pytest.raises(pipeline_def.ContractError, match="unknown claim 'scratch'"):
         pipeline_def.check_definition(steps=[dataclasses.replace(steps[0], claims=("scratch",))])
-    with pytest.raises(pipeline_def.PipelineDefinitionError, match="unknown or later step 'export'"):
+    with pytest.raises(pipeline_def.ContractError, match="unknown or later step 'export'"):
         pipeline_def.check_definition(steps=[dataclasses.replace(steps[0], after=("export",))] + steps[1:])
 
 
@@ -89,12 +89,34 @@ def test_an_optional_file_parameter_must_default_to_none(pipeline_def):
         dataclasses.replace(p, default="prom-token") if p.name == "PROM_TOKEN_SECRET" else p
         for p in pipeline_def.PARAMETERS
     ]
-    with pytest.raises(pipeline_def.PipelineDefinitionError, match="PROM_TOKEN_SECRET.*default must be empty"):
+    with pytest.raises(pipeline_def.ContractError, match="PROM_TOKEN_SECRET.*default must be empty"):
         pipeline_def.check_definition(parameters=parameters)
 
 
+def test_an_output_read_before_it_is_written_fails(pipeline_def):
+    """train reads the query JSON: without running after query, nothing has written it yet."""
+    steps = list(pipeline_def.STEPS)
+    with pytest.raises(pipeline_def.ContractError, match="reads 'kepler_query', which no step before it writes"):
+        pipeline_def.check_definition(steps=[steps[0], dataclasses.replace(steps[1], after=()), steps[2]])
+
+
+def test_a_parameter_passed_with_another_flag_fails(pipeline_def):
+    """A parameter reaches every step with the flag `kepler-model run` takes it with."""
+    steps = list(pipeline_def.STEPS)
+    bad = dataclasses.replace(steps[1], args=("--pipeline", pipeline_def.Ref("PIPELINE_NAME")))
+    with pytest.raises(pipeline_def.ContractError, match="passes PIPELINE_NAME with '--pipeline'"):
+        pipeline_def.check_definition(steps=[steps[0], bad, steps[2]])
+
+
+def test_a_folder_of_a_claim_the_step_does_not_mount_fails(pipeline_def):
+    steps = list(pipeline_def.STEPS)
+    bad = dataclasses.replace(steps[2], claims=("workspace",))
+    with pytest.raises(pipeline_def.ContractError, match="folder of claim 'model-db' it does not mount"):
+        pipeline_def.check_definition(steps=[steps[0], steps[1], bad])
+
+
 def test_pipeline_py_stays_small():
-    """The table lives in pipeline.py, the emitters in pipeline_lib/ (keep it readable)."""
+    """The step table is the contract (steps/contract/), the emitters are in pipeline_lib/ (keep it readable)."""
     assert len((REPO_ROOT / "pipeline.py").read_text().splitlines()) < 400
 
 

@@ -1,4 +1,4 @@
-"""The step images: each Dockerfile's contract, and that each step runs without the other steps' dependencies.
+"""The step images: the one Dockerfile's contract, and that each step runs without the other steps' dependencies.
 
 Without Docker: the requirements files are checked against what the step code imports (static
 scan, lazy imports included), and each step's modules are imported in a fresh interpreter that
@@ -8,6 +8,7 @@ refuses the packages its image does not contain.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -16,10 +17,13 @@ from typing import Dict, Set
 
 import pytest
 
+from steps import contract
+
 from .conftest import REPO_ROOT
 
-STEPS = ("query", "train", "export")
+STEPS = tuple(step.name for step in contract.STEPS)
 IMAGES = REPO_ROOT / "images"
+DOCKERFILE = REPO_ROOT / contract.DOCKERFILE
 # Import name -> distribution name where they differ.
 DISTRIBUTIONS = {"sklearn": "scikit-learn", "yaml": "PyYAML", "cpuinfo": "py-cpuinfo", "xgboost": "xgboost-cpu"}
 # Never in any step image.
@@ -35,7 +39,7 @@ FORBIDDEN_AT_IMPORT = {
 def requirements(step: str) -> Dict[str, str]:
     """Distribution -> pinned version from images/<step>/requirements.txt."""
     pins = {}
-    for line in (IMAGES / step / "requirements.txt").read_text().splitlines():
+    for line in (REPO_ROOT / contract.step_named(step).requirements).read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             name, _, version = line.partition("==")
@@ -62,8 +66,16 @@ def third_party_imports(*packages: Path) -> Set[str]:
 
 
 def step_sources(step: str):
+    """What a step's image runs: the step's package, the shared code, the contract and the dispatcher."""
     steps = REPO_ROOT / "steps"
-    return (steps / step, steps / "common", steps / "__init__.py", steps / "cli.py", steps / "__main__.py")
+    return (
+        steps / step,
+        steps / "common",
+        steps / "contract",
+        steps / "__init__.py",
+        steps / "cli.py",
+        steps / "__main__.py",
+    )
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -78,6 +90,7 @@ def test_requirements_cover_what_the_step_imports(step):
 
 
 def test_query_image_has_no_scientific_stack():
+    """query's image is small: no pandas, numpy, scikit-learn, xgboost or matplotlib."""
     pins = {p.lower() for p in requirements("query")}
     assert not pins & {"pandas", "numpy", "scipy", "scikit-learn", "xgboost", "xgboost-cpu", "matplotlib"}
     assert "xgboost" not in {p.lower() for p in requirements("train")}, "use xgboost-cpu (no NVIDIA library)"
@@ -131,18 +144,62 @@ def test_step_modules_import_without_other_steps_dependencies(step):
     assert f"usage: kepler-model {step}" in done.stdout
 
 
-@pytest.mark.parametrize("step", STEPS)
-def test_dockerfile_contract(step, pipeline_def):
-    text = (IMAGES / step / "Dockerfile").read_text()
+def test_one_dockerfile_builds_every_step_image():
+    """images/Dockerfile with --build-arg STEP=<step>: no per-step Dockerfile to drift apart."""
+    assert sorted(p.relative_to(REPO_ROOT).as_posix() for p in IMAGES.rglob("Dockerfile*")) == [contract.DOCKERFILE]
+    for step in contract.STEPS:
+        assert (REPO_ROOT / step.requirements).is_file(), f"{step.name}: {step.requirements}"
+
+
+def test_dockerfile_contract():
+    text = DOCKERFILE.read_text()
+    arg = contract.IMAGE_STEP_ARG
     assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim$", text, re.M), "public default base as a build arg"
-    assert f'ENTRYPOINT ["kepler-model", "{step}"]' in text
-    assert f"KEPLER_MODEL_IMAGE_STEPS={step}" in text
-    assert re.search(rf"^USER {pipeline_def.RUN_AS_USER}:{pipeline_def.RUN_AS_USER}$", text, re.M), "non-root user"
-    assert f"COPY images/{step}/requirements.txt" in text
+    assert len(re.findall(rf"^ARG {arg}$", text, re.M)) == 2, "the step argument, without default, in both stages"
+    assert text.index(f'install.sh check "${{{arg}}}"') < text.index(f"COPY images/${{{arg}}}/requirements.txt")
+    assert f"{contract.IMAGE_STEPS_VARIABLE}=${{{arg}}}" in text
+    assert f'install.sh entrypoint "${{{arg}}}"' in text
+    assert 'ENTRYPOINT ["kepler-model-step"]' in text
+    user = contract.IMAGE_USER
+    assert re.search(rf"^USER {user}:{user}$", text, re.M), "non-root user"
+    assert f"--uid {user} --gid {user}" in text
     assert text.index("install.sh requirements") < text.index("COPY steps "), "dependencies layer before the source"
     assert "install.sh project" in text
     for label in ("title", "description", "version", "licenses", "source"):
         assert f"org.opencontainers.image.{label}=" in text
+    assert f'org.opencontainers.image.title="kepler-model-${{{arg}}}"' in text
+
+
+def _install(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """images/shared/install.sh with a stand-in venv whose python is this one (the package from the checkout)."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True, exist_ok=True)
+    if not (venv / "bin" / "python").exists():
+        (venv / "bin" / "python").symlink_to(sys.executable)
+    env = dict(os.environ, VIRTUAL_ENV=str(venv), PYTHONPATH=str(REPO_ROOT))
+    return subprocess.run(
+        ["sh", str(IMAGES / "shared" / "install.sh"), *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_the_image_entry_point_runs_its_step(tmp_path, step):
+    """`docker run IMAGE flags` runs `kepler-model <step> flags`: the entry point install.sh writes."""
+    done = _install(tmp_path, "entrypoint", step)
+    assert done.returncode == 0, done.stderr
+    entry = (tmp_path / "venv" / "bin" / "kepler-model-step").read_text()
+    assert entry.startswith("#!/bin/sh\n") and entry.rstrip().endswith(f'exec kepler-model {step} "$@"')
+
+
+def test_an_image_is_built_for_a_step_only(tmp_path):
+    """No STEP, or a command that is not a step (`run`), stops the build with one line."""
+    done = _install(tmp_path, "check", "")
+    assert done.returncode == 2 and "--build-arg STEP=<step>" in done.stderr
+    done = _install(tmp_path, "entrypoint", "run")
+    assert (
+        done.returncode == 1 and done.stderr.strip() == "install.sh: no step 'run'; the steps are query, train, export"
+    )
+    assert not (tmp_path / "venv" / "bin" / "kepler-model-step").exists()
 
 
 def test_dockerignore_keeps_the_context_small():

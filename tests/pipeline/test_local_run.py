@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 
+from steps import DEFAULT_PIPELINE_NAME
 from steps.cli import main
 from steps.common.config import Environment
 from steps.common.console import Console
 from steps.common.timefmt import format_window_time
+from steps.contract import MODELS_FOLDER, PARAMETERS, STEPS
 from steps.local_run import cli as local_run
+from steps.local_run.checks import CHECKS
 from steps.local_run.plan import RunParameters, step_commands
 
-from .conftest import load_pipeline_module
+from .compiled import load_invocations, relocate
 
 
 def run_cli(argv, environ=None):
@@ -55,9 +59,9 @@ def with_flag(flags, name, value):
     return flags
 
 
-def test_command_lines_are_the_pipelines():
-    """Same flags and values as the compiled pipeline; only the model-db path differs (a local folder)."""
-    pipeline = load_pipeline_module()
+def test_command_lines_are_the_pipelines(manifests_dir):
+    """Same flags and values as the compiled pipeline (both render the step contract); only the model-db
+    folder differs: a local folder instead of the claim's mount."""
     values = {
         "BENCHMARK": "b",
         "PROM_URL": "http://p:9090",
@@ -69,24 +73,36 @@ def test_command_lines_are_the_pipelines():
         "INTERVAL": "",
         "STEP": "15",
         "PUBLISHER": "me",
-        "WORKSPACE_CLAIM": "w",
-        "MODEL_DB_CLAIM": "d",
     }
-    params = RunParameters(
-        benchmark="b",
-        prom_url="http://p:9090",
-        collect_id="n1",
-        pipeline_name="pl",
-        collect_date="June 2024",
-        start_time="2024-06-01T00:00:00Z",
-        end_time="2024-06-01T01:00:00Z",
-        interval="",
-        step="15",
-        publisher="me",
-        model_db=f"{pipeline.MODEL_DB_MOUNT}/models",
-    )
-    expected = [(s.name, s.render_args(values.__getitem__)) for s in pipeline.STEPS]
-    assert step_commands(params) == expected
+    compiled = load_invocations(manifests_dir / "kfp" / "kepler-model-pipeline.yaml", values)
+    local = step_commands(RunParameters(values, {MODELS_FOLDER: "/local/db/models"}))
+    assert [step for step, _args in local] == [i.step for i in compiled] == ["query", "train", "export"]
+    for (step, args), invocation in zip(local, compiled):
+        assert invocation.command == ["kepler-model", step]
+        assert args == [relocate(a, {"/model-db/models": Path("/local/db/models")}) for a in invocation.args]
+    assert local[2][1][local[2][1].index("-o") + 1] == "/local/db/models"
+
+
+def test_run_has_one_flag_per_parameter_that_has_one():
+    """`kepler-model run`'s flags come from the contract's parameters: adding one there adds the flag."""
+    parser = local_run.build_parser()
+    for parameter in PARAMETERS:
+        if parameter.flag is not None:
+            assert parser._option_string_actions[parameter.flag.long].dest == parameter.flag.dest
+    with_flags = {p.name for p in PARAMETERS if p.flag is not None}
+    assert with_flags == {p for s in STEPS for p in s.parameter_names()}, "every parameter a step takes, no other"
+
+
+def test_every_step_of_the_contract_is_checked_before_the_run():
+    assert set(CHECKS) == {step.name for step in STEPS}
+
+
+def test_flags_left_out_are_passed_empty(tmp_path):
+    args = local_run.build_parser().parse_args(["--benchmark", "b", "--publisher", "me", "-o", str(tmp_path)])
+    params = local_run.parameters_from_args(args)
+    assert params.value("PROM_URL") == "" and params.value("START_TIME") == ""
+    assert params.value("PIPELINE_NAME") == DEFAULT_PIPELINE_NAME
+    assert params.folder(MODELS_FOLDER) == str(tmp_path.resolve())
 
 
 def test_missing_required_flags_are_a_usage_error_before_any_step(tmp_path):

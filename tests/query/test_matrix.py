@@ -54,6 +54,35 @@ def test_special_values_and_fractional_timestamps():
     assert as_tuples([part]) == as_tuples(parts_from_result(result))
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["-0", "0"],
+        ["0", "-0"],
+        ["-0"],
+        ["9007199254740993", "9007199254740992.0"],  # an int json reads exactly, a float it rounds
+        ["1" + "0" * 400, "5"],  # an int too large for a float
+        ["+Inf", "1"],
+        ["-Inf", "-2"],
+        ["Infinity", "2"],
+        ["1e+21", "-3.5", "0.25"],
+        ["NaN", "-0"],
+    ],
+)
+def test_fast_statistics_equal_the_json_path(values):
+    result = [{"metric": {"__name__": "m"}, "values": [[i + 1, v] for i, v in enumerate(values)]}]
+    (part,) = parse_matrix_fast(prometheus_body(result))
+    (expected,) = parts_from_result(result)
+    assert as_tuples([part]) == as_tuples([expected])
+    assert repr(part.stats.maximum) == repr(expected.stats.maximum)  # the sign of zero too
+
+
+def test_member_order_does_not_matter_to_the_fast_path():
+    result = [{"metric": {"__name__": "m"}, "values": [[1, "2"], [2, "3"]]}]
+    body = json.dumps({"data": {"result": result, "resultType": "matrix"}, "status": "success"}, separators=(",", ":"))
+    assert as_tuples(parse_matrix_fast(body.encode())) == as_tuples(parts_from_result(result))
+
+
 def test_empty_result():
     assert parse_matrix_fast(prometheus_body([])) == []
 
@@ -65,6 +94,11 @@ def test_empty_result():
         b'{"status":"error","errorType":"bad_data","error":"x"}',
         b"not json",
         b'{"status":"success","data":{"resultType":"vector","result":[]}}',
+        json.dumps(
+            {"status": "success", "data": {"resultType": "matrix", "result": [{"metric": {}, "values": [[1, "1"]]}]}}
+        ).encode(),  # spaced
+        prometheus_body([{"metric": {}, "values": [[1, "1_0"]]}]),  # float() reads it, Prometheus never writes it
+        prometheus_body([{"metric": {}, "values": []}]),
     ],
 )
 def test_irregular_bodies_use_the_json_path(body):

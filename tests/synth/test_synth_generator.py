@@ -335,7 +335,7 @@ def test_container_lifetimes_shape_series_and_truth():
 
 
 def test_value_text_is_the_shortest_float_text():
-    from steps.synth.generator import format_scaled
+    from steps.synth.series import format_scaled
 
     values = np.array([0, 1, 10, 999, 1000, 1001, 7150525, 123456789012, 5_000_000_000_000])
     for scale in (1, 10, 1000):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from steps.common.errors import StepError
+from steps.common.sample_text import pair_values, split_pairs
 from steps.common.workspace import SampleColumns, read_query_response
 from steps.synth import SynthConfig, generate
 from steps.train.query_columns import parse_query_response
@@ -44,7 +45,8 @@ def test_synthetic_responses_parse_to_columns():
     fast = _same_as_json(json.dumps(response).encode())
     assert all(isinstance(s["values"], SampleColumns) for series in fast.values() for s in series if s["values"])
     _same_as_json(json.dumps(response, indent=2).encode())  # other spacing, same answer
-    _same_as_json(json.dumps(response, separators=(",", ":")).encode())
+    compact = _same_as_json(json.dumps(response, separators=(",", ":")).encode())  # as Prometheus writes
+    assert all(isinstance(s["values"], SampleColumns) for series in compact.values() for s in series if s["values"])
 
 
 @pytest.mark.parametrize(
@@ -88,3 +90,16 @@ def test_documents_that_are_not_query_responses_fail_as_before(tmp_path: Path):
         path.write_bytes(text)
         with pytest.raises(StepError, match=expected.replace("[", r"\[").replace("]", r"\]")):
             read_query_response(path, parse_query_response)
+
+
+@pytest.mark.parametrize("text", [b'[1,"2"],[3.5,"-Inf"]', b'[1, "2"], [3.5, "-Inf"]', b'[ 1 ,\n"2" ] ,\t[3.5,"-Inf"]'])
+def test_the_shared_scanner_reads_compact_and_spaced_lists_alike(text: bytes):
+    assert split_pairs(text) == ([b"1", b"3.5"], [b"2", b"-Inf"])
+    assert pair_values(text) == [b"2", b"-Inf"]
+
+
+@pytest.mark.parametrize(
+    "text", [b'[1 5, "2"]', b'[1, "1,5"]', b'[1, "1 2"]', b"[1, 2]", b'["1", "2"]', b'[1, "2", 3]', b'[, "2"]', b"[1]"]
+)
+def test_the_shared_scanner_refuses_anything_but_number_pairs(text: bytes):
+    assert split_pairs(text) is None and pair_values(text) is None

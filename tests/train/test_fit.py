@@ -12,13 +12,13 @@ import joblib
 import numpy as np
 import pytest
 
-from steps.common.domain import ENERGY_SOURCES, FEATURE_GROUPS, TRAINER_NAMES
+from steps.common.domain import ENERGY_SOURCES, FEATURE_GROUPS, TRAINER_NAMES, TRAINERS
 from steps.train import curvefit
-from steps.train.fit import component_errors, fit_node, prepare
+from steps.train.fit import component_errors, fit_node
+from steps.train.fit_data import prepare
 from steps.train.model_files import write_model
-from steps.train.trainers import TRAINERS
 from steps.train.weights import weight_document
-from tests.train_fit.helpers import (
+from tests.train.helpers import (
     COMPONENT_FACTOR,
     LINEAR_BIAS,
     LINEAR_COEF,
@@ -214,7 +214,7 @@ def test_curve_fit_pickles_use_kepler_model_server_names(tmp_path: Path, trainer
 
     loaded = curvefit.load(path)
     assert list(vars(loaded)) == ["fit_func", "popt", "pcov", "feature_index", "p0_func"]
-    assert loaded.fit_func is curvefit.CURVES[trainer].func and loaded.p0_func is curvefit.CURVES[trainer].p0
+    assert loaded.fit_func is curvefit.CURVES[func].func and loaded.p0_func is curvefit.CURVES[func].p0
     assert loaded.feature_index == FEATURE_GROUPS["BPFOnly"].features.index("bpf_cpu_time_ms")
     x = np.random.default_rng(0).uniform(0, 1, (10, 2))
     np.testing.assert_allclose(loaded.predict(x), estimator.predict(x))

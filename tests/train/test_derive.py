@@ -1,4 +1,4 @@
-"""DynPower models derived from AbsPower ones (fit.derive_node, shift.py) equal fresh fits.
+"""DynPower models derived from AbsPower ones (derive.py) equal fresh fits.
 
 Known ground truth: a DynPower table built as the AbsPower table with every power column lowered
 by its minimum (what the `min` isolator does), so the fresh DynPower fit is the reference.
@@ -13,14 +13,17 @@ from typing import List
 import numpy as np
 import pytest
 
-from steps.train.fit import FitInput, derive_node, fit_node, prepare
-from steps.train.runner import Job, run_jobs
+from steps.common.domain import TRAINERS
+from steps.train.derive import derive_node, may_derive
+from steps.train.fit import fit_node
+from steps.train.fit_data import FitData, FitInput, prepare
+from steps.train.jobs import Job
+from steps.train.plan import pair_for_derivation
 from steps.train.tables import TrainingSet
-from steps.train.trainers import TRAINERS
-from tests.train_fit.helpers import saturating_power, training_set
-from tests.train_fit.test_runner import CRASHING
+from tests.train.helpers import saturating_power, training_set
+from tests.train.test_jobs import CRASHING, run
 
-SHIFTABLE = [name for name, spec in TRAINERS.items() if spec.shift is not None]
+SHIFTABLE = [name for name, spec in TRAINERS.items() if spec.absorbs_shift is not None]
 # SVR stops when its dual problem is solved to tol=1e-3; XGBoost predicts in float32; the others agree
 # to rounding.
 TOLERANCE = {"SVRRegressorTrainer": 1e-2, "XgboostFitTrainer": 1e-3}
@@ -107,30 +110,28 @@ def test_no_derivation_for_trainers_whose_fit_does_not_commute_with_a_shift(name
 
 
 def _carrying_jobs(stage: Path, trainers: List, node_types=(0, 1)) -> List[Job]:
-    absolute, dynamic = _pair(rows=150, node_types=node_types)
+    absolute, dynamic = (FitData.of(ts, 5) for ts in _pair(rows=150, node_types=node_types))
     jobs = []
     for trainer in trainers:
-        carried = Job(
-            key=len(jobs) + 1, data=prepare(dynamic, 5), trainer=trainer, seed=5, stage=stage / "DynPower", carried=True
-        )
         jobs += [
-            Job(
-                key=len(jobs),
-                data=prepare(absolute, 5),
-                trainer=trainer,
-                seed=5,
-                stage=stage / "AbsPower",
-                carries=carried,
-            ),
-            carried,
+            Job(key=len(jobs), data=absolute, trainer=trainer, stage=stage / "AbsPower"),
+            Job(key=len(jobs) + 1, data=dynamic, trainer=trainer, stage=stage / "DynPower"),
         ]
+    pair_for_derivation(jobs, "min")
     return jobs
+
+
+def test_only_trainers_whose_fit_absorbs_a_shift_are_paired_and_only_after_shifting_isolators(tmp_path: Path):
+    jobs = _carrying_jobs(tmp_path, [TRAINERS["SGDRegressorTrainer"], TRAINERS["SVRRegressorTrainer"]])
+    assert [j.carried for j in jobs] == [False, False, False, True] and jobs[2].carries is jobs[3]
+    assert [n for n, t in TRAINERS.items() if may_derive(t, "min")] == SHIFTABLE
+    assert not [n for n, t in TRAINERS.items() if may_derive(t, "trainer") or may_derive(t, "profile")]
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_carried_jobs_are_derived_in_the_carrier_and_reported_as_their_own(tmp_path: Path, workers: int):
     trainers = [TRAINERS["GradientBoostingRegressorTrainer"], TRAINERS["KNeighborsRegressorTrainer"]]
-    results = run_jobs(_carrying_jobs(tmp_path, trainers), workers, cpus=2)
+    results = run(_carrying_jobs(tmp_path, trainers), workers)
     assert [r.key for r in results] == [0, 1, 2, 3]
     assert [r.label.split("/")[1] for r in results] == ["AbsPower", "DynPower"] * 2
     assert [len(r.models) for r in results] == [2, 2, 2, 2]
@@ -144,7 +145,7 @@ def test_carried_jobs_are_derived_in_the_carrier_and_reported_as_their_own(tmp_p
 
 
 def test_a_crashed_carrier_fails_its_carried_job_too(tmp_path: Path):
-    results = run_jobs(_carrying_jobs(tmp_path, [CRASHING, TRAINERS["LinearRegressionTrainer"]]), 2, cpus=2)
+    results = run(_carrying_jobs(tmp_path, [CRASHING, TRAINERS["LinearRegressionTrainer"]]), 2)
     assert [len(r.failures) for r in results] == [2, 2, 0, 0]
     assert {f.reason for r in results[:2] for f in r.failures} == {"worker process crashed (exit code 17)"}
     assert [r.derived for r in results] == [0, 0, 0, 2]
@@ -170,7 +171,7 @@ def test_train_derives_dynpower_models_only_after_the_isolators_that_shift(tmp_p
     import json
 
     from steps.synth import generate
-    from tests.train_fit.test_cli import CONFIG
+    from tests.train.test_cli import CONFIG
 
     (tmp_path / "kepler_query.json").write_text(json.dumps(generate(CONFIG).query_response()))
     trainers = [

@@ -1,0 +1,68 @@
+"""The resolved flags of `kepler-model train` (train.md §1) and the record of them a pipeline keeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from ..common.workspace import Workspace
+
+
+@dataclass
+class TrainOptions:
+    """The resolved flags of train.md §1 (usage checks already passed)."""
+
+    data_path_flag: Optional[str]
+    inputs: List[str]
+    pipeline: str
+    machine_id: Optional[str]
+    machine_spec: Optional[str]
+    sources: List[str]
+    extractor: str
+    isolator: str
+    profile: Optional[str]
+    target_hints: List[str]
+    bg_hints: List[str]
+    abs_pipeline: Optional[str]
+    abs_trainers: List[str]
+    dyn_trainers: List[str]
+    thirdparty: List[str]
+    vm: bool
+    seed: int
+    jobs: int
+    generation: str = "auto"
+    error_key: str = "mae"
+    vm_job_name: str = "vm"
+    cpus: int = 1
+
+    @property
+    def metric_type(self) -> str:
+        return "vm_metrics" if self.vm else "bm_metrics"
+
+
+def train_arguments(options: TrainOptions, workspace: Workspace, generations: Dict[str, str]) -> Dict[str, Any]:
+    """train_arguments.json (workspace.md §3.9): flag order, defaults filled in, lists as comma strings."""
+    joined = lambda items: ",".join(items) if items else None  # noqa: E731
+    detected = sorted(set(generations.values()))
+    return {
+        "command": "train",
+        "data_path": str(workspace.data_path),
+        "input": ",".join(options.inputs),
+        "pipeline_name": options.pipeline,
+        "id": options.machine_id,
+        "machine_spec": options.machine_spec,
+        "energy_source": ",".join(options.sources),
+        "extractor": options.extractor,
+        "isolator": options.isolator,
+        "profile": options.profile,
+        "target_hints": joined(options.target_hints),
+        "bg_hints": joined(options.bg_hints),
+        "abs_pipeline_name": options.abs_pipeline,
+        "abs_trainers": ",".join(options.abs_trainers),
+        "dyn_trainers": ",".join(options.dyn_trainers),
+        "thirdparty_metrics": joined(options.thirdparty),
+        "vm_train": options.vm,
+        "metric_generation": ",".join(detected) if detected else options.generation,
+        "seed": options.seed,
+        "jobs": options.jobs,
+    }
