@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import ssl
 import threading
 import time
@@ -18,18 +17,15 @@ from typing import Any, Callable, Iterator, Mapping, Optional, Set, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..common.errors import StepError, UsageError
+from .transport import Adapter, Deadline
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 RETRY_WAITS = (1.0, 2.0, 4.0)  # seconds before retry 1, 2, 3
 MAX_RETRY_AFTER = 30.0
 # --timeout bounds one request; a day is far beyond any answer and keeps timers and sockets in range.
 MAX_TIMEOUT = 86_400.0
-PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
 # Secrets shorter than this are not masked in messages: they would garble every word they occur in.
 MIN_MASKED = 4
 
@@ -78,115 +74,6 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, f"{parts.username}:***@{netloc}", parts.path, parts.query, parts.fragment))
 
 
-_current = threading.local()  # the _Deadline of the request this thread is making
-_owners = threading.Lock()  # guards which deadline owns which pooled connection
-
-
-class _Deadline:
-    """The limit of one request from send to last byte.
-
-    A socket timeout restarts with every byte, so a server trickling one byte a second never trips
-    it. When the deadline passes, the request's socket is shut down instead: a blocked read returns
-    at once and the request fails, wherever it was (headers or body).
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.expired = False
-        self.cancelled = False
-        self._connection: Any = None
-        self._timer = threading.Timer(seconds, self.expire)
-        self._timer.daemon = True
-
-    def __enter__(self) -> "_Deadline":
-        _current.deadline = self
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._timer.cancel()
-        _current.deadline = None
-        with _owners:
-            if self._connection is not None and getattr(self._connection, "_deadline", None) is self:
-                self._connection._deadline = None
-            self._connection = None
-
-    def watch(self, connection: Any) -> None:
-        """The connection now carries this request; shut it at once when the time is already up."""
-        with _owners:
-            self._connection = connection
-            connection._deadline = self
-            if self.expired:
-                _shut(connection)
-
-    def expire(self, cancelled: bool = False) -> None:
-        with _owners:
-            if self.expired:
-                return
-            self.expired, self.cancelled = True, cancelled
-            connection = self._connection
-            # A connection already handed back to the pool belongs to another request by now.
-            if connection is not None and getattr(connection, "_deadline", None) is self:
-                _shut(connection)
-
-
-def _shut(connection: Any) -> None:
-    sock = getattr(connection, "sock", None)
-    if sock is None:
-        return
-    try:
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's: also under TLS
-    except OSError:
-        pass
-
-
-def _watch_current(connection: Any) -> None:
-    deadline = getattr(_current, "deadline", None)
-    if deadline is not None:
-        deadline.watch(connection)
-
-
-class _Watched:
-    """A connection that tells the current request's deadline which socket to shut."""
-
-    def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
-        _watch_current(self)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _watch_current(self)
-        super().request(*args, **kwargs)  # type: ignore[misc]
-
-
-class _WatchedHTTPConnection(_Watched, HTTPConnection):
-    pass
-
-
-class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
-    pass
-
-
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-class _Adapter(HTTPAdapter):
-    """A pooled adapter with watched connections and an SSL context holding the system store plus --ca-file."""
-
-    def __init__(self, ssl_context: Optional[ssl.SSLContext] = None, **kwargs: Any) -> None:
-        self._ssl_context = ssl_context
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        if self._ssl_context is not None:
-            kwargs["ssl_context"] = self._ssl_context
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
-
-
 class RequestFailed(StepError):
     """A Prometheus request that failed for good (after retries, or at once)."""
 
@@ -209,7 +96,7 @@ class PromClient:
     secrets: Tuple[str, ...] = ()  # masked in every message, whatever an error or a server says
     attempts_made: int = field(default=0, init=False)
     stopped: threading.Event = field(default_factory=threading.Event, init=False)
-    _active: Set[_Deadline] = field(default_factory=set, init=False, repr=False)
+    _active: Set[Deadline] = field(default_factory=set, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
@@ -237,7 +124,7 @@ class PromClient:
             ssl_context = ssl.create_default_context()
             ssl_context.load_verify_locations(cafile=verify)
             verify = True
-        adapter = _Adapter(ssl_context, pool_connections=2, pool_maxsize=max(concurrency, 1), max_retries=0)
+        adapter = Adapter(ssl_context, pool_connections=2, pool_maxsize=max(concurrency, 1), max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         # On loopback the server's gzip costs far more than the bytes it saves (platform.md §5).
@@ -328,9 +215,9 @@ class PromClient:
         raise RequestFailed(f"request to {shown} for {what} failed: {reason}")
 
     @contextmanager
-    def _deadline(self) -> Iterator[_Deadline]:
+    def _deadline(self) -> Iterator[Deadline]:
         """A running deadline for one request, known to cancel()."""
-        deadline = _Deadline(self.timeout)
+        deadline = Deadline(self.timeout)
         with self._lock:
             self._active.add(deadline)
         try:
@@ -449,69 +336,3 @@ def check_timeout(seconds: float) -> float:
     if not seconds <= MAX_TIMEOUT:
         raise UsageError(f"--timeout must be at most {MAX_TIMEOUT:g} seconds, not {seconds:g}")
     return seconds
-
-
-def read_token(token_file: Optional[str], env_token: Optional[str]) -> Optional[str]:
-    """The bearer token: the file's stripped content, else PROM_TOKEN; never printed.
-
-    A token that cannot be a header value is refused here, before any request, naming where it
-    came from and never its value (requests would quote it in its error). A bad file is exit 1
-    like any unreadable file; a bad PROM_TOKEN is a usage error like any malformed variable.
-    """
-    if token_file:
-        try:
-            with open(token_file, "rb") as handle:
-                data = handle.read()
-        except OSError as failure:
-            raise StepError(f"token file {token_file} cannot be read: {failure.strerror or failure}") from None
-        try:
-            token = data.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            raise StepError(f"token file {token_file} (--token-file) is not UTF-8 text") from None
-        problem = token_problem(token)
-        if problem:
-            raise StepError(
-                f"the token in token file {token_file} (--token-file) cannot be sent in an HTTP header: {problem}"
-            )
-        return token or None
-    token = env_token.strip() if env_token and env_token.strip() else None
-    problem = token_problem(token) if token else None
-    if problem:
-        raise UsageError(f"the token in PROM_TOKEN cannot be sent in an HTTP header: {problem}")
-    return token
-
-
-def token_problem(token: str) -> Optional[str]:
-    """Why `token` cannot be an HTTP header value, without quoting it; None when it can."""
-    for character in token:
-        code = ord(character)
-        if character in "\r\n":
-            return "it contains a line break"
-        if code > 0xFF:
-            return "it contains a character outside Latin-1"
-        if code < 0x20 or 0x7F <= code <= 0x9F:
-            return "it contains a control character"
-    return None
-
-
-def check_ca_file(ca_file: Optional[str]) -> Optional[str]:
-    """The CA file when it is a readable PEM bundle that ssl loads; else an error naming the file."""
-    if not ca_file:
-        return None
-    try:
-        with open(ca_file, "rb") as handle:
-            data = handle.read()
-    except OSError as failure:
-        raise StepError(f"CA file {ca_file} cannot be read: {failure.strerror or failure}") from None
-    if PEM_CERTIFICATE not in data:
-        raise StepError(
-            f"CA file {ca_file} holds no PEM certificate ({PEM_CERTIFICATE.decode()}); --ca-file takes a PEM bundle"
-        )
-    try:
-        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=ca_file)
-    except (ssl.SSLError, OSError, ValueError) as failure:
-        raise StepError(
-            f"CA file {ca_file} is not a valid PEM certificate bundle: "
-            f"{one_line(getattr(failure, 'reason', None) or failure)}"
-        ) from None
-    return ca_file

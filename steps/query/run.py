@@ -20,9 +20,10 @@ from ..common.timefmt import Clock, format_window_time, utc_now
 from ..common.workspace import Workspace, plain_name, query_csv_name, read_window, window_document
 from .chunks import DEFAULT_MAX_SERIES_POINTS, check_points, plan_chunks
 from .collect import NAMES_PATH, collect, discover, select_metrics
+from .credentials import check_ca_file, read_token
 from .machine import HostProbe, read_node_incluster, resolve_machine_spec
 from .output import write_metric, write_metric_csv
-from .prom import PromClient, ServerAddress, check_ca_file, read_token
+from .prom import PromClient, ServerAddress
 from .validate import rows_csv, summary_lines, validation_rows
 from .window import ResolvedWindow, WindowRequest, check_request, resolve_window, short_window_warning
 

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from steps.common.errors import StepError
-from steps.query.prom import PromClient, RequestFailed, ServerAddress, mask_url, parse_retry_after, read_token
+from steps.query.credentials import read_token
+from steps.query.prom import PromClient, RequestFailed, ServerAddress, mask_url, parse_retry_after
 
 from .faultserver import FaultServer, Trickle, success
 
@@ -270,7 +271,7 @@ def test_secrets_are_masked_even_when_the_server_echoes_them(token, shape):
 
 
 def test_ca_file_must_hold_a_pem_certificate(tmp_path):
-    from steps.query.prom import check_ca_file
+    from steps.query.credentials import check_ca_file
 
     garbage = tmp_path / "ca.der"
     garbage.write_bytes(b"\x30\x82\x01\x0a not pem")
