@@ -14,6 +14,7 @@ from .common.console import Console
 from .common.errors import StepError, UsageError
 from .common.flags import add_legacy_flags, ignored_legacy_flags, parse_bool
 from .common.signals import Interrupted
+from .common.signals import finish as finish_signals
 from .common.signals import install as install_signal_handlers
 from .contract import CONSOLE_COMMAND, IMAGE_STEPS_VARIABLE, CliCommand, Step, commands_by_name, image_provides
 
@@ -95,7 +96,14 @@ def _maybe_traceback(env: Environment, err: TextIO) -> None:
 def entrypoint() -> None:
     """Console-script entry point: SIGTERM/SIGINT end a step with one line (steps/common/signals.py)."""
     install_signal_handlers()
-    sys.exit(main())
+    try:
+        code = main()
+    except Interrupted as stop:  # landed after main's own handling ended
+        print(f"kepler-model: error: {stop.message}", file=sys.stderr)
+        code = stop.exit_code
+    finally:
+        finish_signals()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

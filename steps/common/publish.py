@@ -236,6 +236,7 @@ class Staging:
                     f"{failure.filename}); the next run finishes it from {root}"
                 ) from None
             self.committed = True
+            signals.finish()  # published: a signal from here on would only fail a finished step
         self.discard()
         signals.checkpoint("commit.done")
 

@@ -45,11 +45,13 @@ class Interrupted(BaseException):
 
 # Main thread only. requested: the first signal received (0: none); raised: it was raised once by
 # the handler (a second signal must not cut short the clean-up the first one started); deferring:
-# nesting depth of `deferred`.
-_state = {"requested": 0, "raised": False, "deferring": 0}
+# nesting depth of `deferred`; finished: the step's outputs are published, nothing is left to stop.
+_state = {"requested": 0, "raised": False, "deferring": 0, "finished": False}
 
 
 def _handle(signum: int, _frame: Any) -> None:
+    if _state["finished"]:
+        return
     if not _state["requested"]:
         _state["requested"] = signum
     if _state["raised"] or _state["deferring"] or _imp.lock_held():
@@ -62,7 +64,7 @@ def install() -> None:
     """Raise `Interrupted` in the main thread on SIGTERM and SIGINT (no-op outside the main thread)."""
     if threading.current_thread() is not threading.main_thread():
         return
-    _state.update(requested=0, raised=False, deferring=0)
+    _state.update(requested=0, raised=False, deferring=0, finished=False)
     for signum in HANDLED:
         signal.signal(signum, _handle)
 
@@ -72,8 +74,16 @@ def requested() -> bool:
     return bool(_state["requested"])
 
 
+def finish() -> None:
+    """The step's outputs are in place (or it has ended): from now on a signal changes nothing and is
+    ignored, so a step stopped in its last moments still exits 0 with complete outputs."""
+    _state["finished"] = True
+
+
 def check() -> None:
     """Raise `Interrupted` if a signal came: call between units of work, in the main thread."""
+    if _state["finished"]:
+        return
     if _state["requested"] and not _state["deferring"] and threading.current_thread() is threading.main_thread():
         _state["raised"] = True
         raise Interrupted(_state["requested"])
@@ -84,8 +94,9 @@ def deferred() -> Iterator[None]:
     """Hold SIGTERM and SIGINT until the block ends: the few renames of a commit run as one unit.
 
     A signal that arrives meanwhile raises `Interrupted` right after the block (unless the block
-    failed). The handler, not the signal mask, holds it: the kernel may hand a process signal to
-    any thread (BLAS, zip writers), and CPython runs the handler in the main thread regardless.
+    failed, or `finish` was called in it: a commit that got through has nothing left to stop).
+    The handler, not the signal mask, holds it: the kernel may hand a process signal to any thread
+    (BLAS, zip writers), and CPython runs the handler in the main thread regardless.
     SIGKILL cannot be held; the commit journal (steps/common/publish.py) covers it.
     """
     _state["deferring"] += 1

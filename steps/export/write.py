@@ -161,7 +161,7 @@ def publish(
         raise StepError(f"{failure}; nothing was changed") from None
     except Interrupted as stop:
         _remove_created(created)
-        mark_outcome(stop, f"{target} was written before it stopped" if staging.committed else f"{target} unchanged")
+        mark_outcome(stop, f"{target} unchanged")
         raise
     except BaseException:
         _remove_created(created)

@@ -96,12 +96,7 @@ def run_query(settings: QuerySettings, env: Environment, console: Console, deps:
         with staging:
             return _query(settings, env, console, deps, window, _Outputs(staging), (token, ca_file))
     except Interrupted as stop:
-        mark_outcome(
-            stop,
-            f"the outputs in {ws.data_path} were written before it stopped"
-            if staging.committed
-            else f"the outputs in {ws.data_path} are unchanged",
-        )
+        mark_outcome(stop, f"the outputs in {ws.data_path} are unchanged")
         raise
     except WriteFailure as failure:
         raise failure.relocated(staging.public(Path(str(failure.path)))) from None
