@@ -2,6 +2,11 @@
 
     .venv/bin/python bench/train_bench.py            # the target data sets, growth ratios, --jobs speedup
     .venv/bin/python bench/train_bench.py --quick    # small data sets only (a minute or two)
+    .venv/bin/python bench/train_bench.py --only 010/50c/6h/15s,vm/50vms/6h/15s   # these data sets only
+
+Besides the Kepler 0.7 sets, two Kepler 0.10 sets of the same size (steps.synth.generate_010): a bare-metal
+node with 50 containers ("010/...", rapl-sysfs zones, isolator active) and a VM host with 50 VMs and their
+guests' node_exporter series ("vm/...", trained with --vm-map: DynPower VM models).
 
 Each run is a fresh child process (so peak memory and CPU time are its own). Printed per data set:
 wall time, CPU time (main process and workers; workers forked from the fork server count
@@ -35,6 +40,8 @@ TARGETS = {  # data set -> (max wall s, max peak MB or None, max wall / fit floo
     "50c/6h/15s": (25.0, None, 1.3),
     "50c/6h/3s": (60.0, 1536.0, None),
     "400c/1h/15s": (20.0, None, None),
+    "010/50c/6h/15s": (25.0, None, None),
+    "vm/50vms/6h/15s": (25.0, None, None),
 }
 
 
@@ -43,11 +50,15 @@ class DataSet:
     containers: int
     hours: float
     step: float
+    kind: str = "0.7"  # "0.7", "0.10" (a Kepler 0.10 node) or "vm" (a Kepler 0.10 host: `containers` VMs)
 
     @property
     def name(self) -> str:
         hours = f"{self.hours:g}h" if self.hours >= 1 else f"{self.hours * 60:g}m"
-        return f"{self.containers}c/{hours}/{self.step:g}s"
+        if self.kind == "vm":
+            return f"vm/{self.containers}vms/{hours}/{self.step:g}s"
+        prefix = "010/" if self.kind == "0.10" else ""
+        return f"{prefix}{self.containers}c/{hours}/{self.step:g}s"
 
 
 FULL = [
@@ -58,6 +69,8 @@ FULL = [
     DataSet(200, 1, 15),
     DataSet(50, 1.5, 15),
     DataSet(50, 1, 15),
+    DataSet(50, 6, 15, "0.10"),
+    DataSet(50, 6, 15, "vm"),
 ]
 QUICK = [DataSet(12, 1, 15), DataSet(50, 1, 15), DataSet(50, 0.25, 15), DataSet(100, 0.25, 15)]
 GROWTH = {  # (smaller, larger, what grows)
@@ -71,7 +84,13 @@ GROWTH = {  # (smaller, larger, what grows)
 }
 
 
+VM_MAP = "vm-map"  # the workspace name of the VM case's guest -> vm_id map
+
+
 def generate(dataset: DataSet, folder: Path) -> None:
+    if dataset.kind != "0.7":
+        generate_010(dataset, folder)
+        return
     from steps.synth import SynthConfig
     from steps.synth import generate as synth
 
@@ -87,7 +106,21 @@ def generate(dataset: DataSet, folder: Path) -> None:
     synth(config).write_query_response(folder / "kepler_query.json")
 
 
-def child(data: str, jobs: int) -> None:
+def generate_010(dataset: DataSet, folder: Path) -> None:
+    """Kepler 0.10 query JSON (host and, for VMs, the guests' node_exporter series) and the VM map."""
+    from steps.synth import Kepler010Config
+    from steps.synth import generate_010 as synth
+
+    common = dict(duration_s=dataset.hours * 3600, step_s=dataset.step, seed=0, power="saturating", noise_w=1.0)
+    if dataset.kind == "vm":
+        data = synth(Kepler010Config(vms=dataset.containers, **common))
+        data.write_vm_map(folder / f"{VM_MAP}.json")
+    else:
+        data = synth(Kepler010Config(containers=dataset.containers, **common))
+    data.write_query_response(folder / "kepler_query.json")
+
+
+def child(data: str, jobs: int, kind: str = "0.7") -> None:
     """Run train in this process and print one JSON line with its measurements."""
     from steps.common.config import Environment
     from steps.common.console import Console
@@ -97,7 +130,10 @@ def child(data: str, jobs: int) -> None:
 
     started = time.perf_counter()
     env = Environment({"DATAPATH": data, "MODEL_PATH": data})
-    args = build_parser().parse_args(["--input", "kepler_query", "-e", "rapl-sysfs,acpi", "--jobs", str(jobs)])
+    flags = ["--input", "kepler_query", "--jobs", str(jobs)]
+    # 0.10 data has RAPL zones only (rapl-sysfs); the VM case trains VM models from the map.
+    flags += ["-e", "rapl-sysfs,acpi"] if kind == "0.7" else ["--vm-map", VM_MAP] if kind == "vm" else []
+    args = build_parser().parse_args(flags)
     options = options_from_args(args, env)
     report = train(options, Workspace.from_settings(None, env), Console("train", out=io.StringIO(), err=io.StringIO()))
     wall = time.perf_counter() - started
@@ -135,12 +171,11 @@ def measure(dataset: DataSet, jobs: int, root: Path) -> Dict:
     if not (folder / "kepler_query.json").exists():
         folder.mkdir(parents=True, exist_ok=True)
         generate(dataset, folder)
-    for old in folder.glob("std_v0.7.11*"):
+    for old in folder.glob("std_v0.7.11*" if dataset.kind == "0.7" else "std_v0.10*"):
         subprocess.run(["rm", "-rf", str(old)], check=True)
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", str(folder), "--jobs", str(jobs)], capture_output=True, text=True
-    )
+    command = [sys.executable, __file__, "--child", str(folder), "--jobs", str(jobs), "--kind", dataset.kind]
+    done = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"train failed on {dataset.name}: {done.stderr.strip()[-2000:]}")
@@ -166,16 +201,27 @@ def line(name: str, r: Dict) -> str:
 
 
 def main() -> None:
+    """Over 60 lines on purpose: the report's sections in the order they print (sets, targets, growth,
+    speedup); split, that order would be spread over helpers that each print one part."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small data sets only")
     parser.add_argument("--jobs", type=int, default=2, help="--jobs of the main runs (default 2)")
+    parser.add_argument("--only", help="comma list of data set names to run (e.g. 010/50c/6h/15s); no --jobs 1 run")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--kind", default="0.7", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help="keep generated data here (default: a temporary folder)")
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.jobs)
+        child(args.child, args.jobs, args.kind)
         return
     sets = QUICK if args.quick else FULL
+    if args.only:
+        wanted = [name.strip() for name in args.only.split(",") if name.strip()]
+        known = {dataset.name: dataset for dataset in FULL + QUICK}
+        unknown = [name for name in wanted if name not in known]
+        if unknown:
+            raise SystemExit(f"unknown data set(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        sets = [known[name] for name in wanted]
     with tempfile.TemporaryDirectory(prefix="train-bench-") as temporary:
         root = Path(args.workdir or temporary)
         print(f"train benchmark: {os.cpu_count()} CPUs, --jobs {args.jobs}, load average {os.getloadavg()[0]:.1f}")
@@ -189,14 +235,8 @@ def main() -> None:
                 f" vs CPU sum {results[dataset.name]['job_seconds']:.1f}s",
                 flush=True,
             )
-        reference = sets[0] if not args.quick else sets[1]
-        single = measure(reference, 1, root)
-        print(line(reference.name + " j1", single))
-        speedup = single["wall"] / results[reference.name]["wall"]
-        print(
-            f"speedup of --jobs {args.jobs} over --jobs 1 on {reference.name}: {speedup:.2f}x "
-            f"(train phase only: {single['train_wall'] / results[reference.name]['train_wall']:.2f}x)"
-        )
+        if not args.only:
+            speedup_line(sets[0] if not args.quick else sets[1], args.jobs, results, root)
         for what, pairs in GROWTH.items():
             for small, large in pairs:
                 if small in results and large in results:
@@ -228,6 +268,17 @@ def main() -> None:
                     + (f" <= {max_ratio:g}" if max_ratio else "")
                     + f": {'met' if met else 'MISSED'}"
                 )
+
+
+def speedup_line(reference: DataSet, jobs: int, results: Dict[str, Dict], root: Path) -> None:
+    """Run `reference` with --jobs 1 and print the speedup of the main runs over it."""
+    single = measure(reference, 1, root)
+    print(line(reference.name + " j1", single))
+    speedup = single["wall"] / results[reference.name]["wall"]
+    print(
+        f"speedup of --jobs {jobs} over --jobs 1 on {reference.name}: {speedup:.2f}x "
+        f"(train phase only: {single['train_wall'] / results[reference.name]['train_wall']:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 - `repo_root`, `data_dir`, `idle_json`: where things are (test data lives in tests/data, in the checkout).
 - `synth_small`: a small synthetic Kepler 0.7 data set with known truth (steps.synth).
-- `prometheus_factory`: a callable turning a SynthData (or an OpenMetrics file) into a running,
+- `prometheus_factory`: a callable turning a SynthData, a Kepler010Data (host and guests; serve one
+  part with `data.part("host").write_openmetrics(path)` and the path) or an OpenMetrics file into a running,
   backfilled Prometheus; servers are cached per data set and stopped at session end.
 - `prometheus`: a server loaded with `synth_small`; `.url`, and `.window` = (start, end) of the data.
 Missing prometheus/promtool binaries make these fixtures FAIL (CI installs them), never skip.
@@ -15,7 +16,7 @@ from typing import Callable, Dict, Union
 
 import pytest
 
-from steps.synth import PrometheusServer, PrometheusUnavailable, SynthConfig, SynthData, generate
+from steps.synth import Kepler010Data, PrometheusServer, PrometheusUnavailable, SynthConfig, SynthData, generate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -46,17 +47,18 @@ def synth_small() -> SynthData:
 
 
 @pytest.fixture(scope="session")
-def prometheus_factory(tmp_path_factory) -> Callable[[Union[SynthData, Path, str]], PrometheusServer]:
-    """Callable: SynthData or OpenMetrics path -> running PrometheusServer (cached per data set)."""
+def prometheus_factory(tmp_path_factory) -> Callable[[Union[SynthData, Kepler010Data, Path, str]], PrometheusServer]:
+    """Callable: SynthData, Kepler010Data or OpenMetrics path -> running PrometheusServer (cached per data set)."""
     servers: Dict[object, PrometheusServer] = {}
 
-    def make(data: Union[SynthData, Path, str]) -> PrometheusServer:
-        key = (data.config, data.model) if isinstance(data, SynthData) else str(Path(data).resolve())
+    def make(data: Union[SynthData, Kepler010Data, Path, str]) -> PrometheusServer:
+        generated = isinstance(data, (SynthData, Kepler010Data))
+        key = (data.config, data.model) if generated else str(Path(data).resolve())
         if key in servers:
             return servers[key]
         workdir = tmp_path_factory.mktemp("prometheus")
         try:
-            if isinstance(data, SynthData):
+            if generated:
                 server = PrometheusServer.from_synth(data, workdir).start()
             else:
                 server = PrometheusServer.from_openmetrics(data, workdir).start()

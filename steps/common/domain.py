@@ -6,7 +6,9 @@ Each table lives here once; every other module looks names up instead of spellin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from .. import DEFAULT_PIPELINE_NAME, VERSION_FOLDER
 
 # -- features (train.md §3.1)
 COUNTER_FEATURES = ("cache_miss", "cpu_cycles", "cpu_instructions")
@@ -15,6 +17,19 @@ IRQ_FEATURES = ("bpf_block_irq", "bpf_net_rx_irq", "bpf_net_tx_irq")
 ACCELERATOR_FEATURES = ("accelerator_intel_qat",)
 SYSTEM_FEATURES = ("node_info", "cpu_scaling_frequency_hertz")
 WORKLOAD_FEATURES = COUNTER_FEATURES + BPF_FEATURES + IRQ_FEATURES
+# Kepler 0.10 on (kepler-010.md §2.2, §3): CPU time keeps its 0.7 name; node values (never summed over containers)
+CPU_TIME_FEATURE = "bpf_cpu_time_ms"
+USAGE_RATIO_FEATURE = "cpu_usage_ratio"
+OS_FEATURES = (
+    "os_cpu_busy_ms",
+    "os_context_switches",
+    "os_interrupts",
+    "os_page_faults",
+    "os_major_page_faults",
+    "os_memory_used_ratio",
+    "os_load1",
+    "os_procs_running",
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +42,7 @@ class FeatureGroup:
     main_feature: Optional[str]
     dram_main_feature: Optional[str]
     trainable: bool = True
+    generations: Optional[Tuple[str, ...]] = None  # metric generations it is trained from; None: any
 
     def main_index(self, component: str, features: Optional[Tuple[str, ...]] = None) -> int:
         """Column of the curve-fit input: the main feature (dram has its own), else the first."""
@@ -35,10 +51,20 @@ class FeatureGroup:
         return features.index(wanted) if wanted in features else 0
 
 
+BEFORE_010 = ("0.6", "0.7")  # the groups of train.md §3.1 each need a feature 0.10 lacks
+FROM_010 = ("0.10",)  # published 0.7 models fix their lists: the new groups never change 0.6/0.7 runs
+
+
 def _group(
-    name: str, value: int, features: Tuple[str, ...], main: Optional[str], dram: Optional[str], trainable: bool = True
+    name: str,
+    value: int,
+    features: Tuple[str, ...],
+    main: Optional[str],
+    dram: Optional[str],
+    trainable: bool = True,
+    generations: Optional[Tuple[str, ...]] = BEFORE_010,
 ) -> FeatureGroup:
-    return FeatureGroup(name, value, tuple(sorted(features)), main, dram, trainable)
+    return FeatureGroup(name, value, tuple(sorted(features)), main, dram, trainable, generations)
 
 
 FEATURE_GROUPS: Dict[str, FeatureGroup] = {
@@ -53,7 +79,17 @@ FEATURE_GROUPS: Dict[str, FeatureGroup] = {
         _group("Basic", 7, COUNTER_FEATURES + BPF_FEATURES, "cpu_instructions", "cache_miss"),
         _group("BPFIRQ", 8, BPF_FEATURES + IRQ_FEATURES, "bpf_cpu_time_ms", "bpf_page_cache_hit"),
         _group("AcceleratorOnly", 9, ACCELERATOR_FEATURES, "accelerator_intel_qat", "accelerator_intel_qat"),
-        _group("ThirdParty", 10, (), None, None),
+        _group("ThirdParty", 10, (), None, None, generations=None),
+        _group("CPUTimeOnly", 11, (CPU_TIME_FEATURE,), CPU_TIME_FEATURE, CPU_TIME_FEATURE, generations=FROM_010),
+        _group(
+            "CPUTimeUsage",
+            12,
+            (CPU_TIME_FEATURE, USAGE_RATIO_FEATURE),
+            CPU_TIME_FEATURE,
+            CPU_TIME_FEATURE,
+            generations=FROM_010,
+        ),
+        _group("OSCounters", 13, OS_FEATURES, "os_cpu_busy_ms", "os_page_faults", generations=FROM_010),
     )
 }
 
@@ -67,15 +103,24 @@ GROUP_ORDER = (
     "CounterIRQCombined",
     "Basic",
     "AcceleratorOnly",
+    "CPUTimeOnly",
+    "CPUTimeUsage",
+    "OSCounters",
     "ThirdParty",
 )
+NODE_VALUE_FEATURES = (USAGE_RATIO_FEATURE,) + OS_FEATURES  # one value per node: squeeze keeps, never sums
 
 
-def feature_groups(thirdparty: Tuple[str, ...] = ()) -> List[FeatureGroup]:
-    """Trainable groups in processing order; third-party names join WorkloadOnly and form ThirdParty."""
+def feature_groups(thirdparty: Tuple[str, ...] = (), generation: Optional[str] = None) -> List[FeatureGroup]:
+    """Trainable groups in processing order; third-party names join WorkloadOnly and form ThirdParty.
+
+    With `generation`, only the groups trained from that metric generation.
+    """
     groups = []
     for name in GROUP_ORDER:
         group = FEATURE_GROUPS[name]
+        if generation is not None and group.generations is not None and generation not in group.generations:
+            continue
         if name == "WorkloadOnly" and thirdparty:
             group = _group(
                 name, group.value, group.features + tuple(thirdparty), group.main_feature, group.dram_main_feature
@@ -270,8 +315,36 @@ TRAINERS: Dict[str, Trainer] = {
 TRAINER_NAMES = tuple(TRAINERS)  # `default`: all ten, in this order
 
 EXTRACTORS = ("default", "smooth")
-ISOLATORS = ("none", "min", "profile", "trainer")
+# `active`: Kepler's own active energy counter as DynPower (kepler-010.md §2.1), 0.10 inputs only.
+ISOLATORS = ("none", "min", "profile", "trainer", "active")
+ACTIVE_ISOLATOR = "active"
 METRIC_GENERATIONS = ("auto", "0.6", "0.7", "0.10")
+
+
+@dataclass(frozen=True)
+class ModelGeneration:
+    """What varies with the metric generation a pipeline is trained from, besides metric names."""
+
+    id: str
+    default_pipeline: str  # --pipeline-name when not given
+    default_isolator: str  # --isolator when not given
+    version_folder: str  # export's folder in the model database
+    curve_group: str  # the group whose local-best weights draw export's power curve (export.md §8)
+    recorded: bool  # metadata.json files carry `kepler_generation` (0.6/0.7 files stay byte-identical)
+    isolators: Tuple[str, ...] = ("none", "min", "profile", "trainer")
+
+
+MODEL_GENERATIONS: Dict[str, ModelGeneration] = {
+    g.id: g
+    for g in (
+        ModelGeneration("0.6", DEFAULT_PIPELINE_NAME, "min", VERSION_FOLDER, "BPFOnly", recorded=False),
+        ModelGeneration("0.7", DEFAULT_PIPELINE_NAME, "min", VERSION_FOLDER, "BPFOnly", recorded=False),
+        ModelGeneration(
+            "0.10", "std_v0.10", ACTIVE_ISOLATOR, "v0.10", "CPUTimeOnly", recorded=True, isolators=ISOLATORS
+        ),
+    )
+}
+PRE_010_GENERATION = "0.7"  # what a pipeline without `kepler_generation` in its metadata.json was trained from
 
 
 def model_name(trainer: str, node_type: int) -> str:
@@ -285,9 +358,22 @@ def split_model_name(name: str) -> Tuple[str, int]:
     return trainer, int(node)
 
 
-def model_metadata_columns(source: str) -> Tuple[str, ...]:
-    """Columns of `<source>_<ot>_model_metadata.csv` after the index (workspace.md §3.11)."""
-    components = ENERGY_SOURCES[source].components
+# Every component, in power-column order: 0.10's `psys` zone is `platform`, after the others (kepler-010.md §2.1).
+COMPONENT_ORDER = ("package", "core", "uncore", "dram", "platform")
+
+
+def ordered_components(components: Iterable[str]) -> Tuple[str, ...]:
+    """Known components in COMPONENT_ORDER, each once."""
+    present = set(components)
+    return tuple(c for c in COMPONENT_ORDER if c in present)
+
+
+def model_metadata_columns(source: str, components: Optional[Tuple[str, ...]] = None) -> Tuple[str, ...]:
+    """Columns of `<source>_<ot>_model_metadata.csv` after the index (workspace.md §3.11).
+
+    `components`: those of the pipeline's models when they are not the source's (0.10 zones).
+    """
+    components = components if components is not None else ENERGY_SOURCES[source].components
     return (
         (
             "model_name",

@@ -96,6 +96,23 @@ PUBLISHER = Flag(("--publisher",), "GitHub account of the publisher")
 # Metrics (query and train).
 THIRDPARTY_METRICS = Flag(("-tm", "--thirdparty-metrics"), "extra metric names, comma or space separated")
 MACHINE_SPEC = Flag(("--machine-spec",), "machine spec file of the measured machine")
+# OS counters from node_exporter (query, and run, which passes them to query; kepler-010.md §3).
+OS_SELECTOR = Flag(
+    ("--os-selector",),
+    'node_exporter matchers, e.g. \'job="node-exporter",instance="w1:9100"\': also collect the OS counters '
+    "(node_cpu_seconds_total, ...) of that node (or of the VM guests), with these matchers in place of --selector",
+)
+OS_SERVER = Flag(("--os-server",), "Prometheus base URL of the OS counters (default --server); needs --os-selector")
+# VM models (train, and run, which passes them to train; kepler-010.md §4).
+VM_MAP = Flag(
+    ("--vm-map",),
+    "VM models: workspace JSON file (.json optional) mapping each guest (node_exporter instance or guest "
+    "Kepler node_name) to its vm_id (env VM_MAP); empty: node models",
+)
+VM_TARGET = Flag(
+    ("--vm-target",),
+    "VM models' target: vm (kepler_vm_cpu_joules_total, default) or process (the VM's QEMU process energy)",
+)
 
 
 def split_list(values: Optional[Iterable[str] | str]) -> List[str]:

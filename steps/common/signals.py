@@ -6,11 +6,13 @@ through every `finally` (staging is discarded, workers stopped) up to the comman
 prints one error line and exits with 128 + the signal number. `Interrupted` is not an
 `Exception`: code that turns any error of one model into a failed model must not swallow it.
 
-The handler raises at once where that is safe, and otherwise only records the request, which
-the next `check()` raises. Not safe: inside `deferred()` (a commit's renames), and while an
-import holds the interpreter's import lock (an exception there can leave the lock taken, and
-every later import in any thread would wait forever). Steps call `check()` between units of
-work, which also catches an `Interrupted` that library code swallowed with a bare `except`.
+The handler only records the request; the step raises it at its next `check()`, which it calls
+between units of work (an input read, a training set, a pool result, a request answered, a plot,
+before a commit). An exception thrown from a signal handler into arbitrary code is not safe: the
+crash matrix found it swallowed by a library's bare `except` inside an import (leaving the import
+lock taken: a later import hung), and matplotlib left in a state that raised odd errors or
+crashed. Only inside `interruptible()` (the query step's network waits) does the handler raise at
+once, and never inside `deferred()` or while an import holds the interpreter's import lock.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class Interrupted(BaseException):
 # Main thread only. requested: the first signal received (0: none); raised: it was raised once by
 # the handler (a second signal must not cut short the clean-up the first one started); deferring:
 # nesting depth of `deferred`; finished: the step's outputs are published, nothing is left to stop.
-_state = {"requested": 0, "raised": False, "deferring": 0, "finished": False}
+_state = {"requested": 0, "raised": False, "deferring": 0, "finished": False, "interruptible": 0}
 
 
 def _handle(signum: int, _frame: Any) -> None:
@@ -54,7 +56,7 @@ def _handle(signum: int, _frame: Any) -> None:
         return
     if not _state["requested"]:
         _state["requested"] = signum
-    if _state["raised"] or _state["deferring"] or _imp.lock_held():
+    if _state["raised"] or not _state["interruptible"] or _state["deferring"] or _imp.lock_held():
         return  # raised by the next check() or at the end of `deferred`
     _state["raised"] = True
     raise Interrupted(_state["requested"])
@@ -64,7 +66,7 @@ def install() -> None:
     """Raise `Interrupted` in the main thread on SIGTERM and SIGINT (no-op outside the main thread)."""
     if threading.current_thread() is not threading.main_thread():
         return
-    _state.update(requested=0, raised=False, deferring=0, finished=False)
+    _state.update(requested=0, raised=False, deferring=0, finished=False, interruptible=0)
     for signum in HANDLED:
         signal.signal(signum, _handle)
 
@@ -78,6 +80,12 @@ def finish() -> None:
     """The step's outputs are in place (or it has ended): from now on a signal changes nothing and is
     ignored, so a step stopped in its last moments still exits 0 with complete outputs."""
     _state["finished"] = True
+    if threading.current_thread() is threading.main_thread():
+        for signum in HANDLED:
+            # The kernel ignores it from now on: at exit the interpreter puts back the default action
+            # for a Python handler (a late SIGTERM would then kill a finished step), not for SIG_IGN.
+            if signal.getsignal(signum) is _handle:
+                signal.signal(signum, signal.SIG_IGN)
 
 
 def check() -> None:
@@ -87,6 +95,18 @@ def check() -> None:
     if _state["requested"] and not _state["deferring"] and threading.current_thread() is threading.main_thread():
         _state["raised"] = True
         raise Interrupted(_state["requested"])
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """A block whose waits a signal may cut short at once (network calls: nothing to corrupt that
+    outlives the step); a stop asked for before it is raised on entry."""
+    check()
+    _state["interruptible"] += 1
+    try:
+        yield
+    finally:
+        _state["interruptible"] -= 1
 
 
 @contextlib.contextmanager

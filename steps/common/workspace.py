@@ -63,6 +63,10 @@ class Workspace:
     def query_csv(self, output: str, metric: str) -> Path:
         return self.query_csv_dir(output) / query_csv_name(metric)
 
+    def vm_map(self, name: str) -> Path:
+        """The --vm-map file of VM models: guest identity -> vm_id (kepler-010.md §4)."""
+        return self.data_path / f"{_json_name(name, 'vm map name')}.json"
+
     def machine_spec(self, machine_id: str) -> Path:
         return self.data_path / "machine_spec" / f"{check_name(machine_id, 'machine id')}.json"
 

@@ -170,9 +170,12 @@ def pipeline_readme(
     node_types: Sequence[NodeTypeLine],
     metadata_plots: Sequence[str],
     power_curves: Sequence[Tuple[str, str, str]],
+    build: str = f"v{MODEL_FORMAT_VERSION}",
+    generation: Optional[str] = None,
 ) -> str:
     """`<pipeline>/README.md`; `metadata_plots` are file names in display order, `power_curves`
-    (source, output type, file name) likewise."""
+    (source, output type, file name) likewise. `build` ends the title; `generation` (0.10 on: the
+    Kepler generation and zones) follows it."""
     rows = [
         [str(n.node_type)]
         + [cell(n.attrs.get(a)) for a in ATTRIBUTES]
@@ -180,7 +183,8 @@ def pipeline_readme(
         for n in node_types
     ]
     blocks = [
-        f"# {pipeline} on v{MODEL_FORMAT_VERSION} Build",
+        f"# {pipeline} on {build} Build",
+        *([generation] if generation else []),
         f"MAE Threshold = {shortest(mae_threshold)}, MAPE Threshold = {shortest(mape_threshold)}%",
         f"Available Node Type: {len(node_types)}",
     ]
@@ -234,10 +238,13 @@ def error_report(
     attrs: Mapping[str, Any],
     local: Mapping[Tuple[str, str], Sequence[ReportLine]],
     sidecar: Mapping[Tuple[str, str], Sequence[ReportLine]],
+    generation: Optional[str] = None,
 ) -> str:
-    """`error_report/node_type_<n>.md`: the node's attributes, then local-best and sidecar-best tables."""
+    """`error_report/node_type_<n>.md`: the node's attributes, then local-best and sidecar-best tables;
+    `generation` (0.10 on: the Kepler generation and zones) follows the title."""
     blocks = [
         f"# Validation results on node type {node_type}",
+        *([generation] if generation else []),
         table(list(ATTRIBUTES), [[cell(attrs.get(a)) for a in ATTRIBUTES]]),
         "[With local estimator](#with-local-estimator)",
         "[With sidecar estimator](#with-sidecar-estimator)",

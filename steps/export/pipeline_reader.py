@@ -21,6 +21,7 @@ from ..common.errors import StepError
 from ..common.machine_spec import ATTRIBUTES
 from ..common.names import check_name
 from ..common.workspace import PipelineLayout, read_json
+from .generation import PipelineGeneration, pipeline_generation, table_components
 from .select import ModelKey, ModelRow
 
 REQUIRED_COLUMNS = ("model_name", "mae", "mape", "feature_group")
@@ -46,6 +47,7 @@ class TrainedPipeline:
     metadata: Dict[str, Any]
     node_type_index: Dict[int, Dict[str, Any]]  # entries as stored, numeric key order
     tables: Tuple[ModelTable, ...]  # source order of §4.1, AbsPower before DynPower
+    generation: PipelineGeneration  # the metric generation its metadata.json records (kepler-010.md §5)
 
     @property
     def name(self) -> str:
@@ -60,6 +62,7 @@ def read_pipeline(layout: PipelineLayout) -> TrainedPipeline:
     metadata = read_json(layout.metadata, "pipeline metadata")
     if not isinstance(metadata, dict):
         raise StepError(f"pipeline metadata {layout.metadata} is invalid: expected a JSON object")
+    generation = pipeline_generation(metadata, str(layout.metadata))
     index = parse_node_type_index(read_json(layout.node_type_index, "node-type index"), str(layout.node_type_index))
     tables = []
     for source in SOURCE_ORDER:
@@ -72,7 +75,7 @@ def read_pipeline(layout: PipelineLayout) -> TrainedPipeline:
             f"pipeline {layout.root} has no model metadata CSV (<source>_<AbsPower|DynPower>"
             "_model_metadata.csv); was it trained?"
         )
-    return TrainedPipeline(layout, metadata, index, tuple(tables))
+    return TrainedPipeline(layout, metadata, index, tuple(tables), generation)
 
 
 def _read_text(path) -> str:
@@ -139,7 +142,8 @@ def parse_model_table(text: str, source: str, output_type: str, where: str) -> M
     if missing:
         raise StepError(f"model metadata {where} lacks the column(s) {', '.join(missing)}")
     derived = {"trainer", "node_type", "output_type", "model_file"}
-    columns = tuple(c for c in model_metadata_columns(source) if c in header or c in derived)
+    components = table_components(source, header)  # 0.10: the zones, `platform` (psys) included
+    columns = tuple(c for c in model_metadata_columns(source, components) if c in header or c in derived)
     rows: List[ModelRow] = []
     for number, record in enumerate(records[1:], start=2):
         if not record:

@@ -121,7 +121,11 @@ def predict_curve(
 
 
 def power_curve_plot(
-    source: str, output_type: str, component: str, curves: Sequence[Tuple[int, str, str, Mapping[str, Any]]]
+    source: str,
+    output_type: str,
+    component: str,
+    curves: Sequence[Tuple[int, str, str, Mapping[str, Any]]],
+    group: str = "BPFOnly",
 ) -> bytes:
     """One line per node type: (node type, model name, trainer, weight JSON) in numeric node order."""
     chunks: List[Sequence] = [curves[i : i + LINES_PER_SUBPLOT] for i in range(0, len(curves), LINES_PER_SUBPLOT)]
@@ -142,7 +146,7 @@ def power_curve_plot(
         axis.grid(linewidth=0.3)
         axis.legend(fontsize="small", title="node type", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.suptitle(
-        f"{source} {output_type}: {component} power predicted from the best BPFOnly weights (local estimator)"
+        f"{source} {output_type}: {component} power predicted from the best {group} weights (local estimator)"
     )
     figure.subplots_adjust(
         left=0.9 / figure.get_figwidth(),

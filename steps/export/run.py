@@ -7,25 +7,26 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..common import signals
 from ..common.atomic import dumps_json
 from ..common.console import Console
-from ..common.domain import ENERGY_SOURCES, OUTPUT_TYPES, TRAINERS
+from ..common.domain import OUTPUT_TYPES, TRAINERS
 from ..common.errors import StepError
 from ..common.publish import recover
+from ..common.signals import Interrupted, mark_outcome
 from ..common.timefmt import Clock, format_plain, utc_now
-from ..common.workspace import PipelineLayout, read_window
+from ..common.workspace import ModelDatabase, PipelineLayout, read_window
 from . import markdown, plots
+from .generation import generation_line, measured_components, table_components, target_version
 from .pipeline_reader import TrainedPipeline, existing_zips, node_attributes, parse_weight, read_pipeline, read_weight
 from .select import BestKey, ModelKey, ModelRow, TableSelection, best_models, select_table
 from .settings import ExportSettings
 from .write import ExportContent, Publication, check_ownership, publish
 
-CURVE_GROUP = "BPFOnly"
 PUBLISH_KEYS = ("publisher", "collect_time", "export_time")
 # Paths inside the exported pipeline folder, relative to it.
 RELATIVE = PipelineLayout(Path())
@@ -117,11 +118,13 @@ def _power_curves(
     node_types: Sequence[int],
     weights: Mapping[ModelKey, Tuple[bytes, Dict[str, Any]]],
     console: Console,
+    component: str,
+    group: str,
 ) -> Optional[bytes]:
-    component = ENERGY_SOURCES[selection.source].components[0]
+    """The power curve of the local-best `group` models (the generation's CPU-time group), first component."""
     curves = []
     for n in node_types:
-        row = local.get((n, selection.source, selection.output_type, CURVE_GROUP))
+        row = local.get((n, selection.source, selection.output_type, group))
         if row is None:
             continue
         document = weights[row.key][1]
@@ -133,7 +136,7 @@ def _power_curves(
         curves.append((n, row.model_name, row.trainer, document))
     if not curves:
         return None
-    return plots.power_curve_plot(selection.source, selection.output_type, component, curves)
+    return plots.power_curve_plot(selection.source, selection.output_type, component, curves, group)
 
 
 def build_content(
@@ -158,6 +161,7 @@ def build_content(
     ).encode("utf-8")
     plot_names: Dict[Tuple[str, str], Tuple[str, Optional[str]]] = {}
     for selection in selections:
+        signals.check()  # between tables: each draws plots, the longest work of export
         if selection.exported:
             plot_names[(selection.source, selection.output_type)] = _table_files(
                 content, pipeline, selection, local, node_types, weights, console
@@ -178,13 +182,13 @@ def _table_files(
     """One model table's CSV, plots, model zips and weights; the names of its plots (no curve: None)."""
     source, output_type = selection.source, selection.output_type
     columns = next(t.columns for t in pipeline.tables if (t.source, t.output_type) == (source, output_type))
+    components = table_components(source, columns)
     content.files[RELATIVE.model_metadata_csv(source, output_type)] = csv_text(columns, selection.exported)
     plot_path = RELATIVE.metadata_plot(source, output_type)
-    content.files[plot_path] = plots.metadata_plot(
-        source, output_type, ENERGY_SOURCES[source].components, selection.exported
-    )
+    content.files[plot_path] = plots.metadata_plot(source, output_type, components, selection.exported)
     curve_name = None
-    curve = _power_curves(selection, local, node_types, weights, console)
+    group = pipeline.generation.model.curve_group
+    curve = _power_curves(selection, local, node_types, weights, console, components[0], group)
     if curve is not None:
         curve_path = RELATIVE.power_curve_plot(source, output_type)
         content.files[curve_path] = curve
@@ -217,6 +221,7 @@ def _reports(
         )
         for n in node_types
     ]
+    generation = pipeline.generation
     content.files[RELATIVE.readme] = markdown.pipeline_readme(
         pipeline.name,
         settings.thresholds.mae,
@@ -224,6 +229,8 @@ def _reports(
         lines,
         [plot_names[p][0] for p in by_output_type],
         [(s, ot, plot_names[(s, ot)][1]) for s, ot in by_output_type if plot_names[(s, ot)][1] is not None],
+        **({"build": generation.model.version_folder} if generation.model.recorded else {}),
+        generation=generation_line(generation, _zones(pipeline, exported)),
     ).encode("utf-8")
     for n in node_types:
         content.files[RELATIVE.error_report(n)] = markdown.error_report(
@@ -231,7 +238,21 @@ def _reports(
             node_attributes(pipeline.node_type_index[n]),
             _report_lines(local, n, target, settings, "json"),
             _report_lines(sidecar, n, target, settings, "zip"),
+            generation_line(generation, _zones(pipeline, [r for r in exported if r.node_type == n])),
         ).encode("utf-8")
+
+
+def _zones(pipeline: TrainedPipeline, rows: Sequence[ModelRow]) -> Tuple[str, ...]:
+    """The components the exported rows have errors for, in order (0.10: the zones of their machines)."""
+    components: List[str] = []
+    for table in pipeline.tables:
+        for component in measured_components(
+            [r for r in rows if (r.source, r.output_type) == (table.source, table.output_type)],
+            table_components(table.source, table.columns),
+        ):
+            if component not in components:
+                components.append(component)
+    return tuple(components)
 
 
 def _doc_page(pipeline: TrainedPipeline, settings: ExportSettings, console: Console) -> str:
@@ -285,11 +306,25 @@ def _select(pipeline: TrainedPipeline, settings: ExportSettings, console: Consol
 
 
 def export(settings: ExportSettings, console: Console, clock: Clock = utc_now) -> ExportResult:
-    """Run the whole step; StepError (exit 1) when nothing can be exported or written."""
+    """Run the whole step; StepError (exit 1) when nothing can be exported or written.
+
+    The version folder is the pipeline generation's (kepler-010.md §5: v0.10 for Kepler >= 0.10 data).
+    """
     source = settings.workspace.pipeline(settings.pipeline)  # from here on, the name travels in the layouts
     for line in recover(settings.workspace.model_path, f"{source.name}.train"):
         console.info(line)  # a train run stopped mid-commit: finish it before reading the pipeline
     pipeline = read_pipeline(source)
+    version = target_version(pipeline.generation, settings.database.version, settings.version_given, pipeline.name)
+    settings = replace(settings, database=ModelDatabase(settings.database.root, version))
+    try:
+        return _export(settings, pipeline, console, clock)
+    except Interrupted as stop:
+        mark_outcome(stop, f"{settings.database.pipeline(pipeline.name).root} unchanged")
+        raise
+
+
+def _export(settings: ExportSettings, pipeline: TrainedPipeline, console: Console, clock: Clock) -> ExportResult:
+    """Select, build and publish the pipeline into `settings.database`."""
     target = settings.database.pipeline(pipeline.name)
     collected = collect_time(settings)
     owner = (pipeline.metadata.get("name"), pipeline.metadata.get("init_time"))

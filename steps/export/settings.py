@@ -41,6 +41,7 @@ class ExportSettings:
     thresholds: Thresholds
     base_url: str
     error_key: str
+    version_given: bool = False  # --version or MODEL_DB_VERSION set (a 0.10 pipeline refuses another folder)
 
 
 def _required(value: Optional[str], flag: str) -> str:
@@ -105,9 +106,8 @@ def settings_from_args(args, env: Environment) -> ExportSettings:
     if error_key not in ERROR_KEYS:
         raise UsageError(f"ERROR_KEY must be one of {', '.join(ERROR_KEYS)}, not {error_key!r}")
     base_url = str(resolve(args.base_url, env, "MODEL_DB_BASE_URL", default=DEFAULT_BASE_URL)).strip().rstrip("/")
-    version = version_folder(
-        str(resolve_name(args.version, env, "--version", VERSION_VARIABLE, default=VERSION_FOLDER))
-    )
+    given = resolve_name(args.version, env, "--version", VERSION_VARIABLE)
+    version = version_folder(str(given or VERSION_FOLDER))  # 0.10 pipelines go to v0.10 (export/generation.py)
     return ExportSettings(
         workspace=Workspace.from_settings(args.data_path, env),
         pipeline=pipeline,
@@ -120,4 +120,5 @@ def settings_from_args(args, env: Environment) -> ExportSettings:
         thresholds=thresholds,
         base_url=base_url,
         error_key=error_key,
+        version_given=given is not None,
     )

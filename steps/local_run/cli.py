@@ -13,7 +13,7 @@ from ..common.console import Console
 from ..common.errors import UsageError
 from ..common.flags import StepArgumentParser
 from ..common.names import check_flag_name, check_pipeline_flag
-from ..common.workspace import ModelDatabase, Workspace, plain_name
+from ..common.workspace import ModelDatabase, Workspace, plain_name, read_json
 from ..contract import CONSOLE_COMMAND, LOCAL_RUN, MODELS_FOLDER
 from .checks import ErrorLineWatch, check_commands
 from .plan import RunParameters, run_parameters, step_commands
@@ -94,10 +94,21 @@ def run(args, env: Environment, console: Console, runner: StepRunner = in_proces
             )
             return status
         console.info(f"==> {step} done in {time.monotonic() - started:.1f}s")
-    database = ModelDatabase(Path(params.folder(MODELS_FOLDER)))
+    database = _exported_to(Path(params.folder(MODELS_FOLDER)), workspace, params.value("PIPELINE_NAME"))
     exported = database.pipeline(params.value("PIPELINE_NAME"))
     console.info(f"workspace:      {data_path}")
     console.info(f"model database: {database.version_dir}")
     console.info(f"pipeline:       {exported.root}")
     console.info(f"report:         {exported.readme}")
     return 0
+
+
+def _exported_to(models: Path, workspace: Workspace, pipeline: str) -> ModelDatabase:
+    """The model database folder export wrote into: the version folder of the pipeline's generation
+    (`v0.10` for Kepler >= 0.10 data, else the default), read from the trained pipeline."""
+    from ..export.generation import pipeline_generation
+
+    layout = workspace.pipeline(pipeline)
+    metadata = read_json(layout.metadata, "pipeline metadata")
+    version = pipeline_generation(metadata if isinstance(metadata, dict) else {}, str(layout.metadata)).model
+    return ModelDatabase(models, version.version_folder) if version.recorded else ModelDatabase(models)

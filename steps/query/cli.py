@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from fractions import Fraction
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from ..common import flags
 from ..common.config import Environment, is_set, resolve
@@ -47,6 +47,8 @@ def build_parser() -> StepArgumentParser:
     bool_flag(parser, "--vm-train", help="the validation table uses the VM energy metrics")
     flags.MACHINE_SPEC.add(parser, "first source of the spec")
     add("--selector", help='PromQL label matchers added to every query, e.g. instance="worker-1:9102"')
+    flags.OS_SELECTOR.add(parser)
+    flags.OS_SERVER.add(parser)
     bool_flag(parser, "--insecure", help="do not verify the TLS certificate (env PROM_SSL_DISABLE)")
     add("--token-file", help="file holding a bearer token (env PROM_TOKEN_FILE; else env PROM_TOKEN)")
     add("--ca-file", help="extra CA bundle for the server certificate (env PROM_CA_FILE)")
@@ -97,36 +99,20 @@ def settings_from_args(args: argparse.Namespace, env: Environment) -> QuerySetti
     window_input, benchmark = _json_name(args.input, "--input"), _json_name(args.benchmark, "--benchmark")
     machine_id: Optional[str] = resolve_name(args.id, env, "--id", "COLLECT_ID")
     to_csv = parse_bool(args.to_csv or "false", "--to-csv")
-    interval_text = resolve(args.interval, env, "PROM_QUERY_INTERVAL", default="300")
-    interval = int(positive_number(str(interval_text).strip(), "--interval", integer=True))
+    interval = _count(args.interval, env, "PROM_QUERY_INTERVAL", "300", "--interval")
     step_text = str(resolve(args.step, env, "PROM_QUERY_STEP", default="3")).strip()
     step: Fraction = parse_step(step_text)
     timeout = check_timeout(
         positive_number(str(resolve(args.timeout, env, "PROM_QUERY_TIMEOUT", default="120")).strip(), "--timeout")
     )
-    max_points = int(
-        positive_number(
-            str(resolve(args.max_points, env, "PROM_QUERY_MAX_POINTS", default=str(DEFAULT_MAX_SERIES_POINTS))).strip(),
-            "--max-points",
-            integer=True,
-        )
-    )
-    concurrency = int(
-        positive_number(
-            str(resolve(args.concurrency, env, "PROM_QUERY_CONCURRENCY", default="4")).strip(),
-            "--concurrency",
-            integer=True,
-        )
-    )
+    max_points = _count(args.max_points, env, "PROM_QUERY_MAX_POINTS", str(DEFAULT_MAX_SERIES_POINTS), "--max-points")
+    concurrency = _count(args.concurrency, env, "PROM_QUERY_CONCURRENCY", "4", "--concurrency")
     generation = str(resolve(args.metric_generation, env, "KEPLER_METRIC_GENERATION", default="auto")).strip()
     if generation not in METRIC_GENERATIONS:
         raise UsageError(f"--metric-generation must be one of {', '.join(METRIC_GENERATIONS)}, not {generation!r}")
-    server_text = str(resolve(args.server, env, "PROM_URL", "PROM_SERVER", default=DEFAULT_SERVER))
-    try:
-        server = ServerAddress.parse(server_text)
-    except ValueError as failure:
-        raise UsageError(f"--server: {failure}") from None
+    server = _server(str(resolve(args.server, env, "PROM_URL", "PROM_SERVER", default=DEFAULT_SERVER)), "--server")
     thirdparty = _thirdparty(args, env, to_csv)
+    os_selector, os_server = _os_counters(args)
     return QuerySettings(
         workspace=Workspace.from_settings(args.data_path, env),
         output=output,
@@ -158,7 +144,32 @@ def settings_from_args(args: argparse.Namespace, env: Environment) -> QuerySetti
         max_points=max_points,
         concurrency=concurrency,
         generation=generation,
+        os_selector=os_selector,
+        os_server=os_server,
     )
+
+
+def _count(value: Optional[str], env: Environment, variable: str, default: str, flag: str) -> int:
+    """A positive integer flag with its environment fallback; a usage error naming the flag otherwise."""
+    return int(positive_number(str(resolve(value, env, variable, default=default)).strip(), flag, integer=True))
+
+
+def _os_counters(args: argparse.Namespace) -> Tuple[Optional[str], Optional[ServerAddress]]:
+    """--os-selector and --os-server (kepler-010.md §3); the server without a selector is a usage error."""
+    selector = str(args.os_selector).strip() if is_set(args.os_selector) else None
+    if not is_set(args.os_server):
+        return selector, None
+    if selector is None:
+        raise UsageError("--os-server needs --os-selector (the node_exporter series to read there)")
+    return selector, _server(str(args.os_server).strip(), "--os-server")
+
+
+def _server(text: str, flag: str) -> ServerAddress:
+    """A Prometheus base URL, or a usage error naming the flag."""
+    try:
+        return ServerAddress.parse(text)
+    except ValueError as failure:
+        raise UsageError(f"{flag}: {failure}") from None
 
 
 def run(args: argparse.Namespace, env: Environment, console: Console, deps: Optional[QueryDeps] = None) -> int:

@@ -11,7 +11,7 @@ import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..common.config import Environment
 from ..common.machine_spec import ATTRIBUTES, Spec, empty_spec, normalize_processor
@@ -188,6 +188,55 @@ def merge_specs(specs: List[Spec]) -> Spec:
     return merged
 
 
+FILE, NODE, CPU_INFO, HOST = "file", "node", "kepler_node_cpu_info", "host"  # sources, in order (query.md §5.1)
+SpecSources = List[Tuple[str, Spec]]
+
+
+def machine_spec_sources(
+    machine_id: str,
+    id_given: bool,
+    spec_file: Optional[Path],
+    env: Environment,
+    warn: Callable[[str], None],
+    read_node: Callable[[str], Mapping[str, Any]] = read_node_incluster,
+    host: Optional[HostProbe] = None,
+    cluster: Optional[bool] = None,
+    hostname: Callable[[], str] = socket.gethostname,
+) -> SpecSources:
+    """The sources of query.md §5.1 that give something, in order, as (name, spec).
+
+    Kepler 0.10's CPU info comes from the collected data, after this; `with_cpu_info` puts it in
+    its place, between the Node and the host (kepler-010.md §1).
+    """
+    sources: SpecSources = []
+    if spec_file is not None:
+        sources.append((FILE, read_machine_spec(spec_file)))
+    running_in_cluster = in_cluster(env) if cluster is None else cluster
+    if running_in_cluster and id_given:
+        try:
+            sources.append((NODE, spec_from_node(read_node(machine_id))))
+        except NodeLookupFailed as failure:
+            warn(f"machine spec from the Kubernetes Node skipped: {failure}")
+    on_measured_machine = (
+        (not running_in_cluster) or env.variables.get("NODE_NAME") == machine_id or hostname() == machine_id
+    )
+    needed = merge_specs([spec for _, spec in sources])
+    if on_measured_machine and any(needed[name] is None for name in ATTRIBUTES):
+        sources.append((HOST, (host or HostProbe()).spec()))
+    return sources
+
+
+def with_cpu_info(sources: SpecSources, cpu_info: Spec) -> SpecSources:
+    """The sources with the CPU info's spec before the host's."""
+    before = [item for item in sources if item[0] != HOST]
+    return before + [(CPU_INFO, cpu_info)] + [item for item in sources if item[0] == HOST]
+
+
+def unknown_attributes(spec: Spec) -> List[str]:
+    """The attributes no source gave."""
+    return [name for name in ATTRIBUTES if spec[name] is None]
+
+
 def resolve_machine_spec(
     machine_id: str,
     id_given: bool,
@@ -200,23 +249,9 @@ def resolve_machine_spec(
     hostname: Callable[[], str] = socket.gethostname,
 ) -> Spec:
     """The merged spec of query.md §5.1; unknown attributes stay None (one warning names them)."""
-    sources: List[Spec] = []
-    if spec_file is not None:
-        sources.append(read_machine_spec(spec_file))
-    running_in_cluster = in_cluster(env) if cluster is None else cluster
-    if running_in_cluster and id_given:
-        try:
-            sources.append(spec_from_node(read_node(machine_id)))
-        except NodeLookupFailed as failure:
-            warn(f"machine spec from the Kubernetes Node skipped: {failure}")
-    on_measured_machine = (
-        (not running_in_cluster) or env.variables.get("NODE_NAME") == machine_id or hostname() == machine_id
-    )
-    needed = merge_specs(sources)
-    if on_measured_machine and any(needed[name] is None for name in ATTRIBUTES):
-        sources.append((host or HostProbe()).spec())
-    spec = merge_specs(sources)
-    unknown = [name for name in ATTRIBUTES if spec[name] is None]
+    sources = machine_spec_sources(machine_id, id_given, spec_file, env, warn, read_node, host, cluster, hostname)
+    spec = merge_specs([spec for _, spec in sources])
+    unknown = unknown_attributes(spec)
     if unknown:
         warn(f"machine spec of {machine_id}: unknown {', '.join(unknown)} (written as null)")
     return spec

@@ -7,21 +7,31 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
+from ..common import signals
 from ..common.atomic import write_json, write_text
 from ..common.config import Environment
 from ..common.console import Console
 from ..common.errors import StepError, WriteFailure
-from ..common.kepler_metrics import DEFAULT_GENERATION, GENERATIONS, detect_generation
-from ..common.machine_spec import spec_document
+from ..common.kepler_metrics import DEFAULT_GENERATION, GENERATIONS, Generation, detect_generation, spec_from_cpu_info
+from ..common.machine_spec import ATTRIBUTES, spec_document
 from ..common.names import check_name
 from ..common.publish import Staging, recover
 from ..common.signals import Interrupted, mark_outcome
 from ..common.timefmt import Clock, format_window_time, utc_now
 from ..common.workspace import Workspace, plain_name, query_csv_name, read_window, window_document
 from .chunks import DEFAULT_MAX_SERIES_POINTS, check_points, plan_chunks
-from .collect import NAMES_PATH, collect, discover, select_metrics
+from .collect import NAMES_PATH, discover, select_metrics
 from .credentials import check_ca_file, read_token
-from .machine import HostProbe, read_node_incluster, resolve_machine_spec
+from .machine import (
+    HostProbe,
+    SpecSources,
+    machine_spec_sources,
+    merge_specs,
+    read_node_incluster,
+    unknown_attributes,
+    with_cpu_info,
+)
+from .os_counters import Part, merged_collect, select_os_metrics
 from .output import write_metric, write_metric_csv
 from .prom import PromClient, ServerAddress
 from .validate import rows_csv, summary_lines, validation_rows
@@ -55,6 +65,8 @@ class QuerySettings:
     max_points: int = DEFAULT_MAX_SERIES_POINTS
     concurrency: int = 4
     generation: str = "auto"
+    os_selector: Optional[str] = None  # node_exporter matchers: also collect the OS counters (kepler-010.md §3)
+    os_server: Optional[ServerAddress] = None  # where they are; None: --server
 
 
 @dataclass
@@ -94,7 +106,8 @@ def run_query(settings: QuerySettings, env: Environment, console: Console, deps:
     staging = Staging(ws.data_path, label)
     try:
         with staging:
-            return _query(settings, env, console, deps, window, _Outputs(staging), (token, ca_file))
+            with signals.interruptible():  # network waits: a signal may cut them short at once
+                return _query(settings, env, console, deps, window, _Outputs(staging), (token, ca_file))
     except Interrupted as stop:
         mark_outcome(stop, f"the outputs in {ws.data_path} are unchanged")
         raise
@@ -145,8 +158,8 @@ def _query(
         f"window {format_window_time(window.start)} to {format_window_time(window.end)}, "
         f"step {float(settings.step):g} s, benchmark {window.benchmark}"
     )
-    # 4. the machine spec
-    spec = resolve_machine_spec(
+    # 4. the machine spec (Kepler 0.10's CPU info, from the data, may complete it at step 7)
+    sources = machine_spec_sources(
         settings.machine_id,
         settings.id_given,
         settings.machine_spec,
@@ -156,28 +169,41 @@ def _query(
         host=deps.host,
         cluster=deps.in_cluster,
     )
+    spec = merge_specs([found for _, found in sources])
+    unknown = unknown_attributes(spec)
+    if unknown:
+        console.warn(f"machine spec of {settings.machine_id}: unknown {', '.join(unknown)} (written as null)")
     write_json(ws.machine_spec(settings.machine_id), spec_document(spec))
-    # 5. metrics
+    # 5. metrics (node_exporter's from their own server, credentials alike: kepler-010.md §3)
     client = _client(settings, *credentials, console, deps)
+    os_client = _client(settings, *credentials, console, deps, settings.os_server) if settings.os_server else None
     try:
-        return _collect_and_write(settings, window, client, console, outputs)
+        return _collect_and_write(settings, window, (client, os_client or client), console, outputs, sources)
     finally:
         client.close()
+        if os_client is not None:
+            os_client.close()
 
 
 def _client(
-    settings: QuerySettings, token: Optional[str], ca_file: Optional[str], console: Console, deps: QueryDeps
+    settings: QuerySettings,
+    token: Optional[str],
+    ca_file: Optional[str],
+    console: Console,
+    deps: QueryDeps,
+    server: Optional[ServerAddress] = None,
 ) -> PromClient:
+    server = server or settings.server
     if settings.insecure:
-        console.warn(f"TLS certificate of {settings.server.display} is not verified (--insecure)")
+        console.warn(f"TLS certificate of {server.display} is not verified (--insecure)")
         verify: Any = False
     else:
         verify = ca_file or True
-    if token and not settings.server.is_https:
-        console.warn(f"a bearer token is sent to {settings.server.display} over plain http")
+    if token and not server.is_https:
+        console.warn(f"a bearer token is sent to {server.display} over plain http")
     extra = {"sleep": deps.sleep} if deps.sleep else {}
     return PromClient.create(
-        settings.server,
+        server,
         timeout=settings.timeout,
         concurrency=settings.concurrency,
         verify=verify,
@@ -200,9 +226,16 @@ def _check_csv_names(metrics: Tuple[str, ...], client: PromClient) -> None:
 
 
 def _collect_and_write(
-    settings: QuerySettings, window: ResolvedWindow, client: PromClient, console: Console, outputs: _Outputs
+    settings: QuerySettings,
+    window: ResolvedWindow,
+    clients: Tuple[PromClient, PromClient],
+    console: Console,
+    outputs: _Outputs,
+    spec_sources: SpecSources,
 ) -> int:
+    """Steps 5-7 (query.md §2): `clients` are Kepler's and the OS counters' (the same without --os-server)."""
     ws = settings.workspace
+    client, os_client = clients
     names = discover(client, window.start_epoch, window.end_epoch, settings.selector)
     selection = select_metrics(names, settings.metric_prefix, settings.thirdparty)
     for name in selection.missing_thirdparty:
@@ -219,30 +252,13 @@ def _collect_and_write(
         console.warn(f"the Kepler metric generation is undecided; the validation table uses {DEFAULT_GENERATION} names")
         generation_id = DEFAULT_GENERATION
     generation = GENERATIONS[generation_id]
-    if not generation.supported_by_train:
-        console.warn(f"these are Kepler >= {generation_id} metrics, which train cannot use yet; collecting anyway")
+    parts = [(client, selection.metrics, settings.selector)]
+    if settings.os_selector is not None:
+        start, end = window.start_epoch, window.end_epoch
+        os_metrics = select_os_metrics(os_client, start, end, settings.os_selector, selection.metrics, console.warn)
+        parts.append((os_client, os_metrics, settings.os_selector))
     # 6. range queries, streamed into <output>.json (complete or absent)
-    chunks = plan_chunks(window.start_epoch, window.end_epoch, settings.step)
-    console.info(
-        f"{len(selection.metrics)} metrics, {len(chunks)} request(s) each, up to {settings.concurrency} in flight"
-    )
-    summaries: Dict[str, list] = {}
-    staged_json = outputs.place(ws.query_response(settings.output))
-    staged_csv = outputs.place(ws.query_csv_dir(settings.output)) if settings.to_csv else None
-    if staged_csv is not None:
-        staged_csv.mkdir()
-    progress = console.progress(len(selection.metrics), "metrics")
-    with open(staged_json, "wb", buffering=WRITE_BUFFER) as handle:
-        handle.write(b"{")
-        stream = collect(client, selection.metrics, chunks, settings.step, settings.selector, settings.concurrency)
-        for number, (metric, series) in enumerate(stream):
-            write_metric(handle, metric, series, first=number == 0)
-            if staged_csv is not None:
-                write_metric_csv(staged_csv / query_csv_name(metric), metric, series)
-            summaries[metric] = [(item.labels, item.stats) for item in series]
-            del series
-            progress.advance()
-        handle.write(b"}")
+    summaries = _write_metrics(settings, window, [part for part in parts if part[1]], console, outputs)
     if not any(summaries.values()):
         raise StepError(
             f"no selected metric returned any series from {client.address.display} between "
@@ -253,6 +269,61 @@ def _collect_and_write(
     for line in summary_lines(summaries, rows, filtered, window.benchmark, generation):
         console.info(line)
     write_text(outputs.place(ws.validation_table(settings.output)), rows_csv(rows))
+    _cpu_info_spec(settings, generation, summaries, spec_sources, outputs, console)
     written = outputs.publish()
     console.info("written: " + ", ".join(str(path) for path in written))
     return 0
+
+
+def _write_metrics(
+    settings: QuerySettings, window: ResolvedWindow, parts: List[Part], console: Console, outputs: _Outputs
+) -> Dict[str, list]:
+    """Every (client, metrics, selector) part's range queries streamed into <output>.json (and --to-csv
+    files) in metric order; the (labels, stats) of each metric's series."""
+    ws = settings.workspace
+    metrics = sum(len(part[1]) for part in parts)
+    chunks = plan_chunks(window.start_epoch, window.end_epoch, settings.step)
+    console.info(f"{metrics} metrics, {len(chunks)} request(s) each, up to {settings.concurrency} in flight")
+    summaries: Dict[str, list] = {}
+    staged_json = outputs.place(ws.query_response(settings.output))
+    staged_csv = outputs.place(ws.query_csv_dir(settings.output)) if settings.to_csv else None
+    if staged_csv is not None:
+        staged_csv.mkdir()
+    progress = console.progress(metrics, "metrics")
+    with (
+        open(staged_json, "wb", buffering=WRITE_BUFFER) as handle,
+        merged_collect(parts, chunks, settings.step, settings.concurrency) as stream,
+    ):
+        handle.write(b"{")
+        for number, (metric, series) in enumerate(stream):
+            write_metric(handle, metric, series, first=number == 0)
+            if staged_csv is not None:
+                write_metric_csv(staged_csv / query_csv_name(metric), metric, series)
+            summaries[metric] = [(item.labels, item.stats) for item in series]
+            del series
+            progress.advance()
+        handle.write(b"}")
+    return summaries
+
+
+def _cpu_info_spec(
+    settings: QuerySettings,
+    generation: Generation,
+    summaries: Dict[str, list],
+    sources: SpecSources,
+    outputs: _Outputs,
+    console: Console,
+) -> None:
+    """Kepler 0.10: the machine spec completed from kepler_node_cpu_info, a source between the Node and
+    the host (kepler-010.md §1); when that changes it, the spec is published with the other outputs."""
+    info = generation.cpu_info
+    labels = [labels for labels, _ in summaries.get(info.metric, ())] if info is not None else []
+    if info is None or not labels:
+        return
+    before = merge_specs([found for _, found in sources])
+    after = merge_specs([found for _, found in with_cpu_info(sources, spec_from_cpu_info(labels, info))])
+    changed = [name for name in ATTRIBUTES if after[name] != before[name]]
+    if not changed:
+        return
+    console.info(f"machine spec of {settings.machine_id}: {', '.join(changed)} from {info.metric}")
+    write_json(outputs.place(settings.workspace.machine_spec(settings.machine_id)), spec_document(after))

@@ -54,7 +54,8 @@ def validation_rows(
         series, filtered = benchmark_series(summaries[metric], benchmark)
         filtered_any |= filtered
         rows.append(Row(benchmark, "", metric, *_total(series)))
-    for source in SOURCE_ORDER:
+    rows += zone_rows(summaries, generation, vm) if generation.zone_energy is not None else []
+    for source in SOURCE_ORDER if generation.zone_energy is None else ():
         for component in ENERGY_SOURCES[source].components:
             metric = generation.energy_metric(component, vm=vm)
             series = [
@@ -66,6 +67,20 @@ def validation_rows(
     for metric in sorted(name for name in summaries if "container" not in name and "_joules" not in name):
         rows.append(Row(benchmark, "", metric, *_total(summaries[metric])))
     return rows, filtered_any
+
+
+def zone_rows(summaries: Summaries, generation: Generation, vm: bool = False) -> List[Row]:
+    """Kepler 0.10 energy rows (kepler-010.md §2.1): each zone's total counter, `<metric>{zone="<zone>"}`,
+    under its source, every zone of the table in component order (a zone without series: zeros)."""
+    zones = generation.zone_energy
+    if zones is None:
+        return []
+    metric = generation.energy_metric(zones.components[0], vm=vm)
+    rows = []
+    for zone, _ in zones.zones:
+        series = [item for item in summaries.get(metric, ()) if item[0].get(zones.zone_label) == zone]
+        rows.append(Row("", zones.source, f'{metric}{{{zones.zone_label}="{zone}"}}', *_total(series)))
+    return rows
 
 
 def rows_csv(rows: Sequence[Row]) -> str:

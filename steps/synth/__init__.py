@@ -46,17 +46,56 @@ Public API (import from `steps.synth`):
     backfill(openmetrics, data_dir); find_binary(name); PrometheusUnavailable; PrometheusError
     label_sort_key(labels): the order of series within a metric; THIRDPARTY_METRIC
 
+Kepler 0.10 (kepler-010.md §1, §3, §4): a bare-metal node, or a VM host with its guests' node_exporter
+
+    Kepler010Config(containers=None (6; 0 with VMs), processes_per_container=2, system_processes=None,
+                    vms=0, vcpus=2, duration_s=1800.0, step_s=15.0, start, seed=0, power="linear"|"saturating",
+                    noise_w=0.0, zones=("package", "core", "uncore", "dram") (+ "psys"), sockets=1,
+                    aggregate=True, wrap_j=262143.32885, cpus=0 (auto), container_metric=False,
+                    process_energy=True, exporter_restarts=(offset_s, ...), guest_offset_s=4.0,
+                    guest_missing=((vm, host_offset_s), ...), qemu_cpu_factor=1.03, qemu_overhead_ms=15.0,
+                    node_name="synth-node-0", benchmark="stressng", kepler_version="v0.10.2")  # frozen
+    generate_010(config, model=None) -> Kepler010Data              # deterministic in config.seed, numpy
+    ZonePowerModel(kind, cpu_w_per_ms=0.01, pmax_w=200, k_ms=8000, idle_w=((zone, W), ...), share=((zone, f), ...))
+        P_z(x) = idle_w[z] + share[z] * dyn(x), x = node CPU ms/s; dyn = cpu_w_per_ms * x (linear) or
+        pmax_w * (1 - exp(-x / k_ms)) (saturating); .power(x, zones), .idle_power(zones), .slope(zone),
+        .describe(zone) -> "40 + 0.01 x bpf_cpu_time_ms"
+
+    Kepler010Data
+      .config, .model, .containers, .vms (VMSpec: vm_id, vm_name, instance), .processes (ProcessSpec), .cpus
+      .host_timestamps t_0..t_n   .rate_timestamps t_1..t_n   .dt   .window (host)   .restart_timestamps
+      truth (host interval (t_{i-1}, t_i]; noise=True is exactly what the counters encode):
+      .node_cpu_ms() -> Series x (the bpf_cpu_time_ms feature)   .usage_ratio() -> Series (gauge, t_0..t_n)
+      .process_rates() -> DataFrame (timestamp, pid, comm, type, container_id, vm_id, cpu_ms)
+      .zone_power(kind="total"|"active"|"idle", noise=True) -> DataFrame, a column per zone (W, summed over path)
+      .wrap_timestamps(zone); .machine_spec() -> {processor, cores, chips}
+      .vm_power(noise=True) -> DataFrame rows (timestamp, vm_id), a column per zone; noise=False: the
+                            relation P_z(x) * u * q / x (q = qemu_cpu_factor * guest busy + qemu_overhead_ms)
+      .vm_rates() -> rows (timestamp, vm_id): qemu_cpu_ms, guest_busy_ms (guest busy over host intervals)
+      .guest_rates() -> the guests' os_* features per guest sample (timestamp, instance, vm_id, ...)
+      .guest_timestamps(vm); .vm_map() -> {instance: vm_id}; .write_vm_map(path)
+      outputs (part = "all" | "host" | "guests"; guests are the node_exporter series, e.g. for --os-server):
+      .part(name) -> SeriesSet; .metric_names(part); .iter_series(); .query_response(metrics, part)
+      .write_query_response(path, metrics=None, part="all"); .write_openmetrics(path, part="all")
+    SeriesSet(timestamps, recipes): .window, .query_response(), .write_*; union(*sets) joins scrape streams.
+    PrometheusServer.from_synth(data.part("host"|"guests"|"all")) serves any of them.
+
 Pytest fixtures (tests/conftest.py): synth_small, prometheus_factory(data_or_openmetrics_path), prometheus.
-CLI: `python -m steps.synth --help`.
+CLI: `python -m steps.synth --help` (`--generation 0.10 [--vms N]` for Kepler 0.10).
 """
 
 from .config import DEFAULT_START, SynthConfig
+from .config010 import Kepler010Config
 from .generator import THIRDPARTY_METRIC, SynthData, generate
+from .kepler010 import Kepler010Data, generate_010
 from .labels import label_sort_key
 from .power import PowerModel
 from .promserver import PrometheusError, PrometheusServer, PrometheusUnavailable, backfill, find_binary
 from .series import Series
+from .seriesset import SeriesSet, union
 from .usage import CGROUP_CPU, FEATURES, ContainerSpec
+from .workload010 import ProcessSpec, VMSpec
+from .zones import ZonePowerModel
 
 __all__ = [
     "CGROUP_CPU",
@@ -64,15 +103,23 @@ __all__ = [
     "FEATURES",
     "THIRDPARTY_METRIC",
     "ContainerSpec",
+    "Kepler010Config",
+    "Kepler010Data",
     "PowerModel",
+    "ProcessSpec",
     "PrometheusError",
     "PrometheusServer",
     "PrometheusUnavailable",
     "Series",
+    "SeriesSet",
     "SynthConfig",
     "SynthData",
+    "VMSpec",
+    "ZonePowerModel",
     "backfill",
     "find_binary",
     "generate",
+    "generate_010",
     "label_sort_key",
+    "union",
 ]

@@ -9,8 +9,12 @@ from typing import List, Optional, Sequence
 
 from ..common.errors import UsageError
 from ..common.timefmt import format_window_time, parse_window_time
+from . import cli010
 from .config import DEFAULT_START, POWER_KINDS, SynthConfig
 from .generator import generate
+from .kepler010 import generate_010
+
+GENERATIONS = ("0.7", "0.10")
 
 
 def _gap(text: str):
@@ -25,11 +29,17 @@ def build_parser() -> argparse.ArgumentParser:
     """The flags of `python -m steps.synth`."""
     parser = argparse.ArgumentParser(
         prog="python -m steps.synth",
-        description="Generate deterministic synthetic Kepler 0.7 metrics with a known power function "
-        "(counters for containers and node energy) as OpenMetrics text (for promtool "
+        description="Generate deterministic synthetic Kepler metrics with a known power function "
+        "(Kepler 0.7: containers and node energy; Kepler 0.10: a node's zones, processes and containers, "
+        "or a VM host with its guests' node_exporter series) as OpenMetrics text (for promtool "
         "backfill) and/or a query JSON (the query step's output format).",
     )
-    parser.add_argument("--containers", type=int, default=6, help="benchmark containers (default 6)")
+    parser.add_argument(
+        "--generation", choices=GENERATIONS, default="0.7", help="Kepler metric generation (default 0.7)"
+    )
+    parser.add_argument(
+        "--containers", type=int, default=None, help="benchmark containers (default 6; 0 on a 0.10 VM host)"
+    )
     parser.add_argument("--duration", type=float, default=1800.0, help="seconds of data (default 1800)")
     parser.add_argument("--step", type=float, default=15.0, help="scrape interval in seconds (default 15)")
     parser.add_argument(
@@ -65,13 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--thirdparty", action="store_true", help="also emit the gauge node_cpu_temp_celsius")
     parser.add_argument("--openmetrics", metavar="FILE", help="write OpenMetrics text here")
     parser.add_argument("--query-json", metavar="FILE", help="write the query JSON here")
+    cli010.add_arguments(parser)
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> SynthConfig:
     """The SynthConfig the parsed flags describe."""
     return SynthConfig(
-        containers=args.containers,
+        containers=6 if args.containers is None else args.containers,
         duration_s=args.duration,
         step_s=args.step,
         start=parse_window_time(args.start, "--start"),
@@ -94,20 +105,30 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if not args.openmetrics and not args.query_json:
         parser.error("give --openmetrics and/or --query-json")
+    v010 = args.generation == "0.10"
+    foreign = cli010.changed(parser, args, cli010.ONLY_07 if v010 else cli010.ONLY_010)
+    if foreign:
+        parser.error(f"{foreign[0]} does not apply to --generation {args.generation}")
     try:
-        config = config_from_args(args)
+        config = cli010.config_from_args(args) if v010 else config_from_args(args)
     except (ValueError, KeyError, UsageError) as bad:
         parser.error(str(bad))
     began = time.monotonic()
-    data = generate(config)
     written: List[str] = []
-    if args.openmetrics:
-        written.append(str(data.write_openmetrics(args.openmetrics)))
-    if args.query_json:
-        written.append(str(data.write_query_response(args.query_json)))
+    if v010:
+        data = generate_010(config)
+        written = cli010.write_outputs(data, args)
+        what = f"Kepler 0.10, {len(data.containers)} containers, {len(data.vms)} VMs, {len(data.processes)} processes"
+    else:
+        data = generate(config)
+        if args.openmetrics:
+            written.append(str(data.write_openmetrics(args.openmetrics)))
+        if args.query_json:
+            written.append(str(data.write_query_response(args.query_json)))
+        what = f"{len(data.containers)} containers"
     start, end = data.window
     print(
-        f"synth: {len(data.containers)} containers, {data.timestamps.size} samples per series, "
+        f"synth: {what}, {data.offsets.size} samples per series, "
         f"window {format_window_time(start)} .. {format_window_time(end)}, "
         f"{time.monotonic() - began:.1f} s -> {', '.join(written)}"
     )

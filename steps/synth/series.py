@@ -42,14 +42,15 @@ _FRACTIONS = {10: _fractions(10), 1000: _fractions(1000)}
 
 
 def format_scaled(values: np.ndarray, scale: int) -> List[str]:
-    """Exact decimal text of values/scale for scale 1, 10 or 1000, equal to Go's FormatFloat(v, 'f', -1).
+    """Exact decimal text of values/scale, equal to Go's FormatFloat(v, 'f', -1).
 
-    Values are non-negative integers (counts, millijoules, decidegrees), so the text is built from
-    integer quotient and remainder; no binary float ever gets printed.
+    `scale` is 1 or a power of ten (each one's fraction table is built once). Values are non-negative
+    integers (counts, millijoules, decidegrees), so the text is built from integer quotient and
+    remainder; no binary float ever gets printed.
     """
     if scale == 1:
         return [str(v) for v in values.tolist()]
-    fractions = _FRACTIONS[scale]
+    fractions = _FRACTIONS.get(scale) or _FRACTIONS.setdefault(scale, _fractions(scale))
     quotients, remainders = np.divmod(values, scale)
     return [f"{q}{fractions[r]}" for q, r in zip(quotients.tolist(), remainders.tolist())]
 

@@ -16,6 +16,7 @@ from .power import PowerLayout, PowerTable
 INPUT_COLUMN = "_input"  # position of the input, kept on container-level tables until isolation
 ID_COLUMN = "id"
 ALL_CONTAINERS = "all containers"
+NODE_ROW = "node"  # the one container-level row per timestamp of a group of node values only (OSCounters)
 SMOOTH_WINDOW = 30
 
 
@@ -94,10 +95,21 @@ class _Alignment:
     power_at: np.ndarray  # per stamp: its position in the power table
 
 
-def _align(power: PowerTable, feature_times: List[np.ndarray], row_times: np.ndarray) -> _Alignment:
-    """The table's timestamps (power samples at which some feature has a value) and the row positions in it."""
-    with_features = np.unique(np.concatenate(feature_times)) if feature_times else np.zeros(0)
-    stamps = power.t[np.isin(power.t, with_features)]
+def _align(
+    power: PowerTable,
+    feature_times: Optional[List[np.ndarray]],
+    row_times: np.ndarray,
+    node_times: Sequence[np.ndarray] = (),
+) -> _Alignment:
+    """The table's timestamps (power samples at which some feature has a value and every node value
+    has one; `feature_times` None: a group of node values only) and the row positions in it."""
+    if feature_times is None:
+        stamps = power.t
+    else:
+        with_features = np.unique(np.concatenate(feature_times)) if feature_times else np.zeros(0)
+        stamps = power.t[np.isin(power.t, with_features)]
+    for times in node_times:  # a node value is never invented: no row where one is missing
+        stamps = stamps[np.isin(stamps, times)]
     slot = np.searchsorted(stamps, row_times)
     in_table = (
         (slot < stamps.size) & (stamps[np.clip(slot, 0, max(stamps.size - 1, 0))] == row_times)
@@ -120,13 +132,18 @@ def assemble_input(
     """The AbsPower table and (for groups without gauges) the container-level table of one input."""
     counters = counter_features(group, data)
     rows = container_rows(data, counters)
-    feature_times = [rows.t]
+    feature_times: Optional[List[np.ndarray]] = [rows.t]
     gauge_columns: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
     for feature in group.features:
         for column, gauge in data.gauges.get(feature, {}).items():
             gauge_columns[column] = (gauge.t, gauge.v)
             feature_times.append(gauge.t)
-    at = _align(power, feature_times, rows.t)
+    nodes = {f: data.node_values[f] for f in group.features if f in data.node_values}
+    node_only = bool(nodes) and not counters and not gauge_columns
+    at = _align(power, None if node_only else feature_times, rows.t, [g.t for g in nodes.values()])
+    if node_only:  # one container-level row per timestamp: the node's
+        rows = ContainerRows([NODE_ROW], np.zeros(at.stamps.size, dtype=np.int64), at.stamps, {})
+        at.slot, at.in_table = np.arange(at.stamps.size), np.ones(at.stamps.size, dtype=bool)
     stamps, slot, in_table = at.stamps, at.slot, at.in_table
 
     abs_columns: Dict[str, np.ndarray] = {"timestamp": _timestamps(stamps)}
@@ -141,6 +158,8 @@ def assemble_input(
             hit = np.isin(stamps, gt)
             values[hit] = gv[np.searchsorted(gt, stamps[hit])]
             abs_columns[column] = values
+        elif column in nodes:  # every stamp has the node value (_align)
+            abs_columns[column] = nodes[column].v[np.searchsorted(nodes[column].t, stamps)]
         elif is_system(column):
             abs_columns[column] = system_values(data, column, stamps)
         else:
@@ -152,7 +171,8 @@ def assemble_input(
     abs_table = pd.DataFrame(abs_columns)
     if not container_level:
         return abs_table, None
-    return abs_table, _container_table(data, position, columns, layout, power, node_type, rows, at)
+    node_columns = {c: abs_columns[c] for c in nodes}
+    return abs_table, _container_table(data, position, columns, layout, power, node_type, rows, at, node_columns)
 
 
 def _container_table(
@@ -164,8 +184,10 @@ def _container_table(
     node_type: int,
     rows: ContainerRows,
     at: _Alignment,
+    node_columns: Optional[Dict[str, np.ndarray]] = None,
 ) -> pd.DataFrame:
-    """One row per (container, timestamp of the AbsPower table): the container's features, the node's power."""
+    """One row per (container, timestamp of the AbsPower table): the container's features, the node's
+    power and node values (`node_columns`: per AbsPower row)."""
     code, t = rows.code[at.in_table], rows.t[at.in_table]
     row_slot = at.slot[at.in_table]
     ratios = container_ratios(data, layout, rows.ids, code, t)
@@ -174,8 +196,12 @@ def _container_table(
         "timestamp": _timestamps(t),
     }
     table.update(ratios)
+    node_columns = node_columns or {}
     for column in columns:
-        table[column] = rows.values[column][at.in_table] if column in rows.values else np.zeros(t.size)
+        if column in node_columns:
+            table[column] = node_columns[column][row_slot]
+        else:
+            table[column] = rows.values[column][at.in_table] if column in rows.values else np.zeros(t.size)
     for column in layout.flat_power_columns:
         table[column] = power.columns[column][at.power_at][row_slot]
     table["node_type"] = np.full(t.size, node_type, dtype=np.int64)

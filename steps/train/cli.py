@@ -21,12 +21,14 @@ from ..common.domain import (
     EXTRACTORS,
     ISOLATORS,
     METRIC_GENERATIONS,
+    MODEL_GENERATIONS,
     TRAINER_NAMES,
 )
 from ..common.errors import UsageError
-from ..common.flags import StepArgumentParser, bool_flag, parse_bool, split_list
+from ..common.flags import StepArgumentParser, bool_flag, split_list
 from ..common.names import check_flag_name, check_flag_names, check_pipeline_flag
 from ..common.workspace import Workspace, plain_name
+from .vm_map import vm_flags
 
 if TYPE_CHECKING:
     from .options import TrainOptions
@@ -44,7 +46,10 @@ def build_parser() -> StepArgumentParser:
     add = parser.add_argument
     flags.DATA_PATH.add(parser, "must exist")
     flags.INPUT.add(parser, "query JSON names in the workspace, comma list, .json optional; required")
-    flags.PIPELINE_NAME.add(parser, f"default {DEFAULT_PIPELINE_NAME}")
+    flags.PIPELINE_NAME.add(
+        parser,
+        f"default {DEFAULT_PIPELINE_NAME}, {MODEL_GENERATIONS['0.10'].default_pipeline} for Kepler >= 0.10 inputs",
+    )
     flags.ID.add(parser)
     flags.MACHINE_SPEC.add(parser, "used instead of machine_spec/<id>.json")
     add(
@@ -53,7 +58,10 @@ def build_parser() -> StepArgumentParser:
         help=f"energy sources, comma list of {', '.join(ENERGY_SOURCES)} (default {DEFAULT_ENERGY_SOURCE})",
     )
     add("--extractor", help=f"{' or '.join(EXTRACTORS)} (default default)")
-    add("--isolator", help=f"{', '.join(ISOLATORS)} (default min)")
+    add(
+        "--isolator",
+        help=f"{', '.join(ISOLATORS)} (default min; active, Kepler's active energy, for Kepler >= 0.10 inputs)",
+    )
     add("--profile", help="idle query JSON name; required by --isolator profile")
     add("--target-hints", help="container-name hints of the target workload (--isolator trainer)")
     add("--bg-hints", help="container-name hints of background containers (--isolator trainer)")
@@ -61,7 +69,9 @@ def build_parser() -> StepArgumentParser:
     add("--abs-trainers", help="default (the ten trainers), none, or a comma list of trainer names")
     add("--dyn-trainers", help="default (the ten trainers), none, or a comma list of trainer names")
     flags.THIRDPARTY_METRICS.add(parser, "they form the ThirdParty group (env PROM_THIRDPARTY_METRICS)", nargs="*")
-    bool_flag(parser, "--vm-train", help="train on VM/process metrics")
+    bool_flag(parser, "--vm-train", help="train on VM/process metrics (Kepler >= 0.10: set by --vm-map)")
+    flags.VM_MAP.add(parser)
+    flags.VM_TARGET.add(parser, "with --vm-map")
     add("--seed", help="random seed, integer >= 0 (env TRAIN_SEED, default 0)")
     add("--jobs", help="trainer processes at once, >= 1 (env TRAIN_JOBS, default the CPUs this process may use)")
     add(
@@ -120,11 +130,17 @@ def _integer(value: str, flag: str, minimum: int) -> int:
     return number
 
 
-def _choice(value: Optional[str], flag: str, allowed: Any, default: str) -> str:
+def _choice(value: Optional[str], flag: str, allowed: Any, default: Optional[str]) -> Optional[str]:
+    """The flag's value if it is one of `allowed`, else a usage error; `default` when unset."""
     chosen = value.strip() if is_set(value) else default
-    if chosen not in allowed:
+    if chosen is not None and chosen not in allowed:
         raise UsageError(f"{flag}: unknown value {chosen!r}; choose one of {', '.join(allowed)}")
     return chosen
+
+
+def _choice_or(value: Optional[str], flag: str, allowed: Any, default: str) -> str:
+    """`_choice` of a flag that has a default."""
+    return _choice(value, flag, allowed, default) or default
 
 
 def _name(value: Optional[str], flag: str, check: Callable[[str, str], str] = check_flag_name) -> Optional[str]:
@@ -142,7 +158,7 @@ def _energy_sources(value: Optional[str]) -> List[str]:
     return sources
 
 
-def _isolator_inputs(args: Any, isolator: str) -> Tuple[Optional[str], Optional[str]]:
+def _isolator_inputs(args: Any, isolator: Optional[str]) -> Tuple[Optional[str], Optional[str]]:
     """--profile and --abs-pipeline-name, each required by its isolator."""
     profile = check_flag_name(plain_name(args.profile.strip()), "--profile") if is_set(args.profile) else None
     if isolator == "profile" and not profile:
@@ -160,11 +176,11 @@ def options_from_args(args: Any, env: Environment) -> "TrainOptions":
     inputs = check_flag_names([plain_name(i) for i in split_list(args.input)], "--input")
     if not inputs:
         raise UsageError("--input is required: the query JSON name(s) in the workspace, e.g. --input kepler_query")
-    pipeline = _name(args.pipeline_name, "--pipeline-name", check_pipeline_flag) or DEFAULT_PIPELINE_NAME
+    pipeline = _name(args.pipeline_name, "--pipeline-name", check_pipeline_flag)  # None: the generation's default
     machine_id = _name(args.id, "--id")
     sources = _energy_sources(args.energy_source)
-    extractor = _choice(args.extractor, "--extractor", EXTRACTORS, "default")
-    isolator = _choice(args.isolator, "--isolator", ISOLATORS, "min")
+    extractor = _choice_or(args.extractor, "--extractor", EXTRACTORS, "default")
+    isolator = _choice(args.isolator, "--isolator", ISOLATORS, None)  # None: the generation's default
     abs_trainers = _trainer_list(args.abs_trainers, "--abs-trainers")
     dyn_trainers = _trainer_list(args.dyn_trainers, "--dyn-trainers")
     if not abs_trainers and not dyn_trainers:
@@ -178,14 +194,14 @@ def options_from_args(args: Any, env: Environment) -> "TrainOptions":
     seed = _integer(resolve(args.seed, env, "TRAIN_SEED", default="0"), "--seed", 0)
     jobs_text = resolve(args.jobs, env, "TRAIN_JOBS")
     jobs = _integer(jobs_text, "--jobs", 1) if jobs_text is not None else available_cpus()
-    generation = _choice(
+    generation = _choice_or(
         resolve(args.metric_generation, env, "KEPLER_METRIC_GENERATION"),
         "--metric-generation",
         METRIC_GENERATIONS,
         "auto",
     )
-    vm = parse_bool(args.vm_train, "--vm-train") if args.vm_train is not None else False
-    error_key = _choice(env.get("ERROR_KEY"), "ERROR_KEY", ("mae", "mape"), "mae")
+    vm = vm_flags(args, env, isolator, generation, dyn_trainers)  # vm, vm_map, vm_target
+    error_key = _choice_or(env.get("ERROR_KEY"), "ERROR_KEY", ("mae", "mape"), "mae")
     return TrainOptions(
         data_path_flag=args.data_path if is_set(args.data_path) else None,
         inputs=inputs,
@@ -202,7 +218,7 @@ def options_from_args(args: Any, env: Environment) -> "TrainOptions":
         abs_trainers=abs_trainers,
         dyn_trainers=dyn_trainers,
         thirdparty=thirdparty,
-        vm=vm,
+        **vm,
         seed=seed,
         jobs=jobs,
         generation=generation,

@@ -21,7 +21,15 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 import pandas as pd
 
 from ..common.atomic import atomic_path, remove_empty_dirs, write_bytes, write_csv, write_json
-from ..common.domain import ABS_POWER, ENERGY_SOURCES, OUTPUT_TYPES, model_metadata_columns, split_model_name
+from ..common.domain import (
+    ABS_POWER,
+    ENERGY_SOURCES,
+    OUTPUT_TYPES,
+    PRE_010_GENERATION,
+    model_metadata_columns,
+    ordered_components,
+    split_model_name,
+)
 from ..common.errors import StepError, WriteFailure
 from ..common.publish import Staging
 from ..common.signals import checkpoint
@@ -58,6 +66,10 @@ class RunSettings:
     error_key: str = "mae"
     # More files of the pipeline folder, by their final path (the idle profiles when DATAPATH is MODEL_PATH).
     extra_files: Dict[Path, bytes] = field(default_factory=dict)
+    # Kepler 0.10 on (kepler-010.md §5): the generation and the Kepler versions the metadata records;
+    # None for 0.6/0.7 pipelines, whose metadata.json stays as it was.
+    kepler_generation: Optional[str] = None
+    kepler_versions: List[str] = field(default_factory=list)
 
 
 def existing_metadata(layout: PipelineLayout) -> Optional[Dict[str, Any]]:
@@ -70,11 +82,22 @@ def existing_metadata(layout: PipelineLayout) -> Optional[Dict[str, Any]]:
     return document
 
 
-def check_compatible(layout: PipelineLayout, extractor: str, isolator: str, metric_type: str) -> None:
-    """An existing pipeline keeps its extractor, isolator and metric type (train.md §10.2 item 1)."""
+def check_compatible(
+    layout: PipelineLayout, extractor: str, isolator: str, metric_type: str, generation: Optional[str] = None
+) -> None:
+    """An existing pipeline keeps its extractor, isolator and metric type (train.md §10.2 item 1), and
+    its metric generation (kepler-010.md §5: `generation` is what this run records, None before 0.10)."""
     document = existing_metadata(layout)
     if document is None:
         return
+    have_generation = document.get("kepler_generation")
+    if have_generation != generation:
+        have = have_generation or f"{PRE_010_GENERATION} (no kepler_generation)"
+        raise StepError(
+            f"pipeline {layout.name} at {layout.root} holds models of Kepler {have} data, this run's inputs "
+            f"are Kepler {generation or PRE_010_GENERATION} data; a pipeline holds one generation: train into "
+            "another pipeline (--pipeline-name)"
+        )
     for key, wanted in (("extractor", extractor), ("isolator", isolator), ("metric_type", metric_type)):
         have = document.get(key)
         if have is not None and have != wanted:
@@ -140,17 +163,31 @@ def render_preprocessed(layout: PipelineLayout, sets: Sequence[TrainingSet], ext
     return rendered
 
 
+def metadata_components(source: str, documents: Sequence[Dict[str, Any]]) -> Tuple[str, ...]:
+    """The components of the models' errors (`<c>_mae`), in order; the source's when none is named.
+
+    Kepler 0.10 pipelines have the zones of their machines, which may differ between node types: a
+    model without a zone gets an empty cell, never a zero (kepler-010.md §6).
+    """
+    keys = (key for document in documents for key in document if key.endswith("_mae"))
+    named = ordered_components(key[: -len("_mae")] for key in keys)
+    return named or ENERGY_SOURCES[source].components
+
+
 def metadata_rows(layout: PipelineLayout, source: str, output_type: str) -> List[Dict[str, Any]]:
     """One row per model metadata.json of this source and output type, with its feature group."""
-    columns = [c for c in model_metadata_columns(source) if c != "feature_group"]
-    rows = []
     base = layout.output_dir(source, output_type)
     if not base.is_dir():
-        return rows
+        return []
+    found = []
     for path in sorted(base.glob("*/*/metadata.json")):
         document = read_json(path, "model metadata")
-        if not isinstance(document, dict):
-            continue
+        if isinstance(document, dict):
+            found.append((path, document))
+    components = metadata_components(source, [document for _, document in found])
+    columns = [c for c in model_metadata_columns(source, components) if c != "feature_group"]
+    rows = []
+    for path, document in found:
         row = {column: document.get(column) for column in columns}
         row["feature_group"] = path.parent.parent.name
         rows.append(row)
@@ -205,8 +242,20 @@ def pipeline_metadata(
         "abs_trainers": merged_trainers(earlier.get("abs_trainers"), settings.abs_trainers),
         "dyn_trainers": merged_trainers(earlier.get("dyn_trainers"), settings.dyn_trainers),
         "metric_type": settings.metric_type,
+        **_generation_keys(settings, earlier),
         "init_time": earlier.get("init_time") or stamp,
         "last_update_time": stamp,
+    }
+
+
+def _generation_keys(settings: RunSettings, earlier: Dict[str, Any]) -> Dict[str, Any]:
+    """`kepler_generation` and `kepler_version` (the build versions of every run, each once) for 0.10 on."""
+    if settings.kepler_generation is None:
+        return {}
+    before = [v for v in str(earlier.get("kepler_version") or "").split(",") if v]
+    return {
+        "kepler_generation": settings.kepler_generation,
+        "kepler_version": ",".join(merged_trainers(before, settings.kepler_versions)),
     }
 
 

@@ -7,13 +7,14 @@ features and assembled tables are computed from it by power.py, features.py and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..common.domain import ENERGY_SOURCES, SYSTEM_FEATURES, WORKLOAD_FEATURES
 from ..common.errors import StepError
 from ..common.kepler_metrics import GENERATIONS, Generation, detect_generation
+from ..common.machine_spec import Spec
 from .node_types import NodeInfo, NodeInfoConflict
 from .rates import Rates, counter_rates
 from .series import RawMetric, SeriesSet, finite_samples, flatten_metric, label_key, merge_series
@@ -31,7 +32,7 @@ def _no_warn(_: str) -> None:
 
 
 def resolve_generation(name: str, response: Mapping[str, list], forced: str = "auto") -> Generation:
-    """The input's generation (kepler-metrics.md §4); 0.10 and undecided inputs stop train."""
+    """The input's generation (kepler-metrics.md §4); an undecided input stops train."""
     if forced and forced != "auto":
         generation_id: Optional[str] = forced
     else:
@@ -41,13 +42,11 @@ def resolve_generation(name: str, response: Mapping[str, list], forced: str = "a
     if generation_id is None:
         raise StepError(
             f"cannot tell the Kepler metric generation of input {name}: none of its metric names is "
-            "characteristic; give --metric-generation 0.6 or 0.7"
+            "characteristic; give --metric-generation 0.6, 0.7 or 0.10"
         )
     generation = GENERATIONS.get(generation_id)
     if generation is None:
         raise StepError(f"unknown metric generation {generation_id!r}")
-    if not generation.supported_by_train:
-        raise StepError(f"input {name} holds Kepler >= 0.10 metrics, which train does not support yet")
     return generation
 
 
@@ -74,12 +73,27 @@ class InputData:
     feature_metrics: Dict[str, str]  # feature -> metric name it maps to
     feature_samples: Dict[str, int]  # feature -> most finite samples of one relevant series
     cache: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # derived arrays (features.py)
+    # Kepler 0.10 on (extract_010.py): node values (usage ratio, OS counters), zone power, the spec of
+    # kepler_node_cpu_info, where CPU time came from, the Kepler versions of kepler_build_info.
+    node_values: Dict[str, Gauge] = field(default_factory=dict)
+    zones: Any = None  # zones.ZonePower; its source is the generation's zone source
+    zone_source: Optional[str] = None
+    spec: Optional[Spec] = None
+    cpu_time_source: Optional[str] = None  # "process" | "container"
+    kepler_versions: Tuple[str, ...] = ()
 
     def feature_valid(self, feature: str) -> bool:
         return self.feature_samples.get(feature, 0) >= 2
 
     def source_has_data(self, source: str) -> bool:
+        if self.zones is not None:
+            return source == self.zone_source and bool(self.zones.components)
         return any(len(s) for s in self.energy.get(source, {}).values())
+
+    @property
+    def components(self) -> Tuple[str, ...]:
+        """0.10: the zones present, as components in order; () for 0.6/0.7 (the source's own)."""
+        return tuple(self.zones.components) if self.zones is not None else ()
 
 
 def _node_of(labels: Mapping[str, str], node_labels: Sequence[str]) -> str:
@@ -200,19 +214,19 @@ class _Features:
     system: Dict[str, Gauge] = field(default_factory=dict)
 
 
-def extract_input(
+def extract_pre_010(
     name: str,
     response: Mapping[str, list],
+    gen: Generation,
     sources: Sequence[str],
-    generation: str = "auto",
-    thirdparty: Sequence[str] = (),
-    vm: bool = False,
-    vm_job_name: str = DEFAULT_VM_JOB_NAME,
-    warn: Optional[Warn] = None,
+    thirdparty: Sequence[str],
+    vm: bool,
+    vm_job_name: str,
+    warn: Warn,
 ) -> InputData:
-    """Flatten and validate one input (steps 3 of train.md §2) into columns."""
-    gen = resolve_generation(name, response, generation)
-    reader = _Reader(name, response, gen, vm, vm_job_name, warn or _no_warn)
+    """Flatten and validate one 0.6/0.7 input (steps 3 of train.md §2) into columns (steps/train/inputs.py
+    chooses this or extract_010 by the input's generation)."""
+    reader = _Reader(name, response, gen, vm, vm_job_name, warn)
     energy = _energy(reader, sources)
     features = _Features()
     _workload_features(reader, features)
@@ -342,10 +356,13 @@ def container_name_of(identity: str) -> str:
 def background_container_names(
     response: Mapping[str, list], generation: str = "auto", name: str = "idle", vm_job_name: str = DEFAULT_VM_JOB_NAME
 ) -> List[str]:
-    """`container_name` values of the CPU-time feature series of the idle input (train.md §7.3)."""
+    """`container_name` values of the CPU-time feature series of the idle input (train.md §7.3).
+
+    0.10: those of the container CPU-time metric (process series name no container).
+    """
     gen = resolve_generation(name, response, generation)
     names = set()
-    for series in response.get(gen.cpu_time_metric) or []:
+    for series in response.get(gen.container_cpu_time_metric) or []:
         labels = series.get("metric") or {}
         if labels.get("job") != vm_job_name and "container_name" in labels:
             names.add(str(labels["container_name"]))

@@ -36,7 +36,9 @@ def choose_groups(groups: Sequence[FeatureGroup], inputs: Sequence[InputData]) -
             for data in inputs:
                 if not data.feature_valid(feature):
                     metric = data.feature_metrics.get(feature, feature)
-                    missing.setdefault(metric, []).append(data.name)
+                    lacking = missing.setdefault(metric, [])
+                    if data.name not in lacking:  # features sharing a source (OS counters) are named once
+                        lacking.append(data.name)
         if missing:
             dropped.append((group, missing))
         else:

@@ -111,8 +111,14 @@ def component_errors(y: np.ndarray, predicted: np.ndarray) -> Tuple[float, Any]:
     return mae, round(float((absolute[positive] / y[positive]).mean() * 100), 2)
 
 
-def model_metadata(model: FittedModel, output_type: str, machine_spec: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    """Model `metadata.json` in workspace.md §3.13 key order."""
+def model_metadata(
+    model: FittedModel,
+    output_type: str,
+    machine_spec: Optional[Dict[str, Any]],
+    extra: Optional[Dict[str, Any]] = None,
+) -> Dict[str, Any]:
+    """Model `metadata.json` in workspace.md §3.13 key order; `extra` keys (0.10's `kepler_generation`,
+    `cpu_time_source`) after the errors."""
     name = model.name
     document: Dict[str, Any] = {
         "model_name": name,
@@ -132,4 +138,5 @@ def model_metadata(model: FittedModel, output_type: str, machine_spec: Optional[
         document[f"{component}_mae"] = model.errors["mae"][component]
     for component in model.components:
         document[f"{component}_mape"] = model.errors["mape"][component]
+    document.update(extra or {})
     return document

@@ -30,6 +30,11 @@ def _group_of(training_set: TrainingSet) -> FeatureGroup:
     return group if isinstance(group, FeatureGroup) else FEATURE_GROUPS[str(group)]
 
 
+def _components(training_set: TrainingSet) -> Tuple[str, ...]:
+    """The set's components: those of its power columns, else the source's."""
+    return tuple(training_set.power_columns) or ENERGY_SOURCES[training_set.source].components
+
+
 def _power_columns(training_set: TrainingSet, component: str) -> List[str]:
     return training_set.power_columns.get(component) or [f"{component}_power"]
 
@@ -51,7 +56,7 @@ class FitData:
     def of(cls, training_set: TrainingSet, seed: int, slim: bool = True) -> "FitData":
         """`slim`: keep only the columns `prepare` reads, so that a job pickles small."""
         if slim:
-            components = ENERGY_SOURCES[training_set.source].components
+            components = _components(training_set)
             power = [c for component in components for c in _power_columns(training_set, component)]
             needed = ["node_type"] + list(training_set.features) + list(training_set.ratio_columns) + power
             present = [c for c in dict.fromkeys(needed) if c in training_set.table.columns]
@@ -75,8 +80,8 @@ class FitData:
 
     @property
     def components(self) -> Tuple[str, ...]:
-        """The source's components, in order."""
-        return ENERGY_SOURCES[self.source].components
+        """The set's components, in order (the source's; 0.10: the zones present)."""
+        return _components(self.training_set)
 
     @property
     def rows(self) -> int:
@@ -120,7 +125,7 @@ class FitInput:
 def prepare(training_set: TrainingSet, seed: int) -> FitInput:
     """Rows per node type, scaler on X_raw, X per component, and the seeded split (train.md §8.1)."""
     table = training_set.table
-    components = ENERGY_SOURCES[training_set.source].components
+    components = _components(training_set)
     ratios = list(training_set.ratio_columns)
     component_x = {c: UNITS if ratios and len(training_set.power_columns.get(c, [])) >= 1 else RAW for c in components}
     nodes = [

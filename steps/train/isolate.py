@@ -27,10 +27,16 @@ class Columns:
     features: Sequence[str]
     power: Mapping[str, Sequence[str]]  # component -> power columns
     ratios: Sequence[str]
+    node: Sequence[str] = ()  # features that are node values (0.10 usage ratio, OS counters): kept, never summed
 
     @property
     def flat_power(self) -> List[str]:
         return [c for cols in self.power.values() for c in cols]
+
+    @property
+    def summed(self) -> List[str]:
+        """The features summed over containers: all but node values."""
+        return [f for f in self.features if f not in self.node]
 
     def dyn_order(self) -> List[str]:
         """DynPower column order of workspace.md §3.12 (after `_input`)."""
@@ -42,8 +48,8 @@ def squeeze(table: pd.DataFrame, cols: Columns) -> pd.DataFrame:
     if table.empty:
         return pd.DataFrame(columns=cols.dyn_order())
     grouped = table.groupby(KEYS, sort=True)
-    summed = grouped[list(cols.features) + list(cols.ratios)].sum()
-    kept = grouped[cols.flat_power + ["node_type"]].first()
+    summed = grouped[cols.summed + list(cols.ratios)].sum()
+    kept = grouped[cols.flat_power + ["node_type"] + list(cols.node)].first()
     out = pd.concat([summed, kept], axis=1).reset_index()
     if cols.ratios:
         total = out[list(cols.ratios)].sum(axis=1).to_numpy()
@@ -181,15 +187,21 @@ class _NodeSums:
 
 
 def _node_sums(part: pd.DataFrame, part_bg: np.ndarray, cols: Columns, components: Sequence[str]) -> _NodeSums:
-    """The sums of `_NodeSums` for one node type's rows (`part_bg`: background rows)."""
-    universe = part.groupby(KEYS, sort=True)[cols.flat_power].first()
+    """The sums of `_NodeSums` for one node type's rows (`part_bg`: background rows).
+
+    A node value is no container's: background and foreground both see the node's value.
+    """
+    universe = part.groupby(KEYS, sort=True)[cols.flat_power + list(cols.node)].first()
     features = list(cols.features)
-    return _NodeSums(
+    sums = _NodeSums(
         universe.index,
         {c: universe[list(cols.power[c])].sum(axis=1).to_numpy() for c in components},
         part[part_bg].groupby(KEYS, sort=True)[features].sum().reindex(universe.index, fill_value=0.0),
         part[~part_bg].groupby(KEYS, sort=True)[features].sum().reindex(universe.index, fill_value=0.0),
     )
+    for feature in cols.node:
+        sums.background[feature] = sums.foreground[feature] = universe[feature].to_numpy()
+    return sums
 
 
 def _best_model(
@@ -243,7 +255,7 @@ def isolate_trainer(
     """Subtract the background power predicted by the best AbsPower model per node type (§7.4)."""
     if table.empty:
         return squeeze(table, cols), []
-    components = list(ENERGY_SOURCES[source].components)
+    components = list(cols.power) or list(ENERGY_SOURCES[source].components)
     names = _container_names(table)
     flags = {n: is_background(n, target_hints, bg_hints) for n in names.unique()}
     background = names.map(flags).to_numpy(dtype=bool)

@@ -179,7 +179,8 @@ def _run_nodes(job: Job, context: WorkerContext, result: JobResult, base: Fitted
             fitted[node.node_type] = (model, node)
             write_started = time.perf_counter()
             result.fit_seconds += write_started - fit_started
-            staged = write_model(job.stage, model, data.output_type, job.machine_specs.get(node.node_type))
+            spec = job.machine_specs.get(node.node_type)
+            staged = write_model(job.stage, model, data.output_type, spec, job.data.training_set.metadata)
             result.write_seconds += time.perf_counter() - write_started
             result.models.append(staged)
         except (OSError, WriteFailure) as failure:  # the disk, not the model: fatal for the whole run

@@ -81,11 +81,16 @@ def zip_folder(folder: Path, target: Path) -> None:
 
 
 def write_model(
-    group_stage: Path, model: FittedModel, output_type: str, machine_spec: Optional[Dict[str, Any]]
+    group_stage: Path,
+    model: FittedModel,
+    output_type: str,
+    machine_spec: Optional[Dict[str, Any]],
+    extra: Optional[Dict[str, Any]] = None,
 ) -> StagedModel:
     """Write `<name>/` and `<name>.zip` under `group_stage` (in the run's private staging folder,
-    so a model is seen by nobody until the whole run commits); a failure leaves neither."""
-    metadata = model_metadata(model, output_type, machine_spec)
+    so a model is seen by nobody until the whole run commits); a failure leaves neither.
+    `extra`: keys the model's metadata.json adds (fit.model_metadata)."""
+    metadata = model_metadata(model, output_type, machine_spec, extra)
     folder, archive = group_stage / model.name, group_stage / f"{model.name}.zip"
     try:
         group_stage.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,9 @@ class NodeInfoConflict:
         )
 
 
-NodeInfo = Union[int, None, NodeInfoConflict]  # an input's node-info value: absent, one integer, or a conflict
+# An input's node-info value: absent, one integer, a conflict, or (Kepler 0.10) the machine spec its
+# kepler_node_cpu_info gives (kepler-010.md §1), which is matched in the index like a spec file.
+NodeInfo = Union[int, None, NodeInfoConflict, Spec]
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -161,7 +163,8 @@ def resolve_node_types(
 
     With a spec (with at least one known attribute) every input gets the spec's node type, whatever
     the data's node-info values (a conflict is only reported); otherwise each input gets its
-    node-info value from the data, else 0, and a conflict stops train.
+    node-info value from the data, else 0, and a conflict stops train. A spec taken from the data
+    (0.10's CPU info) is resolved like a spec file: matched, else a new entry (train.md §5.2).
     """
     conflicts = [value for value in node_info.values() if isinstance(value, NodeInfoConflict)]
     if spec is not None and known_attributes(spec):
@@ -174,5 +177,8 @@ def resolve_node_types(
         raise conflicts[0].error()
     resolved = {}
     for name, value in node_info.items():
-        resolved[name] = index.resolve_data(int(value) if value is not None else 0, pipeline, machine_id)
+        if isinstance(value, Mapping):
+            resolved[name] = index.resolve_spec(value, machine_id, warn)
+        else:
+            resolved[name] = index.resolve_data(int(value) if value is not None else 0, pipeline, machine_id)
     return resolved

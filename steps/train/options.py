@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional
 
+from ..common.domain import MODEL_GENERATIONS
 from ..common.workspace import Workspace
 
 
@@ -14,12 +15,12 @@ class TrainOptions:
 
     data_path_flag: Optional[str]
     inputs: List[str]
-    pipeline: str
+    pipeline: Optional[str]  # None: the default of the inputs' generation (`resolved`)
     machine_id: Optional[str]
     machine_spec: Optional[str]
     sources: List[str]
     extractor: str
-    isolator: str
+    isolator: Optional[str]  # None: the default of the inputs' generation
     profile: Optional[str]
     target_hints: List[str]
     bg_hints: List[str]
@@ -34,17 +35,29 @@ class TrainOptions:
     error_key: str = "mae"
     vm_job_name: str = "vm"
     cpus: int = 1
+    vm_map: Optional[str] = None  # VM models of Kepler >= 0.10 (kepler-010.md §4): the map's workspace name
+    vm_target: Optional[str] = None  # with vm_map: vm or process (vm_map.VM_TARGETS)
 
     @property
     def metric_type(self) -> str:
         return "vm_metrics" if self.vm else "bm_metrics"
+
+    def resolved(self, generation: str) -> "TrainOptions":
+        """These options with the defaults of the inputs' generation: std_v0.10 and `active` for 0.10."""
+        defaults = MODEL_GENERATIONS[generation]
+        return replace(
+            self,
+            pipeline=self.pipeline or defaults.default_pipeline,
+            isolator=self.isolator or defaults.default_isolator,
+            abs_trainers=[] if self.vm_map else self.abs_trainers,  # VM models: DynPower only (kepler-010.md §4)
+        )
 
 
 def train_arguments(options: TrainOptions, workspace: Workspace, generations: Dict[str, str]) -> Dict[str, Any]:
     """train_arguments.json (workspace.md §3.9): flag order, defaults filled in, lists as comma strings."""
     joined = lambda items: ",".join(items) if items else None  # noqa: E731
     detected = sorted(set(generations.values()))
-    return {
+    arguments = {
         "command": "train",
         "data_path": str(workspace.data_path),
         "input": ",".join(options.inputs),
@@ -66,3 +79,6 @@ def train_arguments(options: TrainOptions, workspace: Workspace, generations: Di
         "seed": options.seed,
         "jobs": options.jobs,
     }
+    if options.vm_map:  # VM models only: the file of a node-model run keeps the keys of workspace.md §3.9
+        arguments.update(vm_map=options.vm_map, vm_target=options.vm_target)
+    return arguments

@@ -9,11 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ..common.domain import ABS_POWER, DYN_POWER, ENERGY_SOURCES, FeatureGroup, feature_groups
+from ..common.domain import (
+    ABS_POWER,
+    ACTIVE_ISOLATOR,
+    DYN_POWER,
+    ENERGY_SOURCES,
+    FeatureGroup,
+    feature_groups,
+)
 from ..common.kepler_metrics import GENERATIONS
 from .assemble import ID_COLUMN, INPUT_COLUMN, assemble_input, concat, smooth
-from .extract import DEFAULT_VM_JOB_NAME, InputData, background_container_names, extract_input
+from .extract import DEFAULT_VM_JOB_NAME, InputData, background_container_names
 from .features import GroupChoice, choose_groups, counter_features, group_columns, has_gauges
+from .generations import check_isolator, check_one_generation, group_metadata, model_metadata_keys
+from .inputs import extract_input
 from .isolate import (
     AbsModelPredictor,
     Columns,
@@ -24,9 +33,10 @@ from .isolate import (
     isolate_trainer,
 )
 from .node_types import NodeInfo, NodeInfoConflict
-from .power import PowerLayout, PowerTable, power_layout, power_table
+from .power import PowerLayout, PowerTable, active_power_table, power_layout, power_table
 from .profile import Profile, compute_profiles
 from .tables import Skip, TrainingSet
+from .vm_extract import extract_inputs
 
 QueryResponse = Mapping[str, list]
 NodeTypes = Union[Mapping[str, int], Callable[[Mapping[str, NodeInfo]], Mapping[str, int]]]
@@ -47,6 +57,8 @@ class PrepareInfo:
     profiles: Dict[str, Profile] = field(default_factory=dict)  # source -> profile (idle input given)
     background: List[str] = field(default_factory=list)  # idle input's container names
     trainer_choices: Dict[Tuple[str, str], List[TrainerChoice]] = field(default_factory=dict)  # (source, group)
+    kepler_versions: List[str] = field(default_factory=list)  # kepler_build_info versions of the inputs (0.10)
+    vm_lines: List[str] = field(default_factory=list)  # VM models: the pairing's summary (vm_pairing.py)
 
 
 def _energy_metric_name(source: str, generation: str, vm: bool) -> str:
@@ -103,6 +115,7 @@ def stream_training_sets(
     vm_job_name: str = DEFAULT_VM_JOB_NAME,
     warn: Optional[Log] = None,
     progress: Optional[Log] = None,
+    vm_mode: Any = None,
 ) -> Iterator[Tuple[List[TrainingSet], List[Skip]]]:
     """`prepare_training_sets` one (source, group) at a time: yields (sets, skips) in the same order.
 
@@ -114,21 +127,14 @@ def stream_training_sets(
     """
     warn = warn or _quiet
     progress = progress or _quiet
-    data: List[InputData] = []
-    for name, response in inputs:
-        data.append(extract_input(name, response, sources, generation, thirdparty, vm, vm_job_name, warn))
-        info.generations[name] = data[-1].generation
-    idle: Optional[InputData] = None
-    if profile_input is not None:
-        idle = extract_input(profile_input[0], profile_input[1], sources, generation, (), vm, vm_job_name, warn)
-        info.background = background_container_names(profile_input[1], idle.generation, profile_input[0], vm_job_name)
-
-    info.groups = choose_groups(feature_groups(tuple(thirdparty)), data)
-    for line in info.groups.dropped_lines():
-        warn(line)
-    info.node_types = _node_types(node_types, data, idle, warn)
-    if idle is not None:
-        info.profiles = compute_profiles(idle, sources, info.node_types.get(idle.name, 0), warn)
+    data = extract_inputs(inputs, sources, generation, thirdparty, vm, vm_job_name, warn, vm_mode, info)
+    info.generations.update((d.name, d.generation) for d in data)
+    check_one_generation(info.generations)
+    check_isolator(isolator, data[0].generation)
+    info.kepler_versions = sorted({v for d in data for v in d.kepler_versions})
+    idle = _idle(profile_input, sources, generation, vm, vm_job_name, info, warn)
+    metadata = model_metadata_keys(data)
+    _groups_and_node_types(info, data, idle, thirdparty, node_types, sources, warn)
 
     for source in sources:
         if source == "trained_power_model":
@@ -138,21 +144,69 @@ def stream_training_sets(
         if not any(p is not None and p.t.size for p in powers):
             yield [], [_no_power(source, data, vm)]
             continue
+        actives = _active_powers(data, layout, powers) if isolator == ACTIVE_ISOLATOR else None
         for group in info.groups.valid:
-            tables = _assemble_group(group, data, powers, layout, info.node_types, extractor)
+            tables = _assemble_group(group, data, powers, layout, info.node_types, extractor, actives)
             progress(f"{group.name} extraction done.")
-            yield _group_sets(
+            made, skipped = _group_sets(
                 source, group, tables, layout, isolator, info, abs_models or (), target_hints, bg_hints, progress
             )
+            for training_set in made:
+                training_set.metadata = group_metadata(metadata, group)
+            yield made, skipped
+
+
+def _groups_and_node_types(
+    info: PrepareInfo,
+    data: Sequence[InputData],
+    idle: Optional[InputData],
+    thirdparty: Sequence[str],
+    node_types: NodeTypes,
+    sources: Sequence[str],
+    warn: Log,
+) -> None:
+    """The valid groups (of the inputs' generation), the node types, the idle profiles: into `info`."""
+    info.groups = choose_groups(feature_groups(tuple(thirdparty), data[0].generation), data)
+    for line in info.groups.dropped_lines():
+        warn(line)
+    info.node_types = _node_types(node_types, data, idle, warn)
+    if idle is not None:
+        info.profiles = compute_profiles(idle, sources, info.node_types.get(idle.name, 0), warn)
+
+
+def _idle(
+    profile_input: Optional[Tuple[str, QueryResponse]],
+    sources: Sequence[str],
+    generation: str,
+    vm: bool,
+    vm_job_name: str,
+    info: PrepareInfo,
+    warn: Log,
+) -> Optional[InputData]:
+    """The `--profile` idle input extracted, its background container names in `info`; of the inputs' generation."""
+    if profile_input is None:
+        return None
+    name, response = profile_input
+    idle = extract_input(name, response, sources, generation, (), vm, vm_job_name, warn)
+    info.background = background_container_names(response, idle.generation, name, vm_job_name)
+    check_one_generation({**info.generations, idle.name: idle.generation})
+    return idle
+
+
+def _active_powers(
+    data: Sequence[InputData], layout: PowerLayout, powers: Sequence[Optional[PowerTable]]
+) -> List[Optional[PowerTable]]:
+    """Per input, the active power at its AbsPower power rows (isolator `active`); None without it."""
+    return [active_power_table(d, layout, p) if p is not None and p.t.size else None for d, p in zip(data, powers)]
 
 
 def _node_types(
     node_types: NodeTypes, data: Sequence[InputData], idle: Optional[InputData], warn: Log
 ) -> Dict[str, int]:
     """Node type per input (the idle input included): the caller's mapping, or what its callable decides."""
-    observed = {d.name: d.node_info for d in data}
+    observed: Dict[str, Any] = {d.name: d.spec if d.spec is not None else d.node_info for d in data}
     if idle is not None:
-        observed.setdefault(idle.name, idle.node_info)
+        observed.setdefault(idle.name, idle.spec if idle.spec is not None else idle.node_info)
     if callable(node_types):
         return dict(node_types(observed))
     # the caller chose the node types, as a machine spec does: conflicts in the data are only reported
@@ -166,6 +220,11 @@ def _no_power(source: str, data: Sequence[InputData], vm: bool) -> Skip:
     """The skip of a source without power data in any input."""
     names = ", ".join(d.name for d in data)
     metric = _energy_metric_name(source, data[0].generation, vm)
+    zones = GENERATIONS[data[0].generation].zone_energy
+    if zones is not None:
+        if source != zones.source:
+            return Skip(source, f"Kepler {data[0].generation} measures {zones.source} only (the zones of {metric})")
+        return Skip(source, f"no {metric} series of a RAPL zone in {names}")
     return Skip(
         source, f"no {metric} series with source {source} in {names}" if not vm else f"no {metric} series in {names}"
     )
@@ -179,6 +238,8 @@ class _GroupTables:
     dynamic: bool  # no gauge features: container-level rows and DynPower sets
     abs_table: Any  # pandas DataFrame
     containers: Any  # pandas DataFrame, empty when not dynamic
+    node: List[str] = field(default_factory=list)  # node-value columns (kept, never summed, by squeeze)
+    active: Any = None  # container-level rows with the active power (isolator `active`), else None
 
 
 def _assemble_group(
@@ -188,25 +249,42 @@ def _assemble_group(
     layout: PowerLayout,
     node_types: Mapping[str, int],
     extractor: str,
+    actives: Optional[Sequence[Optional[PowerTable]]] = None,
 ) -> _GroupTables:
-    """Assemble (and with the `smooth` extractor, smooth) every input's tables of the group, then concatenate."""
+    """Assemble (and with the `smooth` extractor, smooth) every input's tables of the group, then concatenate.
+
+    `actives`: per input, the active power (isolator `active`), whose container-level rows are
+    assembled the same way.
+    """
     columns = group_columns(group, data)
     dynamic = not has_gauges(group, data)
     smoothed = [c for c in columns if c not in _non_workload(group, data)] + layout.flat_power_columns
-    abs_tables, container_tables = [], []
+    abs_tables, container_tables, active_tables = [], [], []
     for position, (input_data, power) in enumerate(zip(data, powers)):
         if power is None or power.t.size == 0:
             continue
+        node_type = int(node_types.get(input_data.name, 0))
         abs_table, container_table = assemble_input(
-            input_data, position, group, columns, layout, power, int(node_types.get(input_data.name, 0)), dynamic
+            input_data, position, group, columns, layout, power, node_type, dynamic
+        )
+        active = actives[position] if actives is not None and dynamic else None
+        active_table = (
+            assemble_input(input_data, position, group, columns, layout, active, node_type, True)[1]
+            if active is not None and active.t.size
+            else None
         )
         if extractor == "smooth":
             abs_table = smooth(abs_table, smoothed, by=())
             if container_table is not None:
                 container_table = smooth(container_table, smoothed, by=(ID_COLUMN,))
+            if active_table is not None:
+                active_table = smooth(active_table, smoothed, by=(ID_COLUMN,))
         abs_tables.append(abs_table)
         container_tables.append(container_table)
-    return _GroupTables(columns, dynamic, concat(abs_tables), concat(container_tables))
+        active_tables.append(active_table)
+    node = [c for c in columns if any(c in d.node_values for d in data)]
+    active_rows = concat(active_tables) if actives is not None else None
+    return _GroupTables(columns, dynamic, concat(abs_tables), concat(container_tables), node, active_rows)
 
 
 def _group_sets(
@@ -235,11 +313,13 @@ def _group_sets(
     if not tables.dynamic:
         skips.append(Skip(label.format(DYN_POWER), "groups with gauge features have no DynPower models"))
         return sets, skips
-    if tables.containers.empty:
-        skips.append(Skip(label.format(DYN_POWER), "no container rows"))
+    containers = tables.active if isolator == ACTIVE_ISOLATOR else tables.containers
+    if containers is None or containers.empty:
+        reason = "no container rows" if isolator != ACTIVE_ISOLATOR else "no row with Kepler's active energy"
+        skips.append(Skip(label.format(DYN_POWER), reason))
         return sets, skips
-    cols = Columns(tables.columns, layout.power_columns, layout.ratio_columns)
-    dyn, reasons = _isolate(source, group, tables.containers, cols, isolator, info, abs_models, target_hints, bg_hints)
+    cols = Columns(tables.columns, layout.power_columns, layout.ratio_columns, tables.node)
+    dyn, reasons = _isolate(source, group, containers, cols, isolator, info, abs_models, target_hints, bg_hints)
     skips.extend(Skip(label.format(DYN_POWER), reason) for reason in reasons)
     progress(f"{group.name} isolation done.")
     if dyn.empty:
@@ -262,8 +342,11 @@ def _isolate(
     target_hints: Sequence[str],
     bg_hints: Sequence[str],
 ) -> Tuple[Any, List[str]]:
-    """The DynPower table of the isolator (train.md §7), and the reasons of node types it leaves out."""
-    if isolator == "none":
+    """The DynPower table of the isolator (train.md §7), and the reasons of node types it leaves out.
+
+    `active`: the container-level rows carry Kepler's active power already; squeeze only.
+    """
+    if isolator in ("none", ACTIVE_ISOLATOR):
         return isolate_none(containers, cols), []
     if isolator == "profile":
         dyn, missing = isolate_profile(containers, cols, info.profiles.get(source, {}), info.background)

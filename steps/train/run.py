@@ -22,17 +22,18 @@ from ..common import signals
 from ..common.atomic import dumps_json, write_bytes
 from ..common.console import Console
 from ..common.errors import StepError, WriteFailure
-from ..common.machine_spec import Spec
 from ..common.pool import ProcessPool, threads_per_worker
-from ..common.publish import Staging, recover
+from ..common.publish import Staging
 from ..common.signals import Interrupted, mark_outcome
 from ..common.timefmt import utc_now
-from ..common.workspace import PipelineLayout, Workspace, read_json, read_machine_spec, read_query_response
+from ..common.workspace import PipelineLayout, Workspace, read_json
 from .jobs import Failure, Job, JobResult, run_jobs, start_pool, submit
+from .load import Loaded, Run, load, recorded_generation
 from .options import TrainOptions, train_arguments
 from .plan import JobPlan
 from .summary import run_summary
 from .tables import Skip, TrainingSet
+from .vm_map import dyn_only
 
 
 @dataclass
@@ -66,17 +67,6 @@ class _Phases:
 
 
 @dataclass
-class _Loaded:
-    """What the load phase read."""
-
-    inputs: List[Tuple[str, Any]]  # (name, query response)
-    profile_input: Optional[Tuple[str, Any]]
-    spec: Optional[Spec]
-    abs_models: Optional[List[Any]]  # the trainer isolator's AbsPower models
-    index: Any  # node_types.NodeTypeIndex, updated by extraction
-
-
-@dataclass
 class _Extracted:
     """What the extraction phase produced: the training sets, the skipped ones, the jobs."""
 
@@ -94,30 +84,21 @@ def train(
     The pipeline is changed only by the commit at the end, as one unit: a failure, a write error
     or a signal before it leaves the pipeline as it was.
     """
-    layout = workspace.pipeline(options.pipeline)  # the pipeline's name travels in its layout from here on
-    staging = Staging(workspace.model_path, f"{layout.name}.train")
+    run = Run(options)
     try:
-        return _train(options, workspace, layout, console, clock, staging)
+        return _train(workspace, console, clock, run)
     except Interrupted as stop:
-        mark_outcome(
-            stop, f"{layout.name} was written before it stopped" if staging.committed else f"{layout.name} unchanged"
-        )
+        mark_outcome(stop, f"{run.name} unchanged")
         raise
     except WriteFailure as failure:
-        raise StepError(f"{failure}; {layout.name} unchanged") from None
+        raise StepError(f"{failure}; {run.name} unchanged") from None
     finally:
-        staging.discard()
+        run.discard()
 
 
-def _train(
-    options: TrainOptions,
-    workspace: Workspace,
-    layout: PipelineLayout,
-    console: Console,
-    clock: Callable[[], datetime],
-    staging: Staging,
-) -> TrainReport:
+def _train(workspace: Workspace, console: Console, clock: Callable[[], datetime], run: Run) -> TrainReport:
     """The phases in order; the pool's workers are reaped whatever happens."""
+    options = run.options
     if not workspace.data_path.is_dir():
         raise StepError(f"data path {workspace.data_path} does not exist (set --data-path or DATAPATH)")
     phases = _Phases()
@@ -129,7 +110,8 @@ def _train(
         from . import commit as committing
 
         with phases.timed("load"):
-            loaded = _load(options, workspace, layout, console)
+            loaded = load(run, workspace, console)
+        options, layout, staging = run.options, run.pipeline, run.stage
         with phases.timed("extraction"):
             extracted = _extract(options, loaded, layout, staging, pool, console)
         jobs = extracted.plan.jobs
@@ -157,6 +139,8 @@ def _train(
             results=results,
             phases=dict(phases.seconds),
         )
+        for line in extracted.info.vm_lines:  # VM models: pairs, alignment drops, series the map ignores
+            console.info(f"{layout.name} pipeline: {line}")
         _print_summary(console, options, layout, extracted.sets, jobs, report)
         if not new_models:
             raise StepError(
@@ -168,52 +152,9 @@ def _train(
             pool.close()
 
 
-def _load(options: TrainOptions, workspace: Workspace, layout: PipelineLayout, console: Console) -> _Loaded:
-    """Finish an interrupted commit, read the inputs, the machine spec, the pipeline's node types."""
-    from . import commit as committing
-    from .abs_models import read_abs_models
-    from .node_types import NodeTypeIndex
-    from .query_columns import parse_query_response
-
-    for line in recover(workspace.model_path, f"{layout.name}.train"):
-        console.info(f"{layout.name} pipeline: {line}")
-
-    def read(name: str) -> Any:
-        signals.check()
-        return read_query_response(workspace.query_response(name), parse_query_response)
-
-    inputs = [(name, read(name)) for name in options.inputs]
-    profile_input = (options.profile, read(options.profile)) if options.profile else None
-    spec = _machine_spec(options, workspace, console)
-    abs_layout = workspace.pipeline(options.abs_pipeline) if options.abs_pipeline else None
-    if abs_layout is not None and not abs_layout.root.is_dir():
-        raise StepError(f"--abs-pipeline-name pipeline {abs_layout.name} not found at {abs_layout.root}")
-    committing.check_compatible(layout, options.extractor, options.isolator, options.metric_type)
-    abs_models = read_abs_models(abs_layout, options.sources) if abs_layout is not None else None
-    index = NodeTypeIndex.load(
-        read_json(layout.node_type_index, "node type index") if layout.node_type_index.exists() else None
-    )
-    return _Loaded(inputs, profile_input, spec, abs_models, index)
-
-
-def _machine_spec(options: TrainOptions, workspace: Workspace, console: Console) -> Optional[Spec]:
-    if options.machine_spec:
-        return read_machine_spec(Path(options.machine_spec))
-    if options.machine_id:
-        for candidate in workspace.machine_spec_candidates(options.machine_id):
-            if candidate.is_file():
-                return read_machine_spec(candidate)
-        console.warn(
-            f"no machine spec for --id {options.machine_id} (looked for "
-            f"{', '.join(str(p) for p in workspace.machine_spec_candidates(options.machine_id))}); "
-            "node types come from the data"
-        )
-    return None
-
-
 def _extract(
     options: TrainOptions,
-    loaded: _Loaded,
+    loaded: Loaded,
     layout: PipelineLayout,
     staging: Staging,
     pool: Optional[ProcessPool],
@@ -251,10 +192,12 @@ def _extract(
         target_hints=options.target_hints,
         bg_hints=options.bg_hints,
         vm_job_name=options.vm_job_name,
+        vm_mode=loaded.vm_mode,
         warn=console.warn,
         progress=lambda message: console.info(f"{layout.name} pipeline: {message}"),
     ):
         signals.check()
+        made, skipped = dyn_only(made, skipped, options.vm_map)
         extracted.sets.extend(made)
         extracted.skips.extend(skipped)
         added = plan.add(made)
@@ -296,7 +239,7 @@ def _commit(
     options: TrainOptions,
     workspace: Workspace,
     layout: PipelineLayout,
-    loaded: _Loaded,
+    loaded: Loaded,
     extracted: _Extracted,
     new_models: List[Any],
     staging: Staging,
@@ -319,6 +262,8 @@ def _commit(
         node_type_index=loaded.index.to_dict(),
         error_key=options.error_key,
         extra_files=inside,
+        kepler_generation=recorded_generation(extracted.info.generations[options.inputs[0]]),
+        kepler_versions=list(extracted.info.kepler_versions),
     )
     pipeline_zip = workspace.pipeline_zip(layout.name)
     committing.commit(layout, pipeline_zip, new_models, extracted.sets, settings, now, staging, preprocessed)

@@ -7,12 +7,22 @@ The extraction side (extract.py, isolate.py, node_types.py) builds these; the tr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, List, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
 from ..common.domain import FeatureGroup
 
 if TYPE_CHECKING:  # pandas is imported by whoever builds a table; train's main process starts workers first
+    import numpy as np
     import pandas as pd
+
+
+@dataclass
+class PowerTable:
+    """Node power of one input and source (train.md §6.3): timestamps (ascending), one array per power column."""
+
+    t: np.ndarray
+    columns: Dict[str, np.ndarray]
+    dropped_zero: int = 0
 
 
 @dataclass
@@ -31,10 +41,17 @@ class TrainingSet:
     features: Tuple[str, ...]  # the group's features as columns (accelerator columns renamed)
     power_columns: Dict[str, List[str]]  # component -> its power column(s), one per package unit or one
     ratio_columns: List[str] = field(default_factory=list)  # per unit, aligned with power_columns lists
+    # Keys every model of the set adds to its metadata.json after the errors (0.10: kepler_generation, ...)
+    metadata: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def node_types(self) -> List[int]:
         return sorted(int(n) for n in self.table["node_type"].unique())
+
+    @property
+    def components(self) -> Tuple[str, ...]:
+        """The components of this set, in power-column order (0.10: the zones present)."""
+        return tuple(self.power_columns)
 
 
 @dataclass

@@ -137,7 +137,7 @@ def run_flag(name: str) -> Case:
 
 # -- pipeline parameters: the compiled pipeline's own command lines, one parameter made hostile
 
-PATH_PARAMETERS = ("BENCHMARK", "COLLECT_ID", "PIPELINE_NAME")
+PATH_PARAMETERS = ("BENCHMARK", "COLLECT_ID", "PIPELINE_NAME", "VM_MAP")
 PARAMETER_VALUES = {
     "BENCHMARK": "b",
     "PROM_URL": DEAD_SERVER,
@@ -149,6 +149,10 @@ PARAMETER_VALUES = {
     "INTERVAL": "",
     "STEP": "",
     "PUBLISHER": "me",
+    "OS_SELECTOR": "",
+    "OS_SERVER": "",
+    "VM_MAP": "",
+    "VM_TARGET": "",
 }
 
 
@@ -299,6 +303,8 @@ CASES: Dict[str, Case] = {
     "train --id": flag("train", TRAIN, "--id"),
     "train --profile": flag("train", TRAIN, "--profile", "--isolator", "profile"),
     "train --abs-pipeline-name": flag("train", TRAIN, "--abs-pipeline-name", "--isolator", "trainer"),
+    "train --vm-map": flag("train", TRAIN, "--vm-map"),
+    "train VM_MAP": variable("train", TRAIN, "VM_MAP"),
     # export flags and their variables
     "export --pipeline-name": export_flag("--pipeline-name"),
     "export --benchmark": export_flag("--benchmark"),
@@ -313,6 +319,7 @@ CASES: Dict[str, Case] = {
     "run --benchmark": run_flag("--benchmark"),
     "run --id": run_flag("--id"),
     "run --pipeline-name": run_flag("--pipeline-name"),
+    "run --vm-map": run_flag("--vm-map"),
     # the compiled pipeline's step command lines
     **{
         f"pipeline {name} -> {step} {flag_name}": parameter(name, step, flag_name)
@@ -371,6 +378,7 @@ def test_every_path_parameter_of_the_pipeline_is_in_the_table():
         ("COLLECT_ID", "train"),
         ("PIPELINE_NAME", "train"),
         ("PIPELINE_NAME", "export"),
+        ("VM_MAP", "train"),
     }
 
 

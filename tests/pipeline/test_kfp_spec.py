@@ -106,9 +106,15 @@ def test_literal_command_lines(documents):
     assert line("query") == (
         "--benchmark {BENCHMARK} --server {PROM_URL} --output kepler_query "
         "--start-time {START_TIME} --end-time {END_TIME} --interval {INTERVAL} "
-        "--step {STEP} --id {COLLECT_ID} " + _if_present("PROM_TOKEN_SECRET") + " " + _if_present("PROM_CA_CONFIGMAP")
+        "--step {STEP} --id {COLLECT_ID} --os-selector {OS_SELECTOR} --os-server {OS_SERVER} "
+        + _if_present("PROM_TOKEN_SECRET")
+        + " "
+        + _if_present("PROM_CA_CONFIGMAP")
     )
-    assert line("train") == "--pipeline-name {PIPELINE_NAME} --input kepler_query --id {COLLECT_ID}"
+    assert line("train") == (
+        "--pipeline-name {PIPELINE_NAME} --input kepler_query --id {COLLECT_ID} "
+        "--vm-map {VM_MAP} --vm-target {VM_TARGET}"
+    )
     assert line("export") == (
         "--benchmark {BENCHMARK} --collect-date {COLLECT_DATE} --pipeline-name "
         "{PIPELINE_NAME} -o /model-db/models --publisher {PUBLISHER} --zip=true"

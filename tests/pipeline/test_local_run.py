@@ -218,3 +218,15 @@ def test_full_local_run_exports_and_prints_where(prometheus, tmp_path):
     assert json.loads((tmp_path / "ws" / "local-bench.json").read_text())["startTimeUTC"] == format_window_time(start)
     # MODEL_PATH defaults to the data path: the trained pipeline sits in the workspace.
     assert (tmp_path / "ws" / "local_pipeline" / "metadata.json").is_file()
+
+
+@pytest.mark.parametrize("recorded,folder", [({"kepler_generation": "0.10"}, "v0.10"), ({}, "v0.7")])
+def test_run_names_the_version_folder_export_wrote_into(tmp_path: Path, recorded: dict, folder: str):
+    """The closing lines of `kepler-model run` point at the generation's own folder (v0.10 for 0.10 data)."""
+    from steps.common.workspace import Workspace
+    from steps.local_run.cli import _exported_to
+
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "metadata.json").write_text(json.dumps({"name": "p", **recorded}))
+    database = _exported_to(tmp_path / "db", Workspace(tmp_path, tmp_path), "p")
+    assert database.version_dir == tmp_path / "db" / folder

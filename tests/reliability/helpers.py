@@ -77,6 +77,7 @@ class Outcome:
 def step_env(data: Path, models: Path, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in (PAUSE, "KEPLER_MODEL_DEBUG")}
     env.update(DATAPATH=str(data), MODEL_PATH=str(models), CONFIG_PATH=str(data / "no-config"), PYTHONPATH=str(REPO))
+    env["PYTHONFAULTHANDLER"] = "1"  # a crash of a stopped step shows where it happened
     env.update(extra or {})
     return env
 

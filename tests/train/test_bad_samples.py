@@ -16,7 +16,7 @@ from steps.cli import main
 from steps.common.errors import StepError
 from steps.common.workspace import SampleColumns
 from steps.synth import SynthConfig, generate
-from steps.train.extract import extract_input
+from steps.train.inputs import extract_input
 from steps.train.node_types import NodeInfoConflict, NodeTypeIndex, resolve_node_types
 from steps.train.power import power_layout, power_table
 from steps.train.query_columns import parse_query_response

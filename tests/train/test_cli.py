@@ -83,7 +83,28 @@ def test_documented_invocation_trains_and_writes_the_pipeline(workspace: Path):
     assert metadata["abs_trainers"] == FAST.split(",") and metadata["dyn_trainers"] == ["LinearRegressionTrainer"]
     assert (metadata["isolator"], metadata["extractor"], metadata["metric_type"]) == ("min", "default", "bm_metrics")
     arguments = json.loads((root / "train_arguments.json").read_text())
-    assert list(arguments)[:4] == ["command", "data_path", "input", "pipeline_name"]
+    assert list(arguments) == [  # workspace.md §3.9, exactly: kepler-model-server reads this file
+        "command",
+        "data_path",
+        "input",
+        "pipeline_name",
+        "id",
+        "machine_spec",
+        "energy_source",
+        "extractor",
+        "isolator",
+        "profile",
+        "target_hints",
+        "bg_hints",
+        "abs_pipeline_name",
+        "abs_trainers",
+        "dyn_trainers",
+        "thirdparty_metrics",
+        "vm_train",
+        "metric_generation",
+        "seed",
+        "jobs",
+    ]
     assert arguments["abs_trainers"] == FAST and arguments["jobs"] == 1 and arguments["seed"] == 0
     assert arguments["metric_generation"] == "0.7"
     index = json.loads((root / "node_type_index.json").read_text())

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from steps.common.errors import StepError
-from steps.train.extract import background_container_names, extract_input
+from steps.train.extract import background_container_names
+from steps.train.inputs import extract_input
 from steps.train.power import power_layout, power_table
 from steps.train.prepare import prepare_training_sets
 from steps.train.profile import compute_profiles
@@ -107,9 +108,10 @@ def test_idle_profile_and_background(idle):
 
 
 def test_generation_errors(idle):
-    with pytest.raises(StepError, match="input new holds Kepler >= 0.10 metrics, which train does not support yet"):
-        extract_input("new", {"kepler_node_cpu_joules_total": [{"metric": {}, "values": [[0, "1"]]}]}, ["rapl-sysfs"])
-    with pytest.raises(StepError, match="--metric-generation"):
+    # Kepler >= 0.10 inputs are extracted now (kepler-010.md); an undecided input still stops train.
+    new = extract_input("new", {"kepler_node_cpu_joules_total": [{"metric": {}, "values": [[0, "1"]]}]}, ["rapl-sysfs"])
+    assert new.generation == "0.10" and not new.source_has_data("rapl-sysfs")  # no known zone
+    with pytest.raises(StepError, match="--metric-generation 0.6, 0.7 or 0.10"):
         extract_input("odd", {"something_else": []}, ["rapl-sysfs"])
-    with pytest.raises(StepError, match="does not support"):
-        extract_input("idle", idle, ["rapl-sysfs"], generation="0.10")
+    forced = extract_input("idle", idle, ["rapl-sysfs"], generation="0.10")  # a 0.7 file read with 0.10 names
+    assert forced.generation == "0.10" and forced.zones is None and not forced.counters

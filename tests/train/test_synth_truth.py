@@ -11,8 +11,8 @@ import pytest
 from steps.common.errors import StepError
 from steps.common.kepler_metrics import GENERATIONS
 from steps.synth import THIRDPARTY_METRIC, SynthConfig, generate
-from steps.train.extract import extract_input
 from steps.train.features import container_rows
+from steps.train.inputs import extract_input
 from steps.train.prepare import prepare_training_sets
 
 FEATURES = (
