@@ -206,8 +206,8 @@ def test_guests_in_their_own_prometheus(tmp_path):
 
 def test_demo_prints_known_functions_and_reads_learned_weights(tmp_path, vm):
     from steps.common.workspace import PipelineLayout
-    from steps.demo07 import linear_weights
     from steps.demo010 import known_zone_lines, missing_support, vm_linear_truth
+    from steps.demo07 import linear_weights
 
     lines = known_zone_lines(vm)
     assert len(lines) == len(VM.zones) and "40 + 0.01 x bpf_cpu_time_ms" in lines[0]
