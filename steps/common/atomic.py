@@ -9,13 +9,11 @@ import contextlib
 import functools
 import json
 import os
-import shutil
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any, Iterator, Union
 
-from .errors import StepError, WriteFailure
+from .errors import WriteFailure
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -23,11 +21,6 @@ PathLike = Union[str, "os.PathLike[str]"]
 def file_mode() -> int:
     """The mode a new file gets under the process umask (0o644 with the usual 022)."""
     return 0o666 & ~_umask()
-
-
-def folder_mode() -> int:
-    """The mode a new folder gets under the process umask (0o755 with the usual 022)."""
-    return 0o777 & ~_umask()
 
 
 @functools.lru_cache(maxsize=1)
@@ -95,33 +88,6 @@ def write_csv(target: PathLike, frame: Any, **kwargs: Any) -> Path:
     with atomic_path(target) as tmp:
         frame.to_csv(tmp, **kwargs)
     return Path(target)
-
-
-def staging_dir(target: PathLike, purpose: str) -> Path:
-    """A fresh folder beside `target` (same filesystem) to assemble a replacement in."""
-    target = Path(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staged = Path(tempfile.mkdtemp(prefix=f".{target.name}.{purpose}-", dir=target.parent))
-        os.chmod(staged, folder_mode())  # it becomes the published folder: umask, not mkdtemp's 0700
-        return staged
-    except OSError as failure:
-        raise StepError(f"cannot write {target.parent}: {failure.strerror or failure}") from failure
-
-
-def swap_dir(staged: PathLike, target: PathLike) -> None:
-    """Replace folder `target` by `staged`: old renamed aside, new renamed in, old deleted."""
-    staged, target = Path(staged), Path(target)
-    aside = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-    try:
-        if target.exists():
-            os.replace(target, aside)
-        os.replace(staged, target)
-    except OSError as failure:
-        if aside.exists() and not target.exists():
-            os.replace(aside, target)
-        raise StepError(f"cannot write {target}: {failure.strerror or failure}") from failure
-    shutil.rmtree(aside, ignore_errors=True)
 
 
 def remove_empty_dirs(root: PathLike) -> None:

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 from . import signals
-from .atomic import file_mode, folder_mode  # noqa: F401 - re-exported for the steps
 from .errors import StepError, WriteFailure
 
 JOURNAL = "commit-journal.json"

@@ -27,10 +27,6 @@ VM_ID_LABEL = "vm_id"
 VM_FEATURE_ID_LABELS = ("container_id", "pid")
 
 
-def _no_warn(_: str) -> None:
-    pass
-
-
 def resolve_generation(name: str, response: Mapping[str, list], forced: str = "auto") -> Generation:
     """The input's generation (kepler-metrics.md §4); an undecided input stops train."""
     if forced and forced != "auto":
