@@ -25,6 +25,7 @@ import io
 import json
 import os
 import resource
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -120,7 +121,7 @@ def generate_010(dataset: DataSet, folder: Path) -> None:
     data.write_query_response(folder / "kepler_query.json")
 
 
-def child(data: str, jobs: int, kind: str = "0.7") -> None:
+def child(data: str, jobs: int, kind: str = "0.7", train_args: str = "") -> None:
     """Run train in this process and print one JSON line with its measurements."""
     from steps.common.config import Environment
     from steps.common.console import Console
@@ -133,6 +134,7 @@ def child(data: str, jobs: int, kind: str = "0.7") -> None:
     flags = ["--input", "kepler_query", "--jobs", str(jobs)]
     # 0.10 data has RAPL zones only (rapl-sysfs); the VM case trains VM models from the map.
     flags += ["-e", "rapl-sysfs,acpi"] if kind == "0.7" else ["--vm-map", VM_MAP] if kind == "vm" else []
+    flags += shlex.split(train_args)
     args = build_parser().parse_args(flags)
     options = options_from_args(args, env)
     report = train(options, Workspace.from_settings(None, env), Console("train", out=io.StringIO(), err=io.StringIO()))
@@ -166,7 +168,7 @@ def child(data: str, jobs: int, kind: str = "0.7") -> None:
     )
 
 
-def measure(dataset: DataSet, jobs: int, root: Path) -> Dict:
+def measure(dataset: DataSet, jobs: int, root: Path, train_args: str = "") -> Dict:
     folder = root / dataset.name.replace("/", "_")
     if not (folder / "kepler_query.json").exists():
         folder.mkdir(parents=True, exist_ok=True)
@@ -175,6 +177,7 @@ def measure(dataset: DataSet, jobs: int, root: Path) -> Dict:
         subprocess.run(["rm", "-rf", str(old)], check=True)
     started = time.perf_counter()
     command = [sys.executable, __file__, "--child", str(folder), "--jobs", str(jobs), "--kind", dataset.kind]
+    command += [f"--train-args={train_args}"] if train_args else []  # "=": the value may start with --
     done = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if done.returncode != 0:
@@ -210,9 +213,10 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--kind", default="0.7", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help="keep generated data here (default: a temporary folder)")
+    parser.add_argument("--train-args", default="", help='more train flags for every run, e.g. "--cv-folds 0"')
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.jobs, args.kind)
+        child(args.child, args.jobs, args.kind, args.train_args)
         return
     sets = QUICK if args.quick else FULL
     if args.only:
@@ -227,7 +231,7 @@ def main() -> None:
         print(f"train benchmark: {os.cpu_count()} CPUs, --jobs {args.jobs}, load average {os.getloadavg()[0]:.1f}")
         results: Dict[str, Dict] = {}
         for dataset in sets:
-            results[dataset.name] = measure(dataset, args.jobs, root)
+            results[dataset.name] = measure(dataset, args.jobs, root, args.train_args)
             print(line(dataset.name, results[dataset.name]), flush=True)
             slow = ", ".join(f"{label} {seconds:.1f}s" for seconds, label in results[dataset.name]["slowest"])
             print(

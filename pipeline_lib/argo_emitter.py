@@ -5,13 +5,16 @@ A step with optional Secret/ConfigMap files becomes one template per combination
 `when` holds for exactly one combination of set/unset parameters: Kubernetes refuses a volume
 with an empty name, so an unset name must mean no volume at all, not an empty one. The next step
 depends on all of them (a skipped task counts as done).
+
+A step's run outputs (steps/contract/ `RunOutput`) are its template's output parameters, read from
+the files the step copies into the scratch emptyDir (`--<name>-file /tmp/kepler-model-outputs/...`).
 """
 
 from __future__ import annotations
 
 from typing import List, Tuple
 
-from steps.contract import SECRET, MountedFile, Step
+from steps.contract import SECRET, MountedFile, RunOutput, Step
 
 from .definition import Definition
 from .kube_objects import labels
@@ -21,6 +24,9 @@ def parameter(name: str) -> str:
     """An Argo reference to a workflow parameter."""
     return "{{workflow.parameters.%s}}" % name
 
+
+# The folder of the scratch emptyDir the steps copy their run outputs into (see output_path).
+OUTPUTS_FOLDER = "kepler-model-outputs"
 
 # Every step container: no privilege escalation, no capabilities, the runtime's seccomp profile,
 # a read-only root filesystem (the temporary folder is an emptyDir), never root.
@@ -64,8 +70,24 @@ def _file_volume(mounted: MountedFile) -> dict:
     return {"name": mounted.volume, mounted.kind: {**source, "optional": True}}
 
 
+def output_path(d: Definition, output: RunOutput) -> str:
+    """Where the step copies a run output for Argo: the scratch emptyDir, which the executor reads
+    output parameters from even with a read-only root filesystem."""
+    return f"{d.scratch_mount}/{OUTPUTS_FOLDER}/{output.file_name}"
+
+
+def _outputs(step: Step, d: Definition) -> dict:
+    """The step's run outputs as output parameters (shown on the node's Outputs, usable by later tasks)."""
+    return {
+        "parameters": [
+            {"name": o.argo_name, "description": o.description, "valueFrom": {"path": output_path(d, o)}}
+            for o in step.run_outputs
+        ]
+    }
+
+
 def _container_template(step: Step, files: Tuple[MountedFile, ...], d: Definition) -> dict:
-    args = step.render_args(parameter)
+    args = step.render_args(parameter) + step.run_output_args(lambda output: output_path(d, output))
     for mounted in files:
         args += mounted.args
     template = {
@@ -89,6 +111,8 @@ def _container_template(step: Step, files: Tuple[MountedFile, ...], d: Definitio
     }
     if files:
         template["volumes"] = [_file_volume(f) for f in files]
+    if step.run_outputs:
+        template["outputs"] = _outputs(step, d)
     return template
 
 

@@ -2,6 +2,9 @@
 
 kfp and kfp-kubernetes are imported inside the functions (optional extra `[pipeline]`).
 
+A step's run outputs (steps/contract/ `RunOutput`) are the component's outputs: Markdown and Metrics
+artifacts and an integer output parameter, whose paths the step gets with their `--<name>-file` flags.
+
 What kfp-kubernetes 2.17.3 can say about a task's pod, and what it cannot:
 - it sets runAsUser/runAsGroup/runAsNonRoot (`set_security_context`), the emptyDir for the
   temporary folder (`empty_dir_mount`), the claims, and the Secret/ConfigMap volumes;
@@ -18,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Dict, Mapping, Optional, Sequence, Set
 
-from steps.contract import SECRET, Parameter, Step
+from steps.contract import COUNT, MARKDOWN, METRICS, SECRET, Parameter, RunOutput, Step
 
 from .definition import Definition
 
@@ -57,19 +60,47 @@ def _signature(
     return inspect.Signature(result)
 
 
+def _output_annotation(output: RunOutput):
+    """A run output as KFP sees it: a Markdown or Metrics artifact, or an integer output parameter."""
+    from kfp import dsl
+
+    return {
+        MARKDOWN: dsl.Output[dsl.Markdown],
+        METRICS: dsl.Output[dsl.Metrics],
+        COUNT: dsl.OutputPath(int),
+    }[output.kind]
+
+
+def _with_outputs(signature: inspect.Signature, outputs: Sequence[RunOutput]) -> inspect.Signature:
+    """The component's signature: one output per run output (named as in the contract), then its inputs
+    (first, because optional inputs have defaults and outputs have none)."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    extra = [inspect.Parameter(o.name, kind, annotation=_output_annotation(o)) for o in outputs]
+    return signature.replace(parameters=extra + list(signature.parameters.values()))
+
+
+def _output_path(value):
+    """Where KFP wants an output's file: an artifact's `.path`, an output parameter's placeholder itself."""
+    return getattr(value, "path", value)
+
+
 def _optional(parameters: Sequence[Parameter], rename: Callable[[str], str] = str) -> Set[str]:
     return {rename(p.name) for p in parameters if p.kfp_optional}
 
 
 def _component(step: Step, d: Definition):
-    """A @dsl.container_component for one step, its inputs being the parameters it needs."""
+    """A @dsl.container_component for one step: its inputs are the parameters it needs, its outputs the
+    step's run outputs, whose paths the step gets with their flags (`--<name>-file <path>`)."""
     from kfp import dsl
 
     refs = step.input_names()
 
     def body(*values: str):
-        by_name = dict(zip(refs, values))
+        outputs = len(step.run_outputs)
+        by_name = dict(zip(refs, values[outputs:]))
+        paths = dict(zip([o.name for o in step.run_outputs], values[:outputs]))
         args = step.render_args(lambda name: by_name[name])
+        args += step.run_output_args(lambda output: _output_path(paths[output.name]))
         for mounted in step.files:  # `--flag <path>` only when the Secret/ConfigMap name was given
             args.append(dsl.IfPresentPlaceholder(input_name=input_name(mounted.parameter), then=mounted.args))
         return dsl.ContainerSpec(image=d.image(step), command=step.command, args=args)
@@ -78,6 +109,7 @@ def _component(step: Step, d: Definition):
     body.__qualname__ = step.name
     body.__doc__ = " ".join(step.command)
     signature = _signature([input_name(n) for n in refs], _optional(d.parameters, input_name))
+    signature = _with_outputs(signature, step.run_outputs)
     body.__signature__ = signature  # type: ignore[attr-defined]
     body.__annotations__ = {n: p.annotation for n, p in signature.parameters.items()}
     return dsl.container_component(body)

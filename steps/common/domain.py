@@ -208,6 +208,9 @@ class Trainer:
     published: bool = False  # export publishes its weight JSON (export.md §4.3)
     absorbs_shift: Optional[str] = None  # INTERCEPT ... BASE_SCORE, None: a DynPower model is always fitted
     polynomial: bool = False  # PolynomialFeatures(degree=2) before the estimator (poly_scaler.pkl)
+    # The ONNX form of its estimator (steps/train/onnx_models.py) computes in float32: ONNX Runtime's
+    # TreeEnsembleRegressor and SVMRegressor have no double kernels; the others run in double.
+    onnx_float32: bool = False
     # Relative CPU cost per row and component (measured, roughly 1e-5 s each), plus a per-row² term
     # for SVR, whose fit grows about quadratically; only used to start the slowest jobs first.
     cost: float = 1.0
@@ -245,6 +248,7 @@ TRAINERS: Dict[str, Trainer] = {
             ),
             absorbs_shift=INITIAL_CONSTANT,
             cost=30,
+            onnx_float32=True,
         ),
         Trainer(
             "KNeighborsRegressorTrainer",
@@ -267,6 +271,7 @@ TRAINERS: Dict[str, Trainer] = {
             _estimator("sklearn.svm:SVR", C=1.0, epsilon=0.2),
             absorbs_shift=SVR_BIAS,
             cost=1,
+            onnx_float32=True,
             quadratic=0.004,
         ),
         Trainer(
@@ -276,6 +281,7 @@ TRAINERS: Dict[str, Trainer] = {
             weight=WEIGHT_XGBOOST,
             absorbs_shift=BASE_SCORE,
             cost=15,
+            onnx_float32=True,
         ),
         Trainer(
             "SGDRegressorTrainer",
@@ -366,6 +372,14 @@ def ordered_components(components: Iterable[str]) -> Tuple[str, ...]:
     """Known components in COMPONENT_ORDER, each once."""
     present = set(components)
     return tuple(c for c in COMPONENT_ORDER if c in present)
+
+
+# Columns train appends to the model metadata CSV after `feature_group` (README, "Errors users can
+# trust"): from the model's `<name>.scores.json` beside its folder, never from its metadata.json
+# (kepler-model-server passes every key of that to its model class). CV_COLUMNS only when any model
+# of the CSV was scored (--cv-folds > 0); NEGLIGIBLE always.
+CV_COLUMNS = ("cv_mae", "cv_mae_std", "cv_mape", "cv_mape_std", "extrapolation_mae", "extrapolation_mape")
+NEGLIGIBLE = "negligible"
 
 
 def model_metadata_columns(source: str, components: Optional[Tuple[str, ...]] = None) -> Tuple[str, ...]:

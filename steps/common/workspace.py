@@ -159,6 +159,10 @@ class PipelineLayout:
     def model_zip(self, source: str, output_type: str, group: str, model_name: str) -> Path:
         return self.group_dir(source, output_type, group) / f"{check_name(model_name, 'model name')}.zip"
 
+    def model_onnx(self, source: str, output_type: str, group: str, model_name: str) -> Path:
+        """`<model>.onnx` beside the model zip: the model as one ONNX graph (steps/train/onnx_models.py)."""
+        return self.group_dir(source, output_type, group) / f"{check_name(model_name, 'model name')}.onnx"
+
     def model_weight_file(self, source: str, output_type: str, group: str, model_name: str) -> Path:
         """`weight.json` inside the model folder (trained pipeline, workspace.md §3.13)."""
         return self.model_dir(source, output_type, group, model_name) / "weight.json"

@@ -11,7 +11,7 @@ Interface apart from implementation: a step names the module implementing it, ne
 This package imports only the standard library and steps.common.flags, so the step images and the
 CLI load it without any step's dependencies.
 
-- vocabulary.py: what a parameter, claim, mounted file, output, command and step are; the checks;
+- vocabulary.py: what a parameter, claim, mounted file, output, run output, command and step are; the checks;
 - table.py: the table itself.
 """
 
@@ -19,6 +19,7 @@ from .table import (
     CLAIMS,
     COMMANDS,
     DOCKERFILE,
+    EXPORTED_MODELS,
     IMAGE_STEP_ARG,
     IMAGE_STEPS_VARIABLE,
     IMAGE_USER,
@@ -30,8 +31,11 @@ from .table import (
     PROM_CA,
     PROM_TOKEN,
     QUERY_JSON,
+    RUN_METRICS,
+    RUN_REPORT,
     STEP_ENV,
     STEPS,
+    VALIDATION_TABLE,
     WORKSPACE,
     WORKSPACE_MOUNT,
     commands_by_name,
@@ -41,6 +45,9 @@ from .table import (
 from .vocabulary import (
     CONFIG_MAP,
     CONSOLE_COMMAND,
+    COUNT,
+    MARKDOWN,
+    METRICS,
     SECRET,
     Claim,
     ClaimPath,
@@ -51,6 +58,7 @@ from .vocabulary import (
     Parameter,
     Ref,
     Resources,
+    RunOutput,
     Step,
     check_contract,
 )
@@ -60,11 +68,15 @@ __all__ = [
     "COMMANDS",
     "CONFIG_MAP",
     "CONSOLE_COMMAND",
+    "COUNT",
     "DOCKERFILE",
+    "EXPORTED_MODELS",
     "IMAGE_STEP_ARG",
     "IMAGE_STEPS_VARIABLE",
     "IMAGE_USER",
     "LOCAL_RUN",
+    "MARKDOWN",
+    "METRICS",
     "MODEL_DB",
     "MODEL_DB_MOUNT",
     "MODELS_FOLDER",
@@ -72,9 +84,12 @@ __all__ = [
     "PROM_CA",
     "PROM_TOKEN",
     "QUERY_JSON",
+    "RUN_METRICS",
+    "RUN_REPORT",
     "SECRET",
     "STEP_ENV",
     "STEPS",
+    "VALIDATION_TABLE",
     "WORKSPACE",
     "WORKSPACE_MOUNT",
     "Claim",
@@ -86,6 +101,7 @@ __all__ = [
     "Parameter",
     "Ref",
     "Resources",
+    "RunOutput",
     "Step",
     "check_contract",
     "commands_by_name",

@@ -13,6 +13,9 @@ from .. import DEFAULT_PIPELINE_NAME
 from ..common import flags
 from .vocabulary import (
     CONFIG_MAP,
+    COUNT,
+    MARKDOWN,
+    METRICS,
     SECRET,
     Claim,
     ClaimPath,
@@ -23,6 +26,7 @@ from .vocabulary import (
     Parameter,
     Ref,
     Resources,
+    RunOutput,
     Step,
     check_contract,
 )
@@ -118,6 +122,17 @@ QUERY_JSON = Output("kepler_query", "raw Prometheus range-query results of the w
 # What export writes into: the kepler-model-db `models` folder on the model database claim.
 MODELS_FOLDER = ClaimPath(MODEL_DB, "models")
 
+# What the run page shows (KFP artifacts and output parameters, Argo output parameters); the steps
+# also keep each in the workspace (README.md, "Results on the run page").
+VALIDATION_TABLE = RunOutput(
+    "validation_table", MARKDOWN, "the validation table of the query (<output>_validate_result.md)"
+)
+RUN_REPORT = RunOutput("run_report", MARKDOWN, "the exported models and their errors (<pipeline>_export_report.md)")
+RUN_METRICS = RunOutput(
+    "run_metrics", METRICS, "best MAE/MAPE per source, output type and group (<pipeline>_export_metrics.json)"
+)
+EXPORTED_MODELS = RunOutput("exported_models", COUNT, "how many models export published")
+
 STEPS: Tuple[Step, ...] = (
     Step(
         name="query",
@@ -149,6 +164,7 @@ STEPS: Tuple[Step, ...] = (
         resources=Resources("500m", "2", "1Gi", "4Gi"),
         files=(PROM_TOKEN, PROM_CA),
         outputs=(QUERY_JSON,),
+        run_outputs=(VALIDATION_TABLE,),
     ),
     Step(
         name="train",
@@ -190,6 +206,7 @@ STEPS: Tuple[Step, ...] = (
         claims=(WORKSPACE.volume, MODEL_DB.volume),
         resources=Resources("250m", "1", "512Mi", "2Gi"),
         after=("train",),
+        run_outputs=(RUN_REPORT, RUN_METRICS, EXPORTED_MODELS),
     ),
 )
 

@@ -9,6 +9,7 @@ runs after), never its implementation, which is the module named by `CliCommand.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
@@ -112,6 +113,45 @@ class ClaimPath:
 
 Arg = Union[str, Ref, Output, ClaimPath]
 
+# Kinds of `RunOutput`: what the orchestrators make of the file.
+MARKDOWN = "markdown"  # KFP: a system.Markdown artifact, rendered on the run page
+METRICS = "metrics"  # KFP: a system.Metrics artifact; the file is {"metrics": [{"name", "numberValue", "format"}]}
+COUNT = "count"  # KFP: an integer output parameter; the file holds the number as text
+RUN_OUTPUT_KINDS = {MARKDOWN: "md", METRICS: "json", COUNT: "txt"}  # kind -> file extension
+# KFP output names are Python identifiers; Argo parameter names are the same with '-' for '_'.
+RUN_OUTPUT_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """A result a step also hands to the orchestrator, so that it shows where pipeline users look.
+
+    The step always writes the result into the workspace; given `flag <path>`, it also copies it
+    to `<path>` after a successful run. KFP sets the path to an output artifact's (or output
+    parameter's) path, Argo to a file in the scratch folder it reads as an output parameter
+    (`valueFrom.path`); a local run passes no flag. One name for both: `name` in KFP, `argo_name`
+    in Argo.
+    """
+
+    name: str
+    kind: str  # MARKDOWN, METRICS or COUNT
+    description: str
+
+    @property
+    def flag(self) -> str:
+        """The step flag taking the path to copy to: `--<name with dashes>-file`."""
+        return f"--{self.argo_name}-file"
+
+    @property
+    def argo_name(self) -> str:
+        """The Argo output parameter name."""
+        return self.name.replace("_", "-")
+
+    @property
+    def file_name(self) -> str:
+        """The file name in a folder of such files (Argo's outputs folder)."""
+        return f"{self.argo_name}.{RUN_OUTPUT_KINDS[self.kind]}"
+
 
 @dataclass(frozen=True)
 class Resources:
@@ -149,6 +189,7 @@ class Step(CliCommand):
     after: Tuple[str, ...] = ()
     files: Tuple[MountedFile, ...] = ()  # optional Secret/ConfigMap files
     outputs: Tuple[Output, ...] = ()  # workspace files later steps read
+    run_outputs: Tuple[RunOutput, ...] = ()  # results also handed to the orchestrator (see RunOutput)
 
     @property
     def command(self) -> List[str]:
@@ -192,6 +233,10 @@ class Step(CliCommand):
                 rendered.append(arg)
         return rendered
 
+    def run_output_args(self, path: Callable[[RunOutput], str]) -> List[str]:
+        """`flag <path>` of every run output, the paths by `path` (the orchestrator's)."""
+        return [item for output in self.run_outputs for item in (output.flag, path(output))]
+
     def variants(self) -> List[Tuple[Tuple[MountedFile, ...], Tuple[bool, ...]]]:
         """Every combination of the optional files: (files mounted, set/unset per file), none first."""
         return [
@@ -212,6 +257,21 @@ def _check_args(step: Step, parameters: Sequence[Parameter], available: Sequence
                 )
         if isinstance(arg, Output) and arg not in step.outputs and arg not in available:
             raise ContractError(f"step {step.name!r} reads {arg.name!r}, which no step before it writes")
+
+
+def _check_run_outputs(step: Step) -> None:
+    """Run outputs: known kinds, names legal in KFP and Argo, no name or flag twice or taken by an argument."""
+    names = [o.name for o in step.run_outputs]
+    if len(set(names)) != len(names):
+        raise ContractError(f"step {step.name!r} has duplicate run output names in {names}")
+    taken = {a for a in step.args if isinstance(a, str)} | {f.flag for f in step.files}
+    for output in step.run_outputs:
+        if output.kind not in RUN_OUTPUT_KINDS:
+            raise ContractError(f"step {step.name!r}: run output {output.name!r} has unknown kind {output.kind!r}")
+        if not RUN_OUTPUT_NAME.fullmatch(output.name):
+            raise ContractError(f"step {step.name!r}: run output name {output.name!r} is not [a-z][a-z0-9_]*")
+        if output.flag in taken:
+            raise ContractError(f"step {step.name!r}: run output flag {output.flag} is already an argument")
 
 
 def check_contract(parameters: Sequence[Parameter], steps: Sequence[Step], claims: Sequence[Claim]) -> None:
@@ -251,4 +311,5 @@ def check_contract(parameters: Sequence[Parameter], steps: Sequence[Step], claim
                 raise ContractError(f"step {step.name!r} runs after unknown or later step {before!r}")
         available = [o for before in step.after for o in written[before]]
         _check_args(step, parameters, available)
+        _check_run_outputs(step)
         written[step.name] = tuple(available) + step.outputs

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from ..common import flags
+from ..common import flags, run_outputs
 from ..common.config import Environment
 from ..common.console import Console
 from ..common.flags import StepArgumentParser, bool_flag
 from ..common.signals import Interrupted, mark_outcome
-from .settings import DEFAULT_BASE_URL, VERSION_VARIABLE, settings_from_args
+from .families import DEFAULT_FAMILY, FAMILIES
+from .settings import DEFAULT_BASE_URL, SELECT_BY_VARIABLE, VERSION_VARIABLE, settings_from_args
 
 
 def build_parser() -> StepArgumentParser:
@@ -28,8 +29,16 @@ def build_parser() -> StepArgumentParser:
     parser.add_argument("--mae-threshold", help="MAE test in watts (default: EXPORT_MAE_THRESHOLD or 10)")
     parser.add_argument("--mape-threshold", help="MAPE test in percent (default: EXPORT_MAPE_THRESHOLD or 20)")
     parser.add_argument("--hard-threshold", help="cap on both MAE and MAPE (default: EXPORT_HARD_THRESHOLD or 100)")
+    parser.add_argument(
+        "--select-by",
+        metavar="{" + ",".join(FAMILIES) + "}",
+        help="errors that thresholds and best models use: split (held-out test split, as kepler-model-db), "
+        "cv (cross-validated), extrapolation; a pipeline without them falls back to split "
+        f"(default: {SELECT_BY_VARIABLE} or {DEFAULT_FAMILY})",
+    )
     parser.add_argument("--base-url", help=f"base of report URLs (default: MODEL_DB_BASE_URL or {DEFAULT_BASE_URL})")
     parser.add_argument("--version", help=f"model-db version folder (default: {VERSION_VARIABLE} or v0.7)")
+    run_outputs.add_flags(parser, "export")
     parser.epilog = (
         "Environment: MODEL_PATH (trained pipelines, default: the data path), ERROR_KEY (mae or mape, "
         "orders models), CONFIG_PATH."
@@ -43,8 +52,11 @@ def run(args, env: Environment, console: Console) -> int:
     try:
         from .run import export  # matplotlib only when exporting
 
-        export(settings, console)
+        result = export(settings, console)
     except Interrupted as stop:
         mark_outcome(stop, f"{settings.database.pipeline(settings.pipeline).root} unchanged")
         raise
+    report, metrics = (path.read_bytes() for path in result.summary)  # just written by this run
+    contents = {"run_report": report, "run_metrics": metrics, "exported_models": str(result.exported).encode()}
+    run_outputs.deliver(args, "export", contents)
     return 0

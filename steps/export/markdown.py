@@ -14,6 +14,7 @@ from ..common.machine_spec import ATTRIBUTES
 
 VERSION_TABLE_COLUMNS = "pipeline|collect time|last update time|publisher|models"
 VERSION_TABLE_SEPARATOR = "---|---|---|---|---|"
+SELECTED_NOTE = "MAE and MAPE: {}, by which models were selected; Split MAE and MAPE: the held-out test split's."
 REPORT_SOURCES = ("acpi", "hmc", "rapl-msr", "rapl-sysfs", "redfish", "trained_power_model")  # §7.4: alphabetical
 
 
@@ -40,11 +41,14 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 # ------------------------------------------------------------------ §7.1 version table
 
 
-def version_row(pipeline: str, collect_time: str, last_update_time: str, publisher: str) -> str:
-    """The pipeline's row of the version table (export.md §7.1)."""
+def version_row(
+    pipeline: str, collect_time: str, last_update_time: str, publisher: str, note: Optional[str] = None
+) -> str:
+    """The pipeline's row of the version table (export.md §7.1); `note` (the errors models were selected
+    by, when not the split's) follows the link in the last cell, so the row keeps its five cells."""
     return (
         f"[{pipeline}](./.doc/{pipeline}.md)|{collect_time}|{last_update_time}|"
-        f"[{publisher}](https://github.com/{publisher})|[link](./{pipeline})"
+        f"[{publisher}](https://github.com/{publisher})|[link](./{pipeline})" + (f" ({note})" if note else "")
     )
 
 
@@ -121,8 +125,10 @@ def pipeline_page(
     abs_trainers: Sequence[str],
     dyn_trainers: Sequence[str],
     workloads: Sequence[Tuple[str, Optional[str]]],
+    selected_by: Optional[str] = None,
 ) -> str:
-    """The hand-editable page `.doc/<pipeline>.md`; `workloads` = (name, window file text or None)."""
+    """The hand-editable page `.doc/<pipeline>.md`; `workloads` = (name, window file text or None);
+    `selected_by` (families.Selection.sentence) becomes a Components bullet."""
     lines = [
         f"# Pipeline {pipeline}",
         "",
@@ -134,6 +140,7 @@ def pipeline_page(
         "",
         f"- **Extractor:** {extractor}",
         f"- **Isolator:** {isolator}",
+        *([f"- **Selected by:** {selected_by}"] if selected_by else []),
         "- **AbsPower Trainers:**",
         "",
     ]
@@ -172,10 +179,13 @@ def pipeline_readme(
     power_curves: Sequence[Tuple[str, str, str]],
     build: str = f"v{MODEL_FORMAT_VERSION}",
     generation: Optional[str] = None,
+    selected_by: Optional[str] = None,
+    sections: Sequence[str] = (),
 ) -> str:
     """`<pipeline>/README.md`; `metadata_plots` are file names in display order, `power_curves`
     (source, output type, file name) likewise. `build` ends the title; `generation` (0.10 on: the
-    Kepler generation and zones) follows it."""
+    Kepler generation and zones) follows it; `selected_by` follows the thresholds; `sections`
+    (negligible components, fit plots) end the file."""
     rows = [
         [str(n.node_type)]
         + [cell(n.attrs.get(a)) for a in ATTRIBUTES]
@@ -186,6 +196,7 @@ def pipeline_readme(
         f"# {pipeline} on {build} Build",
         *([generation] if generation else []),
         f"MAE Threshold = {shortest(mae_threshold)}, MAPE Threshold = {shortest(mape_threshold)}%",
+        *([selected_by] if selected_by else []),
         f"Available Node Type: {len(node_types)}",
     ]
     if metadata_plots:
@@ -195,7 +206,70 @@ def pipeline_readme(
     )
     if power_curves:
         blocks.append("\n".join(f"## {source} ({ot})\n![]({name})" for source, ot, name in power_curves))
+    blocks += [section for section in sections if section]
     return "\n\n".join(blocks) + "\n"
+
+
+def negligible_section(found: Mapping[Tuple[str, str], Mapping[str, Sequence[str]]]) -> str:
+    """README section naming, per (source, feature group), the components an exported model found
+    negligible (families.negligible_components); empty text when there are none."""
+    if not found:
+        return ""
+    lines = [
+        "## Negligible components",
+        "",
+        "Their measured power never reaches the MAPE floor: their MAPE is -1 and they are judged by MAE alone.",
+        "",
+    ]
+    for (source, group), components in found.items():
+        said = "; ".join(
+            f"{component}: {' and '.join(types)} negligible, judged by MAE alone"
+            for component, types in components.items()
+        )
+        lines.append(f"- {source} {group}: {said}")
+    return "\n".join(lines)
+
+
+def fit_section(entries: Sequence[Any], none_because: Optional[str] = None) -> str:
+    """README section of the fit plots (fit_report.FitEntry, in report order): an image per best model,
+    or why it has none; with `none_because` (no model has out-of-fold predictions) that one line."""
+    if not entries:
+        return ""
+    lines = ["## Fit of the best models", ""]
+    if none_because:
+        return "\n".join(lines + [f"No fit plots: {none_because}."])
+    lines += [
+        "Out-of-fold predictions of cross-validation for the best model (by the selected error) of each feature "
+        "group and node type: predicted and measured power over time (left), predicted - measured against "
+        "load (right), one row per component.",
+    ]
+    current = None
+    for entry in entries:
+        if (entry.source, entry.output_type) != current:
+            current = (entry.source, entry.output_type)
+            lines += ["", f"### {entry.source} ({entry.output_type})"]
+        label = f"{entry.feature_group}, node type {entry.node_type} ({entry.model_name})"
+        if entry.plot is not None:
+            lines += ["", f"{label}:", "", f"![]({entry.plot})"]
+        else:
+            lines += ["", f"{label}: no plot, {entry.reason}."]
+    return "\n".join(lines)
+
+
+def onnx_section(paths: Sequence[str]) -> str:
+    """README section listing the exported models' ONNX files (paths relative to the pipeline folder);
+    empty text when there are none."""
+    if not paths:
+        return ""
+    lines = [
+        "## ONNX models",
+        "",
+        "Each model below is also one ONNX graph: input `features` (float64, [N, F], the model's feature order, "
+        "in its metadata `features`), one float64 [N, 1] output per component, in watts. See the repository "
+        'README, "Serving the models with ONNX".',
+        "",
+    ]
+    return "\n".join(lines + [f"- [{path}](./{path})" for path in paths])
 
 
 # ------------------------------------------------------------------ §7.4 error report
@@ -203,16 +277,25 @@ def pipeline_readme(
 
 @dataclass(frozen=True)
 class ReportLine:
-    """One best model of an error report: group, model, errors and link."""
+    """One best model of an error report: group, model, errors (the family models were selected by,
+    `--select-by`) and link; `split_*` are the held-out split's errors, shown beside other families."""
 
     feature_group: str
     model_name: str
     mae: float
     mape: float
     url: str
+    split_mae: Optional[float] = None
+    split_mape: Optional[float] = None
 
 
-def _report_section(title: str, lines: Mapping[Tuple[str, str], Sequence[ReportLine]]) -> List[str]:
+def _number(value: Optional[float], digits: int) -> str:
+    return "" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def _report_section(
+    title: str, lines: Mapping[Tuple[str, str], Sequence[ReportLine]], split_columns: bool = False
+) -> List[str]:
     blocks = [f"## {title}"]
     for source in REPORT_SOURCES:
         for output_type in OUTPUT_TYPES:
@@ -221,11 +304,14 @@ def _report_section(title: str, lines: Mapping[Tuple[str, str], Sequence[ReportL
             if not found:
                 blocks.append("No model available")
                 continue
+            # Split columns go after the URL: readers of the five kepler-model-db columns find them in place.
+            extra = ["Split MAE", "Split MAPE (%)"] if split_columns else []
             blocks.append(
                 table(
-                    ["Feature group", "Model name", "MAE", "MAPE (%)", "URL"],
+                    ["Feature group", "Model name", "MAE", "MAPE (%)", "URL"] + extra,
                     [
                         [line.feature_group, line.model_name, f"{line.mae:.2f}", f"{line.mape:.1f}", line.url]
+                        + ([_number(line.split_mae, 2), _number(line.split_mape, 1)] if split_columns else [])
                         for line in found
                     ],
                 )
@@ -239,18 +325,21 @@ def error_report(
     local: Mapping[Tuple[str, str], Sequence[ReportLine]],
     sidecar: Mapping[Tuple[str, str], Sequence[ReportLine]],
     generation: Optional[str] = None,
+    selected_by: Optional[str] = None,
 ) -> str:
     """`error_report/node_type_<n>.md`: the node's attributes, then local-best and sidecar-best tables;
-    `generation` (0.10 on: the Kepler generation and zones) follows the title."""
+    `generation` (0.10 on: the Kepler generation and zones) follows the title. `selected_by` (errors
+    other than the split's) is said under it, and the tables add the split errors after the URL."""
     blocks = [
         f"# Validation results on node type {node_type}",
         *([generation] if generation else []),
+        *([SELECTED_NOTE.format(selected_by)] if selected_by else []),
         table(list(ATTRIBUTES), [[cell(attrs.get(a)) for a in ATTRIBUTES]]),
         "[With local estimator](#with-local-estimator)",
         "[With sidecar estimator](#with-sidecar-estimator)",
     ]
-    blocks += _report_section("With local estimator", local)
-    blocks += _report_section("With sidecar estimator", sidecar)
+    blocks += _report_section("With local estimator", local, selected_by is not None)
+    blocks += _report_section("With sidecar estimator", sidecar, selected_by is not None)
     return "\n\n".join(blocks) + "\n"
 
 

@@ -21,6 +21,7 @@ from ..common.errors import StepError
 from ..common.machine_spec import ATTRIBUTES
 from ..common.names import check_name
 from ..common.workspace import PipelineLayout, read_json
+from .families import COLUMNS, EXTRA_COLUMNS, NEGLIGIBLE_COLUMN, folds_of, parse_negligible
 from .generation import PipelineGeneration, pipeline_generation, table_components
 from .select import ModelKey, ModelRow
 
@@ -48,6 +49,7 @@ class TrainedPipeline:
     node_type_index: Dict[int, Dict[str, Any]]  # entries as stored, numeric key order
     tables: Tuple[ModelTable, ...]  # source order of §4.1, AbsPower before DynPower
     generation: PipelineGeneration  # the metric generation its metadata.json records (kepler-010.md §5)
+    cv_folds: Optional[int] = None  # train_arguments.json's `cv_folds`, for the reports
 
     @property
     def name(self) -> str:
@@ -75,7 +77,15 @@ def read_pipeline(layout: PipelineLayout) -> TrainedPipeline:
             f"pipeline {layout.root} has no model metadata CSV (<source>_<AbsPower|DynPower>"
             "_model_metadata.csv); was it trained?"
         )
-    return TrainedPipeline(layout, metadata, index, tuple(tables), generation)
+    return TrainedPipeline(layout, metadata, index, tuple(tables), generation, _cv_folds(layout))
+
+
+def _cv_folds(layout: PipelineLayout) -> Optional[int]:
+    """The folds train cross-validated with; None when train_arguments.json does not say (it is optional)."""
+    try:
+        return folds_of(json.loads(layout.train_arguments.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
 
 
 def _read_text(path) -> str:
@@ -144,6 +154,7 @@ def parse_model_table(text: str, source: str, output_type: str, where: str) -> M
     derived = {"trainer", "node_type", "output_type", "model_file"}
     components = table_components(source, header)  # 0.10: the zones, `platform` (psys) included
     columns = tuple(c for c in model_metadata_columns(source, components) if c in header or c in derived)
+    columns += tuple(c for c in EXTRA_COLUMNS if c in header and c not in columns)  # train's evaluation, kept
     rows: List[ModelRow] = []
     for number, record in enumerate(records[1:], start=2):
         if not record:
@@ -173,6 +184,12 @@ def parse_model_table(text: str, source: str, output_type: str, where: str) -> M
                 mae=_float(raw["mae"]),
                 mape=_float(raw["mape"]),
                 cells={c: cells[c] for c in columns},
+                families={
+                    family: (_float(raw[mae]), _float(raw[mape]))
+                    for family, (mae, mape) in COLUMNS.items()
+                    if mae in raw and mape in raw
+                },
+                negligible=parse_negligible(raw.get(NEGLIGIBLE_COLUMN)),
             )
         )
     return ModelTable(source, output_type, columns, tuple(rows))

@@ -20,11 +20,14 @@ from ..common.publish import recover
 from ..common.signals import Interrupted, mark_outcome
 from ..common.timefmt import Clock, format_plain, utc_now
 from ..common.workspace import ModelDatabase, PipelineLayout, read_window
-from . import markdown, plots
+from . import markdown, plots, run_summary
+from .families import Selection, choose, negligible_components
+from .fit_report import MISSING_NOTE, FitEntry, all_missing, fit_plots
 from .generation import generation_line, measured_components, table_components, target_version
 from .pipeline_reader import TrainedPipeline, existing_zips, node_attributes, parse_weight, read_pipeline, read_weight
-from .select import BestKey, ModelKey, ModelRow, TableSelection, best_models, select_table
+from .select import BestKey, ModelKey, ModelRow, TableSelection, best_models, judged_by, select_table
 from .settings import ExportSettings
+from .summary_files import write_run_summary
 from .write import ExportContent, Publication, check_ownership, publish
 
 PUBLISH_KEYS = ("publisher", "collect_time", "export_time")
@@ -40,6 +43,8 @@ class ExportResult:
     exported: int
     selections: Tuple[TableSelection, ...]
     written: Tuple[Path, ...]
+    summary: Tuple[Path, ...] = ()  # the run summary in the workspace: report (Markdown), metrics (JSON)
+    selection: Optional[Selection] = None  # the errors models were judged by (`--select-by`, after any fallback)
 
 
 def collect_time(settings: ExportSettings) -> str:
@@ -107,7 +112,7 @@ def _report_lines(
             extension,
         )
         lines.setdefault((source, output_type), []).append(
-            markdown.ReportLine(group, row.model_name, row.mae, row.mape, url)
+            markdown.ReportLine(group, row.model_name, row.mae, row.mape, url, *row.split)
         )
     return lines
 
@@ -147,8 +152,12 @@ def build_content(
     collected: str,
     exported_at: str,
     console: Console,
+    report_lines: Optional[Dict[int, Dict[Tuple[str, str], List[markdown.ReportLine]]]] = None,
+    selected_by: Optional[Selection] = None,
 ) -> ExportContent:
-    """Every file of the exported pipeline folder."""
+    """Every file of the exported pipeline folder; `report_lines`, when given, receives the sidecar error
+    report's lines of each node type (the run summary's numbers). `selected_by`: the errors the rows'
+    mae/mape are (`--select-by`), named in the reports; None: the split's."""
     content = ExportContent()
     exported = [row for s in selections for row in s.exported]
     local = best_models(exported, settings.error_key, eligible=set(weights))
@@ -166,8 +175,35 @@ def build_content(
             plot_names[(selection.source, selection.output_type)] = _table_files(
                 content, pipeline, selection, local, node_types, weights, console
             )
-    _reports(content, pipeline, settings, selections, plot_names, node_types, local, exported)
+    fits = _fit_plots(content, pipeline, settings, selections, exported)
+    lines = _reports(
+        content, pipeline, settings, selections, plot_names, node_types, local, exported, selected_by, fits
+    )
+    if report_lines is not None:
+        report_lines.update(lines)
     return content
+
+
+def _fit_plots(
+    content: ExportContent,
+    pipeline: TrainedPipeline,
+    settings: ExportSettings,
+    selections: Sequence[TableSelection],
+    exported: Sequence[ModelRow],
+) -> List[FitEntry]:
+    """Fit plots of the sidecar-best models (by the selected errors) from train's out-of-fold predictions."""
+    components = {(t.source, t.output_type): table_components(t.source, t.columns) for t in pipeline.tables}
+    files, entries = fit_plots(
+        pipeline.layout,
+        best_models(exported, settings.error_key),
+        components,
+        [(s.source, s.output_type) for s in selections],
+        pipeline.cv_folds,
+        signals.check,
+    )
+    for name, data in files.items():
+        content.files[RELATIVE.root / name] = data
+    return entries
 
 
 def _table_files(
@@ -195,6 +231,9 @@ def _table_files(
         curve_name = curve_path.name
     for row in selection.exported:
         content.copies[RELATIVE.model_zip(*row.key)] = pipeline.layout.model_zip(*row.key)
+        onnx = pipeline.layout.model_onnx(*row.key)
+        if onnx.is_file():  # written by train when ONNX Runtime reproduced the model (--onnx)
+            content.copies[RELATIVE.model_onnx(*row.key)] = onnx
         if row.key in weights:
             content.files[RELATIVE.weight_json(*row.key)] = weights[row.key][0]
     return plot_path.name, curve_name
@@ -209,8 +248,11 @@ def _reports(
     node_types: Sequence[int],
     local: Mapping[BestKey, ModelRow],
     exported: Sequence[ModelRow],
-) -> None:
-    """The pipeline README and an error report per node type (best models for the sidecar and the local estimator)."""
+    selected_by: Optional[Selection] = None,
+    fits: Sequence[FitEntry] = (),
+) -> Dict[int, Dict[Tuple[str, str], List[markdown.ReportLine]]]:
+    """The pipeline README and an error report per node type (best models for the sidecar and the local estimator);
+    the sidecar report's lines by node type."""
     target = settings.database.pipeline(pipeline.name)
     sidecar = best_models(exported, settings.error_key)
     order = [(s.source, s.output_type) for s in selections]
@@ -231,15 +273,26 @@ def _reports(
         [(s, ot, plot_names[(s, ot)][1]) for s, ot in by_output_type if plot_names[(s, ot)][1] is not None],
         **({"build": generation.model.version_folder} if generation.model.recorded else {}),
         generation=generation_line(generation, _zones(pipeline, exported)),
+        selected_by=selected_by.readme_line() if selected_by is not None else None,
+        sections=[
+            markdown.negligible_section(negligible_components(exported)),
+            markdown.fit_section(fits, MISSING_NOTE if all_missing(fits) else None),
+            markdown.onnx_section([p.as_posix() for p in content.paths() if p.suffix == ".onnx"]),
+        ],
     ).encode("utf-8")
+    family_note = selected_by.describe() if selected_by is not None and selected_by.used != "split" else None
+    sidecar_lines = {}
     for n in node_types:
+        sidecar_lines[n] = _report_lines(sidecar, n, target, settings, "zip")
         content.files[RELATIVE.error_report(n)] = markdown.error_report(
             n,
             node_attributes(pipeline.node_type_index[n]),
             _report_lines(local, n, target, settings, "json"),
-            _report_lines(sidecar, n, target, settings, "zip"),
+            sidecar_lines[n],
             generation_line(generation, _zones(pipeline, [r for r in exported if r.node_type == n])),
+            family_note,
         ).encode("utf-8")
+    return sidecar_lines
 
 
 def _zones(pipeline: TrainedPipeline, rows: Sequence[ModelRow]) -> Tuple[str, ...]:
@@ -255,7 +308,9 @@ def _zones(pipeline: TrainedPipeline, rows: Sequence[ModelRow]) -> Tuple[str, ..
     return tuple(components)
 
 
-def _doc_page(pipeline: TrainedPipeline, settings: ExportSettings, console: Console) -> str:
+def _doc_page(
+    pipeline: TrainedPipeline, settings: ExportSettings, console: Console, selected_by: Optional[Selection] = None
+) -> str:
     """The model database's page of the pipeline, with the time windows of the --input workloads."""
     workloads = []
     for item in settings.inputs:
@@ -275,15 +330,37 @@ def _doc_page(pipeline: TrainedPipeline, settings: ExportSettings, console: Cons
         markdown.unique(metadata.get("abs_trainers") or []),
         markdown.unique(metadata.get("dyn_trainers") or []),
         workloads,
+        selected_by.sentence() if selected_by is not None else None,
     )
 
 
-def _select(pipeline: TrainedPipeline, settings: ExportSettings, console: Console) -> Tuple[TableSelection, ...]:
-    """Rule §4.1 on every model table, each outcome and reject said; StepError when nothing passes."""
+def _selection(pipeline: TrainedPipeline, settings: ExportSettings, console: Console) -> Selection:
+    """The errors to judge by: `--select-by`'s, or the split's (one warning) when a table lacks them."""
+    selection = choose(settings.select_by, [t.columns for t in pipeline.tables], settings.error_key, pipeline.cv_folds)
+    if selection.fell_back:
+        console.warn(selection.warning())
+    return selection
+
+
+def _select(
+    pipeline: TrainedPipeline, settings: ExportSettings, console: Console, selected_by: Optional[Selection] = None
+) -> Tuple[TableSelection, ...]:
+    """Rule §4.1 on every model table, each outcome and reject said; StepError when nothing passes.
+    The rows are judged by `selected_by`'s errors (None: the split's)."""
     zips = existing_zips(pipeline)
     indexed = set(pipeline.node_type_index)
+    family = selected_by.used if selected_by is not None else "split"
     selections = tuple(
-        select_table(t.source, t.output_type, t.rows, settings.thresholds, zips, indexed, settings.error_key)
+        select_table(
+            t.source,
+            t.output_type,
+            [judged_by(row, family) for row in t.rows],
+            settings.thresholds,
+            zips,
+            indexed,
+            settings.error_key,
+            family,
+        )
         for t in pipeline.tables
     )
     for selection in selections:
@@ -329,16 +406,24 @@ def _export(settings: ExportSettings, pipeline: TrainedPipeline, console: Consol
     collected = collect_time(settings)
     owner = (pipeline.metadata.get("name"), pipeline.metadata.get("init_time"))
     check_ownership(target.root, *owner)  # fail early; publish checks again
-    selections = _select(pipeline, settings, console)
+    selected_by = _selection(pipeline, settings, console)
+    selections = _select(pipeline, settings, console, selected_by)
     exported = [row for s in selections for row in s.exported]
     weights = _load_weights(pipeline, exported, console)
-    content = build_content(pipeline, settings, selections, weights, collected, format_plain(clock()), console)
+    lines: Dict[int, Dict[Tuple[str, str], List[markdown.ReportLine]]] = {}
+    content = build_content(
+        pipeline, settings, selections, weights, collected, format_plain(clock()), console, lines, selected_by
+    )
     row = markdown.version_row(
-        pipeline.name, collected, str(pipeline.metadata.get("last_update_time", "")), settings.publisher
+        pipeline.name,
+        collected,
+        str(pipeline.metadata.get("last_update_time", "")),
+        settings.publisher,
+        selected_by.version_note(),
     )
     publication = Publication(
         update_version_readme=lambda old: markdown.upsert_version_row(old, settings.database.version, target.name, row),
-        doc_page=lambda: _doc_page(pipeline, settings, console),
+        doc_page=lambda: _doc_page(pipeline, settings, console, selected_by),
         make_zip=settings.make_zip,
     )
     signals.check()
@@ -346,5 +431,15 @@ def _export(settings: ExportSettings, pipeline: TrainedPipeline, console: Consol
     console.info(f"wrote {len(content.paths())} files in {target.root}")
     for path in written[1:]:
         console.info(f"wrote {path}")
+    summary = run_summary.RunSummary(
+        pipeline.name, str(target.root), settings.thresholds, _errors_label(selected_by), selections, lines
+    )
+    files = write_run_summary(settings.workspace.data_path, summary)
+    console.info(f"run summary: {', '.join(str(path) for path in files)}")
     console.info(f"exported {len(exported)} models of {pipeline.name} to {target.root}")
-    return ExportResult(target.root, len(exported), selections, tuple(written))
+    return ExportResult(target.root, len(exported), selections, tuple(written), files, selection=selected_by)
+
+
+def _errors_label(selected_by: Selection) -> str:
+    """Which errors the report's MAE and MAPE are (`--select-by`, after any fallback to the split's)."""
+    return selected_by.describe()

@@ -7,7 +7,7 @@ on disk (model zips, weight files) is passed in as sets of model keys.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import AbstractSet, Dict, Iterable, List, Mapping, Optional, Tuple
 
 # (source, output type, feature group, model name): identifies one model of a pipeline.
@@ -37,16 +37,35 @@ class ModelRow:
     model_name: str
     trainer: str
     node_type: Optional[int]
-    mae: float
+    mae: float  # the errors the selection judges by (`--select-by`; see judged_by)
     mape: float
     cells: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # family (`split`, `cv`, `extrapolation`) -> (mae, mape) as read; NaN where the cell is empty
+    families: Mapping[str, Tuple[float, float]] = field(default_factory=dict, compare=False)
+    negligible: Tuple[str, ...] = ()  # components judged by MAE alone (their power never reaches the MAPE floor)
 
     @property
     def key(self) -> ModelKey:
         return (self.source, self.output_type, self.feature_group, self.model_name)
 
+    @property
+    def split(self) -> Tuple[float, float]:
+        """The held-out split's (mae, mape): what kepler-model-db has always published."""
+        return self.families.get("split", (self.mae, self.mape))
+
     def error(self, error_key: str) -> float:
         return self.mae if error_key == "mae" else self.mape
+
+
+def judged_by(row: ModelRow, family: str) -> ModelRow:
+    """The row with `mae`/`mape` set to the family's errors (NaN when it has none: it is not exported)."""
+    mae, mape = row.families.get(family, row.split if family == "split" else (math.nan, math.nan))
+    return replace(row, mae=mae, mape=mape)
+
+
+def has_errors(row: ModelRow) -> bool:
+    """Both selected errors are numbers (an empty cv cell: the model's folds failed)."""
+    return not (math.isnan(row.mae) or math.isnan(row.mape))
 
 
 def passes_thresholds(mae: float, mape: float, thresholds: Thresholds) -> bool:
@@ -72,11 +91,14 @@ class TableSelection:
     over_thresholds: int
     without_zip: Tuple[ModelRow, ...]
     without_node_type: Tuple[ModelRow, ...]
+    without_errors: Tuple[ModelRow, ...] = ()  # no value of the selected family (cv: the model's folds failed)
+    family: str = "split"
 
     def summary(self) -> str:
+        missing = f"{len(self.without_errors)} without {self.family} error, " if self.without_errors else ""
         return (
             f"{self.source} {self.output_type}: {len(self.exported)} of {self.total} models exported "
-            f"({self.over_thresholds} over thresholds, {len(self.without_zip)} without zip, "
+            f"({self.over_thresholds} over thresholds, {missing}{len(self.without_zip)} without zip, "
             f"{len(self.without_node_type)} without node type)"
         )
 
@@ -94,13 +116,20 @@ def select_table(
     zips: AbstractSet[ModelKey],
     node_types: AbstractSet[int],
     error_key: str,
+    family: str = "split",
 ) -> TableSelection:
-    """Apply rule §4.1 (thresholds, zip present, node type indexed) to the rows of one CSV."""
+    """Apply rule §4.1 (thresholds, zip present, node type indexed) to the rows of one CSV.
+
+    The rows' `mae`/`mape` are the `family`'s (judged_by); a row without them is counted apart (split:
+    an unreadable error counts as over thresholds, as it always has).
+    """
     rows = list(rows)
-    exported, no_zip, no_type = [], [], []
+    exported, no_zip, no_type, no_errors = [], [], [], []
     over = 0
     for row in rows:
-        if not passes_thresholds(row.mae, row.mape, thresholds):
+        if family != "split" and not has_errors(row):
+            no_errors.append(row)
+        elif not passes_thresholds(row.mae, row.mape, thresholds):
             over += 1
         elif row.key not in zips:
             no_zip.append(row)
@@ -109,7 +138,15 @@ def select_table(
         else:
             exported.append(row)
     return TableSelection(
-        source, output_type, len(rows), tuple(csv_order(exported, error_key)), over, tuple(no_zip), tuple(no_type)
+        source,
+        output_type,
+        len(rows),
+        tuple(csv_order(exported, error_key)),
+        over,
+        tuple(no_zip),
+        tuple(no_type),
+        tuple(no_errors),
+        family,
     )
 
 

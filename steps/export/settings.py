@@ -17,11 +17,13 @@ from ..common.errors import UsageError
 from ..common.flags import parse_bool, split_list
 from ..common.names import check_flag_name, check_flag_names, check_name, check_pipeline_flag, resolve_name
 from ..common.workspace import ModelDatabase, Workspace, plain_name
+from .families import DEFAULT_FAMILY, parse_family
 from .markdown import workload_name
 from .select import ERROR_KEYS, Thresholds
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com/sustainable-computing-io/kepler-model-db/main/models"
 VERSION_VARIABLE = "MODEL_DB_VERSION"
+SELECT_BY_VARIABLE = "EXPORT_SELECT_BY"
 # GitHub account names: 1-39 letters, digits or '-', not starting with '-'.
 PUBLISHER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}")
 
@@ -42,6 +44,7 @@ class ExportSettings:
     base_url: str
     error_key: str
     version_given: bool = False  # --version or MODEL_DB_VERSION set (a 0.10 pipeline refuses another folder)
+    select_by: str = DEFAULT_FAMILY  # the error family models are judged by (families.py)
 
 
 def _required(value: Optional[str], flag: str) -> str:
@@ -105,6 +108,7 @@ def settings_from_args(args, env: Environment) -> ExportSettings:
     error_key = (env.get("ERROR_KEY") or "mae").strip().lower()
     if error_key not in ERROR_KEYS:
         raise UsageError(f"ERROR_KEY must be one of {', '.join(ERROR_KEYS)}, not {error_key!r}")
+    select_by = select_family(getattr(args, "select_by", None), env)
     base_url = str(resolve(args.base_url, env, "MODEL_DB_BASE_URL", default=DEFAULT_BASE_URL)).strip().rstrip("/")
     given = resolve_name(args.version, env, "--version", VERSION_VARIABLE)
     version = version_folder(str(given or VERSION_FOLDER))  # 0.10 pipelines go to v0.10 (export/generation.py)
@@ -121,4 +125,15 @@ def settings_from_args(args, env: Environment) -> ExportSettings:
         base_url=base_url,
         error_key=error_key,
         version_given=given is not None,
+        select_by=select_by,
     )
+
+
+def select_family(flag_value: Optional[str], env: Environment) -> str:
+    """--select-by, else EXPORT_SELECT_BY, else `cv`; a usage error names where a bad value came from."""
+    value = resolve(flag_value, env, SELECT_BY_VARIABLE, default=DEFAULT_FAMILY)
+    where = "--select-by" if is_set(flag_value) else SELECT_BY_VARIABLE
+    try:
+        return parse_family(str(value), where)
+    except ValueError as failure:
+        raise UsageError(str(failure)) from None

@@ -15,6 +15,7 @@ from ..common.flags import StepArgumentParser
 from ..common.names import check_flag_name, check_pipeline_flag
 from ..common.workspace import ModelDatabase, Workspace, plain_name, read_json
 from ..contract import CONSOLE_COMMAND, LOCAL_RUN, MODELS_FOLDER
+from ..export.run_summary import summary_files
 from .checks import ErrorLineWatch, check_commands
 from .plan import RunParameters, run_parameters, step_commands
 
@@ -100,6 +101,7 @@ def run(args, env: Environment, console: Console, runner: StepRunner = in_proces
     console.info(f"model database: {database.version_dir}")
     console.info(f"pipeline:       {exported.root}")
     console.info(f"report:         {exported.readme}")
+    console.info(f"run summary:    {summary_files(data_path, params.value('PIPELINE_NAME'))[0]}")
     return 0
 
 

@@ -7,17 +7,17 @@ from fractions import Fraction
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from ..common import flags
+from ..common import flags, run_outputs
 from ..common.config import Environment, is_set, resolve
 from ..common.console import Console
 from ..common.domain import METRIC_GENERATIONS
-from ..common.errors import UsageError
+from ..common.errors import StepError, UsageError
 from ..common.flags import StepArgumentParser, bool_flag, parse_bool, positive_number, split_list
 from ..common.names import check_flag_name, check_name, resolve_name, variable_label
 from ..common.workspace import Workspace, plain_name
 from .chunks import DEFAULT_MAX_SERIES_POINTS, parse_step
 from .prom import ServerAddress, check_timeout
-from .run import QueryDeps, QuerySettings, run_query
+from .run import QueryDeps, QuerySettings, run_query, validation_markdown
 from .window import WindowRequest
 
 DEFAULT_SERVER = "http://localhost:9090"
@@ -28,7 +28,7 @@ def build_parser() -> StepArgumentParser:
     parser = StepArgumentParser(
         prog="kepler-model query",
         description="Collect Kepler metrics for one time window from Prometheus into the workspace "
-        "(<output>.json, <benchmark>.json, machine_spec/<id>.json, <output>_validate_result.csv).",
+        "(<output>.json, <benchmark>.json, machine_spec/<id>.json, <output>_validate_result.csv and .md).",
     )
     add = parser.add_argument
     flags.DATA_PATH.add(parser, "created when missing")
@@ -63,6 +63,7 @@ def build_parser() -> StepArgumentParser:
         "--metric-generation",
         help=f"Kepler metric generation: {', '.join(METRIC_GENERATIONS)} (env KEPLER_METRIC_GENERATION, default auto)",
     )
+    run_outputs.add_flags(parser, "query")
     return parser
 
 
@@ -175,4 +176,16 @@ def _server(text: str, flag: str) -> ServerAddress:
 def run(args: argparse.Namespace, env: Environment, console: Console, deps: Optional[QueryDeps] = None) -> int:
     """`kepler-model query`: the settings checked, then the collection (run.py)."""
     settings = settings_from_args(args, env)
-    return run_query(settings, env, console, deps)
+    status = run_query(settings, env, console, deps)
+    if status == 0:  # the run page's copy of the validation table (--validation-table-file)
+        table = validation_markdown(settings.workspace, settings.output)
+        run_outputs.deliver(args, "query", {"validation_table": _read(table)})
+    return status
+
+
+def _read(path: Path) -> bytes:
+    """A workspace file the step just wrote; a StepError names it when it cannot be read back."""
+    try:
+        return path.read_bytes()
+    except OSError as failure:
+        raise StepError(f"cannot read {path}: {failure.strerror or failure}") from None

@@ -34,7 +34,7 @@ from .machine import (
 from .os_counters import Part, merged_collect, select_os_metrics
 from .output import write_metric, write_metric_csv
 from .prom import PromClient, ServerAddress
-from .validate import rows_csv, summary_lines, validation_rows
+from .validate import rows_csv, rows_markdown, summary_lines, validation_rows
 from .window import ResolvedWindow, WindowRequest, check_request, resolve_window, short_window_warning
 
 WRITE_BUFFER = 16 << 20
@@ -67,6 +67,11 @@ class QuerySettings:
     generation: str = "auto"
     os_selector: Optional[str] = None  # node_exporter matchers: also collect the OS counters (kepler-010.md §3)
     os_server: Optional[ServerAddress] = None  # where they are; None: --server
+
+
+def validation_markdown(ws: Workspace, output: str) -> Path:
+    """`<output>_validate_result.md`: the validation table as Markdown, beside the CSV (the run page's copy)."""
+    return ws.validation_table(output).with_suffix(".md")
 
 
 @dataclass
@@ -269,6 +274,11 @@ def _collect_and_write(
     for line in summary_lines(summaries, rows, filtered, window.benchmark, generation):
         console.info(line)
     write_text(outputs.place(ws.validation_table(settings.output)), rows_csv(rows))
+    title = (
+        f"Validation table of {plain_name(settings.output)}: benchmark {window.benchmark}, "
+        f"{format_window_time(window.start)} to {format_window_time(window.end)}"
+    )
+    write_text(outputs.place(validation_markdown(ws, settings.output)), rows_markdown(rows, title))
     _cpu_info_spec(settings, generation, summaries, spec_sources, outputs, console)
     written = outputs.publish()
     console.info("written: " + ", ".join(str(path) for path in written))

@@ -93,6 +93,17 @@ def rows_csv(rows: Sequence[Row]) -> str:
     return buffer.getvalue()
 
 
+def rows_markdown(rows: Sequence[Row], title: str) -> str:
+    """The same table as Markdown (the run page's view of it): a title line, then one row per CSV row.
+
+    Cells as in the CSV; an empty `pod`/`scenarioID` is shown as `-`, and `|` in a query is escaped."""
+    lines = [f"# {title}", "", "| # | " + " | ".join(COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 1)]
+    for index, row in enumerate(rows):
+        cells = (row.pod or "-", row.scenario or "-", row.query, row.count, row.positive, repr(row.total))
+        lines.append(f"| {index} | " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def usage_pods(summaries: Summaries, metric: Optional[str], pods: Sequence[str]) -> Tuple[int, int, int]:
     """For one CPU-usage metric: pods with no data, with only zeros, with valid (non-zero) data."""
     per_pod: Dict[str, SeriesStats] = {}

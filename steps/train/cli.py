@@ -25,9 +25,10 @@ from ..common.domain import (
     TRAINER_NAMES,
 )
 from ..common.errors import UsageError
-from ..common.flags import StepArgumentParser, bool_flag, split_list
+from ..common.flags import StepArgumentParser, bool_flag, parse_bool, split_list
 from ..common.names import check_flag_name, check_flag_names, check_pipeline_flag
 from ..common.workspace import Workspace, plain_name
+from .options import DEFAULT_CV_FOLDS, DEFAULT_EXTRAPOLATION_TOP, DEFAULT_MAPE_FLOOR, DEFAULT_MAX_FIT_ROWS
 from .vm_map import vm_flags
 
 if TYPE_CHECKING:
@@ -78,6 +79,28 @@ def build_parser() -> StepArgumentParser:
         "--metric-generation",
         help=f"Kepler metric generation: {', '.join(METRIC_GENERATIONS)} (env KEPLER_METRIC_GENERATION, default auto)",
     )
+    add(
+        "--cv-folds",
+        help="time-block cross-validation folds, >= 2, or 0: no CV or extrapolation error (env CV_FOLDS, default 5)",
+    )
+    add(
+        "--extrapolation-top",
+        help="fraction of rows, by main feature, held out for the extrapolation error, in (0, 0.5] "
+        "(env EXTRAPOLATION_TOP, default 0.2)",
+    )
+    add("--mape-floor", help="watts; labels below it enter no MAPE, >= 0 (env MAPE_FLOOR, default 0.5)")
+    add(
+        "--max-fit-rows",
+        help="rows a fit sees at most: larger sets are fitted on a seeded sample and scored on all their "
+        f"held-out rows; 0: every row (env TRAIN_MAX_FIT_ROWS, default {DEFAULT_MAX_FIT_ROWS})",
+    )
+    bool_flag(
+        parser,
+        "--onnx",
+        help="also write each model as <model>.onnx, checked with ONNX Runtime against the model (env TRAIN_ONNX)",
+        default=True,
+    )
+    add("--no-onnx", dest="onnx", action="store_const", const="false", help="same as --onnx=false")
     return parser
 
 
@@ -127,6 +150,28 @@ def _integer(value: str, flag: str, minimum: int) -> int:
         raise UsageError(f"{flag} must be an integer >= {minimum}, not {value!r}") from None
     if number < minimum:
         raise UsageError(f"{flag} must be an integer >= {minimum}, not {value!r}")
+    return number
+
+
+def _cv_folds(value: str) -> int:
+    """0 (no scoring) or >= 2: one fold would leave nothing to train on."""
+    try:
+        folds = int(str(value).strip())
+    except ValueError:
+        folds = -1
+    if folds == 0 or folds >= 2:
+        return folds
+    raise UsageError(f"--cv-folds must be 0 (off) or an integer >= 2, not {value!r}")
+
+
+def _number(value: str, flag: str, accept: Callable[[float], bool], wanted: str) -> float:
+    """A finite number that `accept`s, else a usage error saying what is `wanted`."""
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and accept(number)):
+        raise UsageError(f"{flag} must be {wanted}, not {value!r}")
     return number
 
 
@@ -202,6 +247,10 @@ def options_from_args(args: Any, env: Environment) -> "TrainOptions":
     )
     vm = vm_flags(args, env, isolator, generation, dyn_trainers)  # vm, vm_map, vm_target
     error_key = _choice_or(env.get("ERROR_KEY"), "ERROR_KEY", ("mae", "mape"), "mae")
+    cv_folds = _cv_folds(resolve(args.cv_folds, env, "CV_FOLDS", default=str(DEFAULT_CV_FOLDS)))
+    top = resolve(args.extrapolation_top, env, "EXTRAPOLATION_TOP", default=str(DEFAULT_EXTRAPOLATION_TOP))
+    floor = resolve(args.mape_floor, env, "MAPE_FLOOR", default=str(DEFAULT_MAPE_FLOOR))
+    max_rows = resolve(args.max_fit_rows, env, "TRAIN_MAX_FIT_ROWS", default=str(DEFAULT_MAX_FIT_ROWS))
     return TrainOptions(
         data_path_flag=args.data_path if is_set(args.data_path) else None,
         inputs=inputs,
@@ -225,6 +274,11 @@ def options_from_args(args: Any, env: Environment) -> "TrainOptions":
         error_key=error_key,
         vm_job_name=env.get("VM_JOB_NAME") or "vm",
         cpus=available_cpus(),
+        cv_folds=cv_folds,
+        extrapolation_top=_number(top, "--extrapolation-top", lambda v: 0 < v <= 0.5, "a fraction in (0, 0.5]"),
+        mape_floor=_number(floor, "--mape-floor", lambda v: v >= 0, "a number of watts >= 0"),
+        onnx=parse_bool(resolve(args.onnx, env, "TRAIN_ONNX", default="true"), "--onnx"),
+        max_fit_rows=_integer(max_rows, "--max-fit-rows", 0),
     )
 
 

@@ -23,7 +23,9 @@ import pandas as pd
 from ..common.atomic import atomic_path, remove_empty_dirs, write_bytes, write_csv, write_json
 from ..common.domain import (
     ABS_POWER,
+    CV_COLUMNS,
     ENERGY_SOURCES,
+    NEGLIGIBLE,
     OUTPUT_TYPES,
     PRE_010_GENERATION,
     model_metadata_columns,
@@ -37,6 +39,7 @@ from ..common.timefmt import format_plain
 from ..common.workspace import PipelineLayout, read_json
 from .model_files import StagedModel
 from .render import table_csv
+from .score_files import read_scores
 from .tables import TrainingSet
 
 ZIP_LEVEL = 1  # the pipeline zip is a transport copy: fast deflate, most of the size gain
@@ -114,7 +117,8 @@ def _model_entries(layout: PipelineLayout, source: str) -> Iterable[Tuple[Path, 
         return
     for group_dir in sorted(p for p in source_dir.glob("*/*") if p.is_dir()):
         for entry in sorted(group_dir.iterdir()):
-            name = entry.name[:-4] if entry.name.endswith(".zip") and entry.is_file() else entry.name
+            # A model's files beside its folder: `<name>.zip`, `.scores.json`, `.cv.npz`, ... (model names have no dot)
+            name = entry.name.split(".", 1)[0] if entry.is_file() else entry.name
             if entry.name.startswith("."):
                 continue
             try:
@@ -124,8 +128,18 @@ def _model_entries(layout: PipelineLayout, source: str) -> Iterable[Tuple[Path, 
             yield entry, node_type
 
 
+def _beside(staged: StagedModel) -> List[Path]:
+    """The files the job wrote beside a model's folder and zip (`<name>.scores.json`, `<name>.cv.npz`, ...)."""
+    group = staged.folder.parent
+    if not group.is_dir():
+        return []
+    prefix = f"{staged.name}."
+    return sorted(p for p in group.iterdir() if p.name.startswith(prefix) and p != staged.zip and p.is_file())
+
+
 def replace_models(layout: PipelineLayout, models: Sequence[NewModel]) -> None:
-    """Remove every earlier model of each (source, node type) that has a new one, then move the new in."""
+    """Remove every earlier model of each (source, node type) that has a new one, then move the new in
+    (the files beside its folder too)."""
     renewed: Set[Tuple[str, int]] = {(m.source, m.staged.node_type) for m in models}
     for source in sorted({s for s, _ in renewed}):
         for entry, node_type in list(_model_entries(layout, source)):
@@ -138,6 +152,8 @@ def replace_models(layout: PipelineLayout, models: Sequence[NewModel]) -> None:
         folder = layout.model_dir(model.source, model.output_type, model.group, model.staged.name)
         archive = layout.model_zip(model.source, model.output_type, model.group, model.staged.name)
         folder.parent.mkdir(parents=True, exist_ok=True)
+        for path in _beside(model.staged):
+            os.replace(path, folder.parent / path.name)
         os.replace(model.staged.zip, archive)
         os.replace(model.staged.folder, folder)
 
@@ -175,7 +191,8 @@ def metadata_components(source: str, documents: Sequence[Dict[str, Any]]) -> Tup
 
 
 def metadata_rows(layout: PipelineLayout, source: str, output_type: str) -> List[Dict[str, Any]]:
-    """One row per model metadata.json of this source and output type, with its feature group."""
+    """One row per model metadata.json of this source and output type, with its feature group, then
+    the columns of its scores file (score_files.py): CV_COLUMNS when any model has them, NEGLIGIBLE."""
     base = layout.output_dir(source, output_type)
     if not base.is_dir():
         return []
@@ -186,10 +203,13 @@ def metadata_rows(layout: PipelineLayout, source: str, output_type: str) -> List
             found.append((path, document))
     components = metadata_components(source, [document for _, document in found])
     columns = [c for c in model_metadata_columns(source, components) if c != "feature_group"]
+    scores = [read_scores(path.parent.parent, path.parent.name) for path, _ in found]
+    scored = [c for c in CV_COLUMNS if any(c in cells for cells in scores)]
     rows = []
-    for path, document in found:
+    for (path, document), cells in zip(found, scores):
         row = {column: document.get(column) for column in columns}
         row["feature_group"] = path.parent.parent.name
+        row.update({column: cells.get(column) for column in scored + [NEGLIGIBLE]})
         rows.append(row)
     return rows
 

@@ -135,6 +135,11 @@ class CurveCache(Protocol):
     another group's fits exactly. A result is the same bits whether fitted or read, so models do
     not depend on which fit came first. train shares one between its worker processes
     (steps/train/curve_memo.py).
+
+    The scoring fits (steps/train/scoring.py) use the same cache: a CV fold or the extrapolation
+    split cuts the same rows (time order, the main feature's quantile) out of every group of a
+    node type, so a fold's (x, y) of one group is that fold's of the groups sharing its main
+    feature, and the key, being the content, is the fold's rows.
     """
 
     def get(self, key: str) -> Optional[CurveOutcome]:

@@ -20,6 +20,12 @@ model MAE within 0.02 W). Its derived model is the exact shift of the AbsPower m
 Not derived: SGD (the shift changes its updates) and the curve fits (MINPACK's finite-difference
 steps scale with the offset parameter's size).
 
+Scoring (scoring.py) follows the same proof: the folds and the extrapolation split are cut from
+the same rows in the same time order, so each held-out fit of the DynPower model is the AbsPower
+one's lowered by the same constants; the derived model's held-out predictions are the AbsPower
+model's shifted (`HeldOut.shifted`), its MAE the AbsPower MAE and its MAPE recomputed on the
+DynPower labels. `derive_node` therefore also checks every row in time order, not only the split.
+
 When: `may_derive` at planning time (the DynPower job then runs right after the AbsPower job of its
 set and trainer, in the same process), and `derive_node` on the data, which checks that they
 really are the shifted AbsPower data; otherwise the model is fitted afresh (`fit_or_derive`).
@@ -36,6 +42,8 @@ import numpy as np
 from ..common.domain import BASE_SCORE, INITIAL_CONSTANT, INTERCEPT, NEIGHBOUR_MEAN, SVR_BIAS, Trainer
 from .fit import Errors, FittedModel, fit_node, record_errors
 from .fit_data import FitInput, NodeData
+from .options import ScoreSettings
+from .scoring import held_out
 
 if TYPE_CHECKING:  # curvefit imports joblib: not before train's workers have started
     from .curvefit import CurveCache
@@ -118,6 +126,13 @@ def _offsets(base_node: NodeData, data: FitInput, node: NodeData) -> Optional[Di
     for key in node.x_train:
         if not (_close(node.x_train[key], base_node.x_train[key]) and _close(node.x_test[key], base_node.x_test[key])):
             return None
+    for key in node.x_all:
+        if key not in base_node.x_all or not _close(node.x_all[key], base_node.x_all[key]):
+            return None
+    if (node.timestamp is None) != (base_node.timestamp is None) or (
+        node.timestamp is not None and not np.array_equal(node.timestamp, base_node.timestamp)
+    ):
+        return None
     offsets: Dict[str, float] = {}
     for component in data.components:
         base_train, base_test = base_node.y_train[component], base_node.y_test[component]
@@ -125,11 +140,15 @@ def _offsets(base_node: NodeData, data: FitInput, node: NodeData) -> Optional[Di
         offset = float(min(base_train.min(), base_test.min()) - min(train.min(), test.min()))
         if not (_close(train, base_train - offset) and _close(test, base_test - offset)):
             return None
+        if component in node.y_all and not _close(node.y_all[component], base_node.y_all[component] - offset):
+            return None
         offsets[component] = offset
     return offsets
 
 
-def derive_node(base: FittedModel, base_node: NodeData, data: FitInput, node: NodeData) -> Optional[FittedModel]:
+def derive_node(
+    base: FittedModel, base_node: NodeData, data: FitInput, node: NodeData, floor: float = 0.0
+) -> Optional[FittedModel]:
     """The DynPower model of `node` as the AbsPower model `base` of the same trainer, output lowered.
 
     Equal to a fresh fit up to rounding when `node`'s data are `base_node`'s with every component's
@@ -157,7 +176,7 @@ def derive_node(base: FittedModel, base_node: NodeData, data: FitInput, node: No
         estimator = shift_estimator(trainer, base.estimators[component], offsets[component])
         x_test = node.x_test[data.component_x[component]]
         predicted = estimator.predict(base.poly.transform(x_test) if base.poly is not None else x_test)
-        record_errors(errors, component, node.y_test[component], predicted)
+        record_errors(errors, component, node.y_test[component], predicted, floor)
         estimators[component] = estimator
     return FittedModel(
         trainer=trainer,
@@ -168,6 +187,7 @@ def derive_node(base: FittedModel, base_node: NodeData, data: FitInput, node: No
         poly=base.poly,
         estimators=estimators,
         errors=errors,
+        held_out=base.held_out.shifted(offsets) if base.held_out is not None else None,
     )
 
 
@@ -178,10 +198,17 @@ def fit_or_derive(
     seed: int,
     cache: Optional[CurveCache] = None,
     base: Optional[Tuple[FittedModel, NodeData]] = None,
+    settings: Optional[ScoreSettings] = None,
 ) -> Tuple[FittedModel, bool]:
     """The model of one node type and whether it was derived: from `base` (the AbsPower model of the
-    same trainer and node type, and its data) where `derive_node` allows, else fitted."""
-    model = derive_node(base[0], base[1], data, node) if base is not None else None
-    if model is not None:
-        return model, True
-    return fit_node(data, node, trainer, seed, cache), False
+    same trainer and node type, and its data) where `derive_node` allows, else fitted. With
+    `settings`, the model carries its held-out predictions (scoring.py): a derived model the base
+    model's, shifted (when the base was scored), a fitted one its own."""
+    floor = settings.floor if settings is not None else 0.0
+    model = derive_node(base[0], base[1], data, node, floor) if base is not None else None
+    derived = model is not None
+    if model is None:
+        model = fit_node(data, node, trainer, seed, cache, floor)
+    if settings is not None and model.held_out is None:
+        model.held_out = held_out(data, node, trainer, seed, settings, cache)
+    return model, derived

@@ -22,6 +22,7 @@ from ..common.domain import CURVEFIT, Trainer
 from ..common.errors import WriteFailure
 from ..common.pool import ProcessPool, Task, TaskFailed, one_line, run_here
 from .fit_data import FitData, NodeData, PreparedSets
+from .options import ScoreSettings
 
 # What a fit imports: loaded once by the fork server that single-threaded workers are forked from.
 PRELOAD = (
@@ -38,6 +39,11 @@ PRELOAD = (
     "sklearn.preprocessing",
     "sklearn.svm",
     "xgboost",
+    # ONNX conversion and its check (onnx_models.py, onnx_check.py); skipped by the fork server when absent
+    "onnx",
+    "onnxruntime",
+    "skl2onnx",
+    "onnxmltools",
 )
 
 
@@ -81,6 +87,7 @@ class JobResult:
     label: str
     models: List[Any] = field(default_factory=list)  # model_files.StagedModel
     failures: List[Failure] = field(default_factory=list)
+    onnx_skipped: List[Failure] = field(default_factory=list)  # trained models whose .onnx was not written
     seconds: float = 0.0  # the job's own wall time in its process (fit + write)
     cpu_seconds: float = 0.0  # the job's own CPU time (independent of other load on the machine)
     fit_seconds: float = 0.0
@@ -114,6 +121,9 @@ class Job:
     carries: Optional["Job"] = None
     carried: bool = False
     curve_cache: Optional[Path] = None  # folder of the run's curve-fit results (curve_memo.py)
+    onnx: bool = False  # write a checked `<name>.onnx` beside each model (onnx_check.py; train's --onnx)
+    # The scoring flags (scoring.py); None: no scores and no files beside the model folders
+    scoring: Optional[ScoreSettings] = None
 
     @property
     def label(self) -> str:
@@ -174,13 +184,19 @@ def _run_nodes(job: Job, context: WorkerContext, result: JobResult, base: Fitted
     for node in data.nodes:
         try:
             fit_started = time.perf_counter()
-            model, derived = fit_or_derive(data, node, job.trainer, job.data.seed, cache, base.get(node.node_type))
+            model, derived = fit_or_derive(
+                data, node, job.trainer, job.data.seed, cache, base.get(node.node_type), job.scoring
+            )
             result.derived += derived
             fitted[node.node_type] = (model, node)
             write_started = time.perf_counter()
             result.fit_seconds += write_started - fit_started
             spec = job.machine_specs.get(node.node_type)
             staged = write_model(job.stage, model, data.output_type, spec, job.data.training_set.metadata)
+            if job.scoring is not None:
+                staged = _write_scores(job, data, node, model, staged)
+            if job.onnx:
+                _write_onnx(job, data, node, model, result)
             result.write_seconds += time.perf_counter() - write_started
             result.models.append(staged)
         except (OSError, WriteFailure) as failure:  # the disk, not the model: fatal for the whole run
@@ -194,6 +210,25 @@ def _run_nodes(job: Job, context: WorkerContext, result: JobResult, base: Fitted
         except Exception as failure:  # noqa: BLE001 - any error fails this model only (train.md §8.1)
             result.failures.append(Failure(job.what(node.node_type), one_line(failure)))
     return fitted
+
+
+def _write_scores(job: Job, data: Any, node: NodeData, model: Any, staged: Any) -> Any:
+    """The model's scores and out-of-fold predictions beside its folder (score_files.py)."""
+    from .score_files import write_scores
+    from .scoring import out_of_fold, score
+
+    assert job.scoring is not None
+    document = score(data, node, model.held_out, job.scoring.floor).document(job.scoring.enabled)
+    return write_scores(job.stage, staged, document, out_of_fold(data, node, model.held_out))
+
+
+def _write_onnx(job: Job, data: Any, node: NodeData, model: Any, result: JobResult) -> None:
+    """The model's ONNX graph beside its folder when ONNX Runtime reproduces it; else a summary line."""
+    from .onnx_check import raw_rows, write_onnx
+
+    outcome = write_onnx(job.stage, model, raw_rows(model, node, data.component_x))
+    if outcome.reason is not None:
+        result.onnx_skipped.append(Failure(job.what(node.node_type), outcome.reason))
 
 
 def failed(job: Job, reason: str) -> JobResult:

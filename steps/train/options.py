@@ -8,6 +8,30 @@ from typing import Any, Dict, List, Optional
 from ..common.domain import MODEL_GENERATIONS
 from ..common.workspace import Workspace
 
+DEFAULT_CV_FOLDS = 5
+DEFAULT_EXTRAPOLATION_TOP = 0.2
+DEFAULT_MAPE_FLOOR = 0.5  # watts
+# Rows a fit sees at most: a seeded sample of larger sets (fit.py `fit_rows`); 0: every row
+DEFAULT_MAX_FIT_ROWS = 20000
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """The scoring flags as every job carries them (steps/train/scoring.py).
+
+    `folds` 0: no cross-validation and no extrapolation error (today's metadata columns and no
+    out-of-fold predictions). `floor`: labels below it (watts) enter no MAPE.
+    """
+
+    folds: int = DEFAULT_CV_FOLDS
+    top: float = DEFAULT_EXTRAPOLATION_TOP
+    floor: float = DEFAULT_MAPE_FLOOR
+
+    @property
+    def enabled(self) -> bool:
+        """Whether CV and extrapolation errors are computed."""
+        return self.folds > 0
+
 
 @dataclass
 class TrainOptions:
@@ -37,6 +61,16 @@ class TrainOptions:
     cpus: int = 1
     vm_map: Optional[str] = None  # VM models of Kepler >= 0.10 (kepler-010.md §4): the map's workspace name
     vm_target: Optional[str] = None  # with vm_map: vm or process (vm_map.VM_TARGETS)
+    cv_folds: int = DEFAULT_CV_FOLDS
+    extrapolation_top: float = DEFAULT_EXTRAPOLATION_TOP
+    mape_floor: float = DEFAULT_MAPE_FLOOR
+    onnx: bool = True  # each model also as a checked `<model>.onnx` (steps/train/onnx_check.py)
+    max_fit_rows: int = DEFAULT_MAX_FIT_ROWS
+
+    @property
+    def scoring(self) -> ScoreSettings:
+        """The scoring flags the jobs carry."""
+        return ScoreSettings(self.cv_folds, self.extrapolation_top, self.mape_floor)
 
     @property
     def metric_type(self) -> str:
@@ -78,6 +112,11 @@ def train_arguments(options: TrainOptions, workspace: Workspace, generations: Di
         "metric_generation": ",".join(detected) if detected else options.generation,
         "seed": options.seed,
         "jobs": options.jobs,
+        "cv_folds": options.cv_folds,
+        "extrapolation_top": options.extrapolation_top,
+        "mape_floor": options.mape_floor,
+        "max_fit_rows": options.max_fit_rows,
+        "onnx": options.onnx,
     }
     if options.vm_map:  # VM models only: the file of a node-model run keeps the keys of workspace.md §3.9
         arguments.update(vm_map=options.vm_map, vm_target=options.vm_target)

@@ -16,6 +16,7 @@ from .curve_memo import FOLDER as CURVE_MEMO
 from .derive import may_derive
 from .fit_data import FitData
 from .jobs import Job
+from .options import ScoreSettings
 from .tables import TrainingSet
 
 
@@ -59,11 +60,17 @@ class JobPlan:
         make_stage: Callable[[], Path],
         index: Any,
         in_workers: bool,
+        scoring: Optional[ScoreSettings] = None,
+        onnx: bool = False,
+        max_fit_rows: int = 0,
     ) -> None:
         # make_stage: the folder of the run's staging area where the jobs write their models
         self.trainers = {ABS_POWER: list(abs_trainers), DYN_POWER: list(dyn_trainers)}
         self.isolator, self.seed, self.make_stage, self.index = isolator, seed, make_stage, index
         self.in_workers = in_workers  # a worker gets only the columns it fits on (FitData slim)
+        self.scoring = scoring  # the scoring flags every job carries (scoring.py)
+        self.onnx = onnx  # every model also as a checked ONNX graph (onnx_check.py)
+        self.max_fit_rows = max_fit_rows  # a fit's rows at most (fit.py fit_rows)
         self.jobs: List[Job] = []
         self.stage_root: Optional[Path] = None
         self._specs: Dict[int, Optional[Dict[str, Any]]] = {}
@@ -75,11 +82,13 @@ class JobPlan:
             self._specs = machine_specs(self.index)
         added: List[Job] = []
         for training_set in sets:
-            data = FitData.of(training_set, self.seed, slim=self.in_workers)
+            data = FitData.of(training_set, self.seed, slim=self.in_workers, max_fit_rows=self.max_fit_rows)
             stage = PipelineLayout(self.stage_root).group_dir(data.source, data.output_type, data.group.name)
             for name in self.trainers[data.output_type]:
                 job = Job(len(self.jobs) + len(added), data, TRAINERS[name], stage, self._specs)
                 job.curve_cache = self.stage_root / CURVE_MEMO
+                job.scoring = self.scoring
+                job.onnx = self.onnx
                 added.append(job)
         pair_for_derivation(added, self.isolator)
         self.jobs.extend(added)

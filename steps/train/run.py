@@ -44,6 +44,7 @@ class TrainReport:
     trained: int = 0
     failures: List[Failure] = field(default_factory=list)
     skips: List[Skip] = field(default_factory=list)
+    onnx_skipped: List[Failure] = field(default_factory=list)  # trained models without their .onnx
     results: List[JobResult] = field(default_factory=list)
     phases: Dict[str, float] = field(default_factory=dict)  # seconds per phase
 
@@ -135,6 +136,7 @@ def _train(workspace: Workspace, console: Console, clock: Callable[[], datetime]
             exit_code=0 if new_models else 1,
             trained=len(new_models),
             failures=[f for r in results for f in r.failures],
+            onnx_skipped=[f for r in results for f in r.onnx_skipped],
             skips=list(extracted.skips),
             results=results,
             phases=dict(phases.seconds),
@@ -175,6 +177,9 @@ def _extract(
         lambda: _make_stage(staging, layout),
         loaded.index,
         in_workers=pool is not None,
+        scoring=options.scoring,
+        onnx=options.onnx,
+        max_fit_rows=options.max_fit_rows,
     )
     extracted = _Extracted([], [], PrepareInfo(), plan)
     for made, skipped in stream_training_sets(
@@ -299,5 +304,7 @@ def _print_summary(
                 dict(model.metadata, feature_group=job.data.group.name)
             )
     sizes = {(s.source, s.output_type, s.group.name): len(s.table) for s in sets}
-    for block in run_summary(options, layout, sizes, models, report.failures, report.skips, report.trained):
+    for block in run_summary(
+        options, layout, sizes, models, report.failures, report.skips, report.trained, report.onnx_skipped
+    ):
         console.info(block)

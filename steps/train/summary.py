@@ -73,7 +73,8 @@ def box(
 
 def _table(rows: Sequence[Dict[str, Any]]) -> List[str]:
     headers = ("feature_group", "model_name", "mae", "mape")
-    cells = [[str(r[h]) for h in headers] for r in rows]
+    headers += tuple(h for h in ("cv_mae", "extrapolation_mae") if any(h in r for r in rows))  # when scored
+    cells = [["-" if r.get(h) is None else str(r[h]) for h in headers] for r in rows]  # -: not available
     widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(headers)]
     fmt = lambda values: "  ".join(v.ljust(widths[i]) for i, v in enumerate(values)).rstrip()  # noqa: E731
     return [fmt(headers)] + [fmt(c) for c in cells]
@@ -122,6 +123,19 @@ def final_lines(failures: Sequence[Any], skips: Sequence[Skip], trained: int, de
     return lines
 
 
+def negligible_lines(models: Mapping[SetKey, Sequence[Dict[str, Any]]], floor: float) -> List[str]:
+    """Per (source, output type, group), once, the components no model of it could judge by MAPE:
+    none of their labels reach the MAPE floor (README, "Errors users can trust")."""
+    lines: List[str] = []
+    for (source, output_type, group), rows in models.items():
+        named = dict.fromkeys(c for row in rows for c in row.get("negligible") or ())
+        if named:
+            lines.append(f"  {source}/{output_type}/{group}: {', '.join(named)}")
+    if not lines:
+        return []
+    return [f"Negligible components (no label reaches the MAPE floor of {floor:g} W; MAPE -1, judged by MAE):"] + lines
+
+
 def run_summary(
     options: TrainOptions,
     layout: PipelineLayout,
@@ -130,6 +144,7 @@ def run_summary(
     failures: Sequence[Any],
     skips: Sequence[Skip],
     trained: int,
+    onnx_skipped: Sequence[Any] = (),
 ) -> List[str]:
     """Everything train prints after the fits, in order, one text block each.
 
@@ -152,7 +167,17 @@ def run_summary(
         }
         if any(per_type.values()):
             blocks.append(source_summary(source, per_type))
+    negligible = negligible_lines(models, options.mape_floor)
+    if negligible:
+        blocks.append("\n".join(negligible))
+    if onnx_skipped:
+        blocks.append("\n".join(onnx_lines(onnx_skipped)))
     return blocks + final_lines(failures, skips, trained, str(layout.root))
+
+
+def onnx_lines(skipped: Sequence[Any]) -> List[str]:
+    """Trained models without their `.onnx` (the model itself is kept), one line each with the reason."""
+    return [f"ONNX not written ({len(skipped)}):"] + [f"  {s.what}: onnx not written: {s.reason}" for s in skipped]
 
 
 def _outcome(

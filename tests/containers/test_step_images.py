@@ -30,6 +30,7 @@ PIPELINE = "container_pipeline"
 BENCHMARK = "container-bench"
 PUBLISHER = "kepler-ci"
 MOUNTS = {"WORKSPACE_CLAIM": "workspace", "MODEL_DB_CLAIM": "model-db"}
+OUTPUTS = "/kfp-outputs"  # stands for the artifact paths the KFP launcher gives; a host folder "kfp-outputs"
 
 
 def docker_run(docker: Docker, invocation: Invocation, root: Path, image: str) -> subprocess.CompletedProcess:
@@ -52,6 +53,8 @@ def docker_run(docker: Docker, invocation: Invocation, root: Path, image: str) -
         argv += ["--tmpfs", path]
     for parameter, path in invocation.mounts:
         argv += ["-v", f"{root / MOUNTS[parameter]}:{path}"]
+    if invocation.outputs:
+        argv += ["-v", f"{root / 'kfp-outputs'}:{OUTPUTS}"]
     for key, value in invocation.env.items():
         argv += ["-e", f"{key}={value}"]
     return docker.run(*argv, image, *invocation.command[1:], *invocation.args, timeout=900)
@@ -60,7 +63,7 @@ def docker_run(docker: Docker, invocation: Invocation, root: Path, image: str) -
 @pytest.fixture(scope="module")
 def container_run(docker, step_images, prometheus, tmp_path_factory):
     root = tmp_path_factory.mktemp("container-claims")
-    for folder in MOUNTS.values():
+    for folder in [*MOUNTS.values(), "kfp-outputs"]:
         (root / folder).mkdir()
         os.chmod(root / folder, 0o777)  # a fresh claim the image user may write (fsGroup in a cluster)
     start, end = prometheus.window
@@ -75,7 +78,7 @@ def container_run(docker, step_images, prometheus, tmp_path_factory):
         "PUBLISHER": PUBLISHER,
     }
     results, seconds = {}, {}
-    for invocation in load_invocations(REPO_ROOT / "manifests" / "kfp" / "kepler-model-pipeline.yaml", values):
+    for invocation in load_invocations(REPO_ROOT / "manifests" / "kfp" / "kepler-model-pipeline.yaml", values, OUTPUTS):
         started = time.monotonic()
         results[invocation.step] = docker_run(docker, invocation, root, step_images.names[invocation.step])
         seconds[invocation.step] = time.monotonic() - started
@@ -106,6 +109,28 @@ def test_three_steps_run_in_their_images(container_run):
     exported = root / "model-db" / "models" / "v0.7"
     assert (exported / PIPELINE / "README.md").is_file() and (exported / f"{PIPELINE}.zip").is_file()
     assert json.loads((exported / PIPELINE / "metadata.json").read_text())["publisher"] == PUBLISHER
+
+
+def test_run_outputs_land_in_the_workspace_and_at_the_artifact_paths(container_run):
+    """The validation table (query) and the run summary (export): workspace files, copied byte for byte to the
+    paths the pipeline gives (`--<name>-file`), as `kepler-model run` writes the same workspace files."""
+    root, results = container_run
+    for step in ("query", "export"):
+        _ok(results[step])
+    data, copies = root / "workspace" / "data", root / "kfp-outputs"
+    table = data / "kepler_query_validate_result.md"
+    assert table.read_text().startswith("# Validation table of kepler_query")
+    assert (copies / "validation_table").read_bytes() == table.read_bytes()
+    report, metrics = data / f"{PIPELINE}_export_report.md", data / f"{PIPELINE}_export_metrics.json"
+    assert report.read_text().startswith(f"# Export of {PIPELINE}")
+    assert (copies / "run_report").read_bytes() == report.read_bytes()
+    assert (copies / "run_metrics").read_bytes() == metrics.read_bytes()
+    document = json.loads(metrics.read_text())
+    assert document["metrics"][-1] == {
+        "name": "exported-models",
+        "numberValue": float((copies / "exported_models").read_text()),
+        "format": "RAW",
+    }
 
 
 def test_containers_ran_as_the_non_root_image_user(container_run, docker, step_images):

@@ -69,7 +69,7 @@ def csv_rows(path: Path):
 
 
 def test_export_writes_the_selected_models_and_reports(trained):
-    result = run_export(trained, "--zip=true")
+    result = run_export(trained, "--zip=true", "--select-by", "split")  # no fallback warning (test_select_by.py)
     assert result.code == 0, result
     out = target(trained)
     assert files_under(out) == EXPECTED_FILES

@@ -68,9 +68,9 @@ def exported(tmp_path_factory):
 
 
 def export_ec2(ws, *extra):
-    return run_export(
-        ws, "-p", EC2, "-o", str(ws["db"]), "--publisher", "sunya-ch", "--benchmark", "stressng", *extra, defaults=False
-    )
+    """Selected by the split errors: the published ec2-0.7.11 (kepler-model-server) had no others."""
+    argv = ["-p", EC2, "-o", str(ws["db"]), "--publisher", "sunya-ch", "--benchmark", "stressng"]
+    return run_export(ws, *argv, "--select-by", "split", *extra, defaults=False)
 
 
 def golden(name: str) -> str:

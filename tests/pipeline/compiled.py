@@ -3,7 +3,9 @@
 The point is to run exactly what a cluster would run: the command, arguments and environment
 come from manifests/kfp/, with each parameter placeholder replaced by its value ("" when unset).
 An optional input without a default (a Secret or ConfigMap name) is absent unless given: its
-`IfPresent` arguments are dropped, as the KFP driver drops its volume.
+`IfPresent` arguments are dropped, as the KFP driver drops its volume. A run output's path (an
+output artifact's or output parameter's placeholder) becomes `<outputs_dir>/<name>` when an
+outputs folder is given; without one, the flag and its path are dropped, as in a local run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import yaml
 
 PLACEHOLDER = re.compile(r"\{\{\$\.inputs\.parameters\['([A-Za-z0-9_]+)'\]\}\}")
+OUTPUT_PLACEHOLDER = re.compile(
+    r"\{\{\$\.outputs\.(?:artifacts\['([a-z0-9_]+)'\]\.path|parameters\['([a-z0-9_]+)'\]\.output_file)\}\}"
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class Invocation:
     objects: List[Tuple[str, str]] = field(default_factory=list)
     scratch: List[str] = field(default_factory=list)  # emptyDir mount paths (/tmp)
     security: Dict[str, object] = field(default_factory=dict)
+    outputs: Dict[str, str] = field(default_factory=dict)  # run output name -> the path the step copies it to
 
 
 def _defaults(definitions: Mapping[str, dict]) -> Dict[str, Optional[str]]:
@@ -48,8 +54,29 @@ def _render(arg: str, inputs: Mapping[str, Optional[str]]) -> List[str]:
     return [PLACEHOLDER.sub(lambda m: inputs[m.group(1)], arg)]
 
 
-def load_invocations(kfp_file: Path, values: Mapping[str, Optional[str]]) -> List[Invocation]:
-    """Invocations in DAG order with the pipeline parameters `values` (missing ones get their default)."""
+def _outputs(args: List[str], outputs_dir: Optional[str]) -> Tuple[List[str], Dict[str, str]]:
+    """Run output paths: `<outputs_dir>/<name>`, or (no folder) each `flag path` pair dropped."""
+    kept: List[str] = []
+    paths: Dict[str, str] = {}
+    for arg in args:
+        found = OUTPUT_PLACEHOLDER.fullmatch(arg)
+        if found is None:
+            kept.append(arg)
+            continue
+        name = found.group(1) or found.group(2)
+        if outputs_dir is None:
+            kept.pop()  # the flag before it
+        else:
+            paths[name] = f"{outputs_dir}/{name}"
+            kept.append(paths[name])
+    return kept, paths
+
+
+def load_invocations(
+    kfp_file: Path, values: Mapping[str, Optional[str]], outputs_dir: Optional[str] = None
+) -> List[Invocation]:
+    """Invocations in DAG order with the pipeline parameters `values` (missing ones get their default); run
+    outputs go to `outputs_dir` (None: not asked for)."""
     spec, platform = list(yaml.safe_load_all(kfp_file.read_text(encoding="utf-8")))
     defaults = _defaults(spec["root"]["inputDefinitions"]["parameters"])
     unknown = set(values) - set(defaults)
@@ -79,12 +106,14 @@ def load_invocations(kfp_file: Path, values: Mapping[str, Optional[str]]) -> Lis
             )
             for v in kubernetes.get(kind, [])
         ]
+        args, outputs = _outputs([rendered for a in container["args"] for rendered in _render(a, inputs)], outputs_dir)
         invocations.append(
             Invocation(
                 step=name,
                 image=container["image"],
                 command=list(container["command"]),
-                args=[rendered for a in container["args"] for rendered in _render(a, inputs)],
+                args=args,
+                outputs=outputs,
                 env={e["name"]: e["value"] for e in container.get("env", [])},
                 mounts=[
                     (m["pvcNameParameter"]["componentInputParameter"], m["mountPath"])

@@ -323,3 +323,29 @@ def test_kustomize_images_rewrite_workflow_template_containers(manifests_dir, tm
     expected = {s.name: f"registry.example/kepler-model-{s.name}:overlay" for s in pipeline_def.STEPS}
     assert images == {name: expected[name.split("-")[0]] for name in images}
     assert set(images) >= set(expected)
+
+
+EXPECTED_ARGO_OUTPUTS = {
+    "query": {"validation-table": "/tmp/kepler-model-outputs/validation-table.md"},
+    "export": {
+        "run-report": "/tmp/kepler-model-outputs/run-report.md",
+        "run-metrics": "/tmp/kepler-model-outputs/run-metrics.json",
+        "exported-models": "/tmp/kepler-model-outputs/exported-models.txt",
+    },
+}
+
+
+def test_run_outputs_are_output_parameters_read_from_the_scratch_emptydir(template, pipeline_def):
+    """Each run output of the contract: the step gets `--<name>-file <path>` and the template reads <path> as an
+    output parameter; the path is on the /tmp emptyDir (the root filesystem is read-only)."""
+    containers = _containers(template)
+    for name, t in containers.items():
+        step = next(s for s in pipeline_def.STEPS if name == s.name or name.startswith(s.name + "-"))
+        declared = {p["name"]: p["valueFrom"]["path"] for p in t.get("outputs", {}).get("parameters", [])}
+        assert declared == EXPECTED_ARGO_OUTPUTS.get(step.name, {}), name
+        args = t["container"]["args"]
+        for output in step.run_outputs:
+            path = declared[output.argo_name]
+            assert args[args.index(output.flag) + 1] == path
+            (mount,) = [m for m in t["container"]["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+            assert mount["mountPath"] == "/tmp"

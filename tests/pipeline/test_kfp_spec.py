@@ -73,12 +73,23 @@ def _if_present(parameter: str) -> str:
     return json.dumps({"IfPresent": {"InputName": parameter.lower(), "Then": list(FILE_INPUTS[parameter])}})
 
 
+# Run output kind -> (KFP placeholder of its path, the type in the component's outputDefinitions)
+RUN_OUTPUT_KFP = {
+    "markdown": ("{{$.outputs.artifacts['%s'].path}}", ("artifacts", "system.Markdown")),
+    "metrics": ("{{$.outputs.artifacts['%s'].path}}", ("artifacts", "system.Metrics")),
+    "count": ("{{$.outputs.parameters['%s'].output_file}}", ("parameters", "NUMBER_INTEGER")),
+}
+
+
 def _expected_args(step, pipeline_def):
-    """The step's arguments with each parameter as the KFP placeholder of its component input, then the
-    `--flag <file>` of each optional Secret/ConfigMap input, present only when the input is."""
-    return step.render_args(lambda name: "{{$.inputs.parameters['%s']}}" % name.lower()) + [
-        _if_present(f.parameter) for f in step.files
-    ]
+    """The step's arguments with each parameter as the KFP placeholder of its component input, then each run
+    output's `--<name>-file <its KFP path>`, then the `--flag <file>` of each optional Secret/ConfigMap input,
+    present only when the input is."""
+    return (
+        step.render_args(lambda name: "{{$.inputs.parameters['%s']}}" % name.lower())
+        + step.run_output_args(lambda output: RUN_OUTPUT_KFP[output.kind][0] % output.name)
+        + [_if_present(f.parameter) for f in step.files]
+    )
 
 
 @pytest.mark.parametrize("step_name", ["query", "train", "export"])
@@ -107,6 +118,7 @@ def test_literal_command_lines(documents):
         "--benchmark {BENCHMARK} --server {PROM_URL} --output kepler_query "
         "--start-time {START_TIME} --end-time {END_TIME} --interval {INTERVAL} "
         "--step {STEP} --id {COLLECT_ID} --os-selector {OS_SELECTOR} --os-server {OS_SERVER} "
+        "--validation-table-file {{$.outputs.artifacts['validation_table'].path}} "
         + _if_present("PROM_TOKEN_SECRET")
         + " "
         + _if_present("PROM_CA_CONFIGMAP")
@@ -117,8 +129,37 @@ def test_literal_command_lines(documents):
     )
     assert line("export") == (
         "--benchmark {BENCHMARK} --collect-date {COLLECT_DATE} --pipeline-name "
-        "{PIPELINE_NAME} -o /model-db/models --publisher {PUBLISHER} --zip=true"
+        "{PIPELINE_NAME} -o /model-db/models --publisher {PUBLISHER} --zip=true "
+        "--run-report-file {{$.outputs.artifacts['run_report'].path}} "
+        "--run-metrics-file {{$.outputs.artifacts['run_metrics'].path}} "
+        "--exported-models-file {{$.outputs.parameters['exported_models'].output_file}}"
     )
+
+
+def test_run_outputs_are_the_contracts(documents, pipeline_def):
+    """The query's validation table and the export's report are Markdown artifacts, its metrics a Metrics artifact
+    and its model count an integer output parameter: what the run page shows, declared in the contract."""
+    components = documents[0]["components"]
+    declared = {}
+    for name, component in components.items():
+        for group, outputs in component.get("outputDefinitions", {}).items():
+            for output, definition in outputs.items():
+                kind = (
+                    definition["artifactType"]["schemaTitle"] if group == "artifacts" else definition["parameterType"]
+                )
+                declared[(name, output)] = (group, kind)
+    expected = {
+        (f"comp-{step.name}", o.name): RUN_OUTPUT_KFP[o.kind][1]
+        for step in pipeline_def.STEPS
+        for o in step.run_outputs
+    }
+    assert declared == expected
+    assert expected == {
+        ("comp-query", "validation_table"): ("artifacts", "system.Markdown"),
+        ("comp-export", "run_report"): ("artifacts", "system.Markdown"),
+        ("comp-export", "run_metrics"): ("artifacts", "system.Metrics"),
+        ("comp-export", "exported_models"): ("parameters", "NUMBER_INTEGER"),
+    }
 
 
 def test_task_inputs_wire_to_pipeline_parameters(documents):

@@ -218,6 +218,11 @@ def test_full_local_run_exports_and_prints_where(prometheus, tmp_path):
     assert json.loads((tmp_path / "ws" / "local-bench.json").read_text())["startTimeUTC"] == format_window_time(start)
     # MODEL_PATH defaults to the data path: the trained pipeline sits in the workspace.
     assert (tmp_path / "ws" / "local_pipeline" / "metadata.json").is_file()
+    # The run page's files land in the workspace as in a pipeline run (no copies: no orchestrator).
+    assert (tmp_path / "ws" / "kepler_query_validate_result.md").is_file()
+    assert (tmp_path / "ws" / "local_pipeline_export_metrics.json").is_file()
+    report = tmp_path / "ws" / "local_pipeline_export_report.md"
+    assert report.read_text().startswith("# Export of local_pipeline") and f"run summary:    {report}" in out
 
 
 @pytest.mark.parametrize("recorded,folder", [({"kepler_generation": "0.10"}, "v0.10"), ({}, "v0.7")])

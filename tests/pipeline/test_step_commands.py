@@ -31,6 +31,7 @@ BENCHMARK = "ci-bench"
 COLLECT_ID = "ci-node"
 PUBLISHER = "kepler-ci"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+OUTPUTS = "/kfp-outputs"  # stands for the artifact paths the KFP launcher gives
 
 
 def _steps_ready() -> str:
@@ -67,6 +68,8 @@ def run_invocation(
     for path in invocation.scratch:
         mounts[path] = claims["WORKSPACE_CLAIM"].parent / f"scratch-{invocation.step}"
         mounts[path].mkdir(exist_ok=True)
+    if invocation.outputs:
+        mounts[OUTPUTS] = claims["WORKSPACE_CLAIM"].parent / "kfp-outputs"
     env = {k: v for k, v in os.environ.items() if k not in ("DATAPATH", "MODEL_PATH", "PROM_URL", "PROM_SERVER")}
     env.update({k: relocate(v, mounts) for k, v in invocation.env.items()})
     env["KEPLER_MODEL_IMAGE_STEPS"] = invocation.step  # as in the step's image
@@ -99,7 +102,8 @@ def pipeline_run(manifests_dir, values, claims):
     (dead_query, *_rest) = load_invocations(kfp_file, {**values, "PROM_URL": "http://127.0.0.1:9"})
     results["query-dead-server"] = run_invocation(dead_query, claims)
     results["after-dead-server"] = sorted(p.name for p in (claims["WORKSPACE_CLAIM"] / "data").glob("kepler_query*"))
-    query, train, export = load_invocations(kfp_file, values)
+    # Run outputs go where the KFP launcher would put the artifacts (OUTPUTS, a host folder here).
+    query, train, export = load_invocations(kfp_file, values, OUTPUTS)
     results["query"] = run_invocation(query, claims)
     results["after-query"] = snapshot(claims)
     results["train"] = run_invocation(train, claims)
@@ -139,6 +143,9 @@ def test_query_writes_the_window_and_the_query_json(pipeline_run, claims, values
     assert not [p for p in pipeline_run["after-query"] if p.startswith("model-db/")], (
         "query must not touch the model-db claim"
     )
+    markdown = data / "kepler_query_validate_result.md"  # the validation table for the run page, copied there
+    assert markdown.read_text().startswith("# Validation table of kepler_query")
+    assert (claims["WORKSPACE_CLAIM"].parent / "kfp-outputs" / "validation_table").read_bytes() == markdown.read_bytes()
 
 
 def test_train_writes_the_pipeline_under_model_path(pipeline_run, claims):
@@ -167,6 +174,11 @@ def test_export_writes_the_model_database(pipeline_run, claims):
     metadata = json.loads((exported / "metadata.json").read_text())
     assert metadata["publisher"] == PUBLISHER
     assert (exported / "README.md").is_file()
+    data, copies = claims["WORKSPACE_CLAIM"] / "data", claims["WORKSPACE_CLAIM"].parent / "kfp-outputs"
+    assert (copies / "run_report").read_bytes() == (data / f"{PIPELINE}_export_report.md").read_bytes()
+    assert (copies / "run_metrics").read_bytes() == (data / f"{PIPELINE}_export_metrics.json").read_bytes()
+    assert json.loads((copies / "run_metrics").read_text())["metrics"][-1]["name"] == "exported-models"
+    assert int((copies / "exported_models").read_text()) > 0
 
 
 def test_missing_benchmark_fails_query_without_writing(manifests_dir, values, tmp_path):

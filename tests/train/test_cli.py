@@ -104,7 +104,14 @@ def test_documented_invocation_trains_and_writes_the_pipeline(workspace: Path):
         "metric_generation",
         "seed",
         "jobs",
+        "cv_folds",  # the scoring flags (README, "Errors users can trust"), after the keys of §3.9
+        "extrapolation_top",
+        "mape_floor",
+        "max_fit_rows",  # a fit's rows at most, and whether ONNX files were written (README)
+        "onnx",
     ]
+    assert (arguments["max_fit_rows"], arguments["onnx"]) == (20000, True)
+    assert (arguments["cv_folds"], arguments["extrapolation_top"], arguments["mape_floor"]) == (5, 0.2, 0.5)
     assert arguments["abs_trainers"] == FAST and arguments["jobs"] == 1 and arguments["seed"] == 0
     assert arguments["metric_generation"] == "0.7"
     index = json.loads((root / "node_type_index.json").read_text())
@@ -114,7 +121,7 @@ def test_documented_invocation_trains_and_writes_the_pipeline(workspace: Path):
     assert csv[0] == (
         ",model_name,trainer,model_class,model_file,features,fe_files,output_type,mae,mape,node_type,"
         "package_mae,core_mae,uncore_mae,dram_mae,package_mape,core_mape,uncore_mape,dram_mape,"
-        "feature_group"
+        "feature_group,cv_mae,cv_mae_std,cv_mape,cv_mape_std,extrapolation_mae,extrapolation_mape,negligible"
     )
     frame = pd.read_csv(root / "rapl-sysfs_AbsPower_model_metadata.csv", index_col=0)
     assert list(frame.index) == list(range(len(frame)))
@@ -123,7 +130,7 @@ def test_documented_invocation_trains_and_writes_the_pipeline(workspace: Path):
     )
     assert set(frame.trainer) == set(FAST.split(","))
     acpi = pd.read_csv(root / "acpi_DynPower_model_metadata.csv", index_col=0)
-    assert list(acpi.columns)[-3:] == ["platform_mae", "platform_mape", "feature_group"]
+    assert list(acpi.columns)[-10:-7] == ["platform_mae", "platform_mape", "feature_group"]
 
     model = root / "rapl-sysfs" / "AbsPower" / "BPFOnly" / "SGDRegressorTrainer_1"
     with zipfile.ZipFile(str(model) + ".zip") as archive:
@@ -166,11 +173,12 @@ def test_same_seed_gives_identical_metadata_whatever_jobs(tmp_path: Path, worksp
             {
                 name: (root / name).read_bytes()
                 for name in files_under(root)
-                if name.endswith(".csv") or name.endswith(".pkl") or name.endswith("weight.json")
+                if name.endswith((".csv", ".pkl", "weight.json", ".scores.json", ".cv.npz"))
             }
         )
     assert outputs[0].keys() == outputs[1].keys()
     assert "rapl-sysfs_AbsPower_model_metadata.csv" in outputs[0]
+    assert any(name.endswith(".cv.npz") for name in outputs[0])  # scores and predictions: no byte changes either
     assert [n for n in outputs[0] if outputs[0][n] != outputs[1][n]] == []
 
 
@@ -198,7 +206,9 @@ def test_rerun_replaces_models_of_the_node_type_and_keeps_history(workspace: Pat
     assert second["abs_trainers"] == FAST.split(",") + ["KNeighborsRegressorTrainer"]
     assert second["dyn_trainers"] == ["LinearRegressionTrainer"]
     models = {p.name for p in (root / "rapl-sysfs" / "AbsPower" / "BPFOnly").iterdir()}
-    assert models == {"KNeighborsRegressorTrainer_1", "KNeighborsRegressorTrainer_1.zip"}
+    assert {name.split(".", 1)[0] for name in models} == {"KNeighborsRegressorTrainer_1"}  # side files too
+    knn = "KNeighborsRegressorTrainer_1"
+    assert {knn, f"{knn}.zip", f"{knn}.scores.json", f"{knn}.cv.npz"} <= models
     frame = pd.read_csv(root / "rapl-sysfs_AbsPower_model_metadata.csv", index_col=0)
     assert set(frame.trainer) == {"KNeighborsRegressorTrainer"}
 

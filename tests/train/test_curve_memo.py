@@ -88,13 +88,17 @@ def test_models_fitted_and_read_from_the_memo_are_the_same_files(tmp_path: Path,
     assert files["plain"] == files["fitted"] == files["read"]
 
 
+@pytest.mark.parametrize("folds", [0, 5])
 def test_groups_sharing_a_main_feature_share_their_curve_fits(
     tmp_path: Path,
     workspace: Path,  # noqa: F811 - the fixture imported above
     monkeypatch: pytest.MonkeyPatch,
+    folds: int,
 ):
     """5 groups x 4 components, but only two main features per component (cpu_instructions /
-    cache_miss for the counter groups, bpf_cpu_time_ms / bpf_page_cache_hit for the BPF groups)."""
+    cache_miss for the counter groups, bpf_cpu_time_ms / bpf_page_cache_hit for the BPF groups).
+    The scoring fits (scoring.py) are shared the same way: each fold and the extrapolation split
+    cut the same rows of every group, so a fit set of one group's is another's."""
     calls = []
     original = curvefit.fit_curve
     monkeypatch.setattr(curvefit, "fit_curve", lambda *args: calls.append(1) or original(*args))
@@ -110,7 +114,9 @@ def test_groups_sharing_a_main_feature_share_their_curve_fits(
         "LogarithmicRegressionTrainer",
         "--dyn-trainers",
         "none",
+        "--cv-folds",
+        str(folds),
     )
     assert code == 0, err
     assert len(list((workspace / "std_v0.7.11" / "rapl-sysfs" / "AbsPower").glob("*/Logarithmic*.zip"))) == 5
-    assert len(calls) == 8
+    assert len(calls) == 8 * (1 + (folds + 1 if folds else 0))  # the model, each fold, the extrapolation
