@@ -154,6 +154,7 @@ def child(data: str, jobs: int, kind: str = "0.7", train_args: str = "") -> None
                 "derived": sum(r.derived for r in report.results),
                 "job_wall_seconds": sum(r.seconds for r in report.results),
                 "slowest": sorted(((r.cpu_seconds, r.label) for r in report.results), reverse=True)[:3],
+                "by_trainer": by_trainer(report.results),
                 # Workers forked from the fork server are not this process's children: their CPU and memory
                 # come from the jobs' own figures (spawned workers' are in RUSAGE_CHILDREN, counted once).
                 "cpu": own.ru_utime
@@ -203,6 +204,15 @@ def line(name: str, r: Dict) -> str:
     )
 
 
+def by_trainer(results) -> list:
+    """(trainer, the CPU seconds of its jobs), most first: where scoring's fits go."""
+    totals: Dict[str, float] = {}
+    for result in results:
+        name = result.label.rsplit("/", 1)[-1]
+        totals[name] = totals.get(name, 0.0) + result.cpu_seconds
+    return sorted(totals.items(), key=lambda item: -item[1])
+
+
 def main() -> None:
     """Over 60 lines on purpose: the report's sections in the order they print (sets, targets, growth,
     speedup); split, that order would be spread over helpers that each print one part."""
@@ -239,6 +249,8 @@ def main() -> None:
                 f" vs CPU sum {results[dataset.name]['job_seconds']:.1f}s",
                 flush=True,
             )
+            trainers = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in results[dataset.name]["by_trainer"])
+            print(f"{'':<14} CPU by trainer (jobs' own): {trainers}", flush=True)
         if not args.only:
             speedup_line(sets[0] if not args.quick else sets[1], args.jobs, results, root)
         for what, pairs in GROWTH.items():
