@@ -10,8 +10,8 @@ The rows: train keeps only the scaled features (fit_data.NodeData), so the raw r
 scaled × scale_; the model's reference values are computed from those same raw rows, so both sides
 see one input. At most CHECK_ROWS of them, evenly spaced over the set, CHECK_CHUNK at a time: ONNX
 Runtime's k-NN compares every row given with every stored one at once (memory rows x stored rows:
-41 GB for all 72,000 rows of 50 VMs over 6 h), and a few thousand rows spanning the whole load range
-show any converter error.
+41 GB for all 72,000 rows of 50 VMs over 6 h), and a few hundred rows spanning the whole load range
+show any converter error, while all 1,440 rows of 6 h at 15 s cost a k-NN model's check 185 ms.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from .fit_data import NodeData
 ABS_TOLERANCE = 1e-3  # watts
 REL_TOLERANCE = 1e-4
 SUFFIX = ".onnx"
-CHECK_ROWS = 2000
+CHECK_ROWS = 500
 CHECK_CHUNK = 250
 
 
