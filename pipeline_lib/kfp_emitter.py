@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Dict, Mapping, Optional, Sequence, Set
 
-from steps.contract import COUNT, MARKDOWN, METRICS, SECRET, Parameter, RunOutput, Step
+from steps.contract import COUNT, KFP_EXECUTOR_OUTPUT_FLAG, MARKDOWN, METRICS, SECRET, Parameter, RunOutput, Step
 
 from .definition import Definition
 
@@ -101,6 +101,8 @@ def _component(step: Step, d: Definition):
         paths = dict(zip([o.name for o in step.run_outputs], values[:outputs]))
         args = step.render_args(lambda name: by_name[name])
         args += step.run_output_args(lambda output: _output_path(paths[output.name]))
+        if any(output.kind == METRICS for output in step.run_outputs):  # the run page's metrics table
+            args += [KFP_EXECUTOR_OUTPUT_FLAG, dsl.PIPELINE_TASK_EXECUTOR_OUTPUT_PATH_PLACEHOLDER]
         for mounted in step.files:  # `--flag <path>` only when the Secret/ConfigMap name was given
             args.append(dsl.IfPresentPlaceholder(input_name=input_name(mounted.parameter), then=mounted.args))
         return dsl.ContainerSpec(image=d.image(step), command=step.command, args=args)

@@ -9,10 +9,11 @@ the workspace holds, and a local run (no flags) writes the same workspace files.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
-from typing import List, Mapping
+from typing import Any, Dict, List, Mapping
 
-from ..contract import step_named
+from ..contract import COUNT, KFP_EXECUTOR_OUTPUT_FLAG, METRICS, step_named
 from .atomic import write_bytes
 from .config import is_set
 from .errors import StepError
@@ -25,6 +26,13 @@ def add_flags(parser: argparse.ArgumentParser, step: str) -> None:
             output.flag,
             metavar="PATH",
             help=f"also copy {output.description} to PATH after a successful run (set by the pipeline)",
+        )
+    if any(output.kind == METRICS for output in step_named(step).run_outputs):
+        parser.add_argument(
+            KFP_EXECUTOR_OUTPUT_FLAG,
+            metavar="PATH",
+            help="write KFP's executor output to PATH after a successful run: the metrics as the Metrics "
+            "artifact's metadata, which the run page's metrics table reads (set by the KFP pipeline)",
         )
 
 
@@ -42,4 +50,23 @@ def deliver(args: argparse.Namespace, step: str, contents: Mapping[str, bytes]) 
         if output.name not in contents:
             raise StepError(f"{step} produced no {output.description} for {output.flag}")
         written.append(write_bytes(Path(str(target)), contents[output.name]))
+    executor = getattr(args, KFP_EXECUTOR_OUTPUT_FLAG.lstrip("-").replace("-", "_"), None)
+    if is_set(executor):
+        written.append(write_bytes(Path(str(executor)), json.dumps(executor_output(step, contents)).encode()))
     return written
+
+
+def executor_output(step: str, contents: Mapping[str, bytes]) -> Dict[str, Any]:
+    """KFP's ExecutorOutput for a container step: each METRICS output's metrics as its artifact's metadata
+    (name -> number; what the KFP SDK's own executor records for `Metrics.log_metric`), each COUNT output
+    as a parameter value (the launcher takes the executor output's values when it has one)."""
+    artifacts: Dict[str, Any] = {}
+    parameters: Dict[str, Any] = {}
+    for output in step_named(step).run_outputs:
+        if output.kind == METRICS:
+            document = json.loads(contents[output.name])
+            metadata = {metric["name"]: metric["numberValue"] for metric in document.get("metrics", [])}
+            artifacts[output.name] = {"artifacts": [{"metadata": metadata}]}
+        elif output.kind == COUNT:
+            parameters[output.name] = int(contents[output.name].decode().strip())
+    return {"artifacts": artifacts, "parameterValues": parameters}

@@ -118,6 +118,10 @@ MARKDOWN = "markdown"  # KFP: a system.Markdown artifact, rendered on the run pa
 METRICS = "metrics"  # KFP: a system.Metrics artifact; the file is {"metrics": [{"name", "numberValue", "format"}]}
 COUNT = "count"  # KFP: an integer output parameter; the file holds the number as text
 RUN_OUTPUT_KINDS = {MARKDOWN: "md", METRICS: "json", COUNT: "txt"}  # kind -> file extension
+# A step with a METRICS output also takes this flag in KFP, set to the task's executor output file
+# (`{{$.outputs.output_file}}`): the metrics written there as the artifact's metadata are what the run
+# page's metrics table and run comparison read (the artifact's file alone is only downloadable).
+KFP_EXECUTOR_OUTPUT_FLAG = "--kfp-executor-output"
 # KFP output names are Python identifiers; Argo parameter names are the same with '-' for '_'.
 RUN_OUTPUT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 

@@ -20,8 +20,9 @@ import yaml
 
 PLACEHOLDER = re.compile(r"\{\{\$\.inputs\.parameters\['([A-Za-z0-9_]+)'\]\}\}")
 OUTPUT_PLACEHOLDER = re.compile(
-    r"\{\{\$\.outputs\.(?:artifacts\['([a-z0-9_]+)'\]\.path|parameters\['([a-z0-9_]+)'\]\.output_file)\}\}"
+    r"\{\{\$\.outputs\.(?:artifacts\['([a-z0-9_]+)'\]\.path|parameters\['([a-z0-9_]+)'\]\.output_file|(output_file))\}\}"
 )
+EXECUTOR_OUTPUT = "executor_output"  # the task's executor output file ({{$.outputs.output_file}})
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def _outputs(args: List[str], outputs_dir: Optional[str]) -> Tuple[List[str], Di
         if found is None:
             kept.append(arg)
             continue
-        name = found.group(1) or found.group(2)
+        name = found.group(1) or found.group(2) or EXECUTOR_OUTPUT
         if outputs_dir is None:
             kept.pop()  # the flag before it
         else:

@@ -83,11 +83,14 @@ RUN_OUTPUT_KFP = {
 
 def _expected_args(step, pipeline_def):
     """The step's arguments with each parameter as the KFP placeholder of its component input, then each run
-    output's `--<name>-file <its KFP path>`, then the `--flag <file>` of each optional Secret/ConfigMap input,
-    present only when the input is."""
+    output's `--<name>-file <its KFP path>`, with a Metrics output the executor output file (the run page's
+    metrics table), then the `--flag <file>` of each optional Secret/ConfigMap input, present only when the
+    input is."""
+    metrics = any(output.kind == "metrics" for output in step.run_outputs)
     return (
         step.render_args(lambda name: "{{$.inputs.parameters['%s']}}" % name.lower())
         + step.run_output_args(lambda output: RUN_OUTPUT_KFP[output.kind][0] % output.name)
+        + (["--kfp-executor-output", "{{$.outputs.output_file}}"] if metrics else [])
         + [_if_present(f.parameter) for f in step.files]
     )
 
@@ -132,7 +135,8 @@ def test_literal_command_lines(documents):
         "{PIPELINE_NAME} -o /model-db/models --publisher {PUBLISHER} --zip=true "
         "--run-report-file {{$.outputs.artifacts['run_report'].path}} "
         "--run-metrics-file {{$.outputs.artifacts['run_metrics'].path}} "
-        "--exported-models-file {{$.outputs.parameters['exported_models'].output_file}}"
+        "--exported-models-file {{$.outputs.parameters['exported_models'].output_file}} "
+        "--kfp-executor-output {{$.outputs.output_file}}"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from steps.local_run.plan import RunParameters, step_commands
 from tests.export.builder import PipelineSpec, build_pipeline, pipeline_metadata
 from tests.export.conftest import PIPELINE, WINDOW, realistic_index, realistic_models
 
-from .compiled import load_invocations, relocate
+from .compiled import EXECUTOR_OUTPUT, load_invocations, relocate
 
 OUTPUTS = "/kfp-outputs"  # stands for the paths the KFP launcher gives (under /minio, /s3 or /gcs)
 
@@ -32,7 +33,7 @@ def test_compiled_export_command_copies_its_run_outputs_to_the_artifact_paths(ma
     (workspace / "data" / "stressng.json").write_text(WINDOW)
     values = {"BENCHMARK": "stressng", "PIPELINE_NAME": PIPELINE, "PUBLISHER": "kepler-ci"}
     (_query, _train, export) = load_invocations(manifests_dir / "kfp" / "kepler-model-pipeline.yaml", values, OUTPUTS)
-    assert set(export.outputs) == {o.name for o in step_named("export").run_outputs}
+    assert set(export.outputs) == {o.name for o in step_named("export").run_outputs} | {EXECUTOR_OUTPUT}
     mounts = {"/workspace": workspace, "/model-db": db, OUTPUTS: outputs, "/tmp": tmp_path / "scratch"}
     env = {k: relocate(v, mounts) for k, v in export.env.items()}
     out, err = io.StringIO(), io.StringIO()
@@ -42,6 +43,12 @@ def test_compiled_export_command_copies_its_run_outputs_to_the_artifact_paths(ma
     assert (outputs / "run_report").read_bytes() == (data / f"{PIPELINE}_export_report.md").read_bytes()
     assert (outputs / "run_metrics").read_bytes() == (data / f"{PIPELINE}_export_metrics.json").read_bytes()
     assert int((outputs / "exported_models").read_text()) > 0
+    # KFP's executor output: the metrics as the Metrics artifact's metadata (the run page's metrics table)
+    executor = json.loads((outputs / EXECUTOR_OUTPUT).read_text())
+    metrics = json.loads((outputs / "run_metrics").read_text())["metrics"]
+    (artifact,) = executor["artifacts"]["run_metrics"]["artifacts"]
+    assert artifact["metadata"] == {m["name"]: m["numberValue"] for m in metrics} and len(metrics) > 1
+    assert executor["parameterValues"] == {"exported_models": int((outputs / "exported_models").read_text())}
 
 
 def test_a_local_run_passes_no_run_output_flag():
