@@ -67,16 +67,19 @@ def _best_rows(csv_path: Path, count: int = 5) -> List[dict]:
         return []
     with open(csv_path, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return sorted(rows, key=lambda row: float(row["mae"]))[:count]
+    key = "cv_mae" if rows and rows[0].get("cv_mae") else "mae"  # export's default selection, when trained
+    return sorted((row for row in rows if row.get(key)), key=lambda row: float(row[key]))[:count]
 
 
 def print_best(database: ModelDatabase, pipeline: str, output_type: str = "AbsPower") -> None:
-    """The five exported models of lowest MAE, and where the database and its report are."""
+    """The five exported models of lowest cross-validated MAE (split MAE without it), and where the database
+    and its report are."""
     exported = database.pipeline(pipeline)
     print(f"demo: best exported rapl-sysfs {output_type} models (MAE in watts, worst component):")
     for row in _best_rows(exported.model_metadata_csv("rapl-sysfs", output_type)):
+        cv = f"  cv mae {float(row['cv_mae']):6.2f}" if row.get("cv_mae") else ""
         print(
-            f"  {row['feature_group']:<20} {row['model_name']:<36} mae {float(row['mae']):6.2f}  "
+            f"  {row['feature_group']:<20} {row['model_name']:<36}{cv}  split mae {float(row['mae']):6.2f}  "
             f"mape {float(row['mape']):6.2f}"
         )
     print(f"demo: model database {database.version_dir}; report {exported.readme}")
