@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 import numpy as np
 
 from ..common.domain import BASE_SCORE, INITIAL_CONSTANT, INTERCEPT, NEIGHBOUR_MEAN, SVR_BIAS, Trainer
-from .fit import Errors, FittedModel, fit_node, record_errors
+from .fit import FittedModel, fit_node, tested_model
 from .fit_data import FitInput, NodeData
 from .options import ScoreSettings
 from .scoring import held_out
@@ -170,25 +170,10 @@ def derive_node(
     offsets = _offsets(base_node, data, node)
     if offsets is None:
         return None
-    errors: Errors = {"mae": {}, "mape": {}}
-    estimators: Dict[str, Any] = {}
-    for component in data.components:
-        estimator = shift_estimator(trainer, base.estimators[component], offsets[component])
-        x_test = node.x_test[data.component_x[component]]
-        predicted = estimator.predict(base.poly.transform(x_test) if base.poly is not None else x_test)
-        record_errors(errors, component, node.y_test[component], predicted, floor)
-        estimators[component] = estimator
-    return FittedModel(
-        trainer=trainer,
-        node_type=node.node_type,
-        features=data.features,
-        components=data.components,
-        scaler=node.scaler,
-        poly=base.poly,
-        estimators=estimators,
-        errors=errors,
-        held_out=base.held_out.shifted(offsets) if base.held_out is not None else None,
-    )
+    estimators = {c: shift_estimator(trainer, base.estimators[c], offsets[c]) for c in data.components}
+    model = tested_model(data, node, trainer, base.poly, estimators, floor)
+    model.held_out = base.held_out.shifted(offsets) if base.held_out is not None else None
+    return model
 
 
 def fit_or_derive(

@@ -128,6 +128,13 @@ def fit_node(
     if node.problem:
         raise ValueError(node.problem)
     poly, estimators = fit_estimators(data, trainer, seed, node.x_train, node.y_train, cache)
+    return tested_model(data, node, trainer, poly, estimators, floor)
+
+
+def tested_model(
+    data: FitInput, node: NodeData, trainer: Trainer, poly: Any, estimators: Dict[str, Any], floor: float = 0.0
+) -> FittedModel:
+    """The model of fitted (or derived) `estimators`, with their errors on the node's test part (§9.1)."""
     predicted = predict(data, poly, estimators, node.x_test)
     errors: Errors = {"mae": {}, "mape": {}}
     for component in data.components:

@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .rates import spans
 from .series import Labels, SeriesSet
 
 
@@ -54,18 +55,11 @@ class Intervals:
 
 def intervals(samples: SeriesSet) -> Intervals:
     """The intervals of a merged SeriesSet (sorted by identity, then time)."""
-    n_ids = len(samples.identities)
-    first, last = np.full(n_ids, np.nan), np.full(n_ids, np.nan)
+    starts, first, last = spans(samples)
     code, t, v = samples.code, samples.t, samples.v
     if code.size == 0:
         empty, codes = np.zeros(0), np.zeros(0, dtype=np.int64)
         return Intervals(samples.identities, samples.labels, codes, empty, empty, empty, first, last)
-    starts = np.ones(code.size, dtype=bool)
-    starts[1:] = code[1:] != code[:-1]
-    ends = np.ones(code.size, dtype=bool)
-    ends[:-1] = starts[1:]
-    first[code[starts]] = t[starts]
-    last[code[ends]] = t[ends]
     keep = ~starts[1:]
     return Intervals(
         samples.identities,
