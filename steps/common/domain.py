@@ -211,6 +211,10 @@ class Trainer:
     # The ONNX form of its estimator (steps/train/onnx_models.py) computes in float32: ONNX Runtime's
     # TreeEnsembleRegressor and SVMRegressor have no double kernels; the others run in double.
     onnx_float32: bool = False
+    # A curve fit's optimum absorbs a shift of the target in its offset parameter, MINPACK's path does
+    # not: its DynPower model is fitted afresh, its held-out predictions are the AbsPower fits' shifted
+    # (steps/train/derive.py).
+    scores_absorb_shift: bool = False
     # Relative CPU cost per row and component (measured, roughly 1e-5 s each), plus a per-row² term
     # for SVR, whose fit grows about quadratically; only used to start the slowest jobs first.
     cost: float = 1.0
@@ -298,6 +302,7 @@ TRAINERS: Dict[str, Trainer] = {
             _estimator("steps.train.curvefit:curve_model", curve="log_func"),
             weight=WEIGHT_CURVEFIT,
             published=True,
+            scores_absorb_shift=True,
             cost=6,
         ),
         Trainer(
@@ -306,6 +311,7 @@ TRAINERS: Dict[str, Trainer] = {
             _estimator("steps.train.curvefit:curve_model", curve="logi_func"),
             weight=WEIGHT_CURVEFIT,
             published=True,
+            scores_absorb_shift=True,
             cost=15,
         ),
         Trainer(
@@ -314,6 +320,7 @@ TRAINERS: Dict[str, Trainer] = {
             _estimator("steps.train.curvefit:curve_model", curve="expo_func"),
             weight=WEIGHT_CURVEFIT,
             published=True,
+            scores_absorb_shift=True,
             cost=6,
         ),
     )

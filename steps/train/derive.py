@@ -17,18 +17,23 @@ differently, and where two splits' gains tie to that precision a fresh fit may g
 (measured on the benchmark's data: predictions equal for most rows, up to 1.4 W apart for a few,
 model MAE within 0.02 W). Its derived model is the exact shift of the AbsPower model.
 
-Not derived: SGD (the shift changes its updates) and the curve fits (MINPACK's finite-difference
-steps scale with the offset parameter's size).
+Not derived: SGD (the shift changes its updates: measured up to 5 W apart on the benchmark's data)
+and the curve fits (MINPACK's finite-difference steps scale with the offset parameter's size).
 
 Scoring (scoring.py) follows the same proof: the folds and the extrapolation split are cut from
 the same rows in the same time order, so each held-out fit of the DynPower model is the AbsPower
 one's lowered by the same constants; the derived model's held-out predictions are the AbsPower
 model's shifted (`HeldOut.shifted`), its MAE the AbsPower MAE and its MAPE recomputed on the
-DynPower labels. `derive_node` therefore also checks every row in time order, not only the split.
+DynPower labels. `shift_offsets` therefore also checks every row in time order, not only the split.
+The curve fits (`Trainer.scores_absorb_shift`) take the scores' half of it: each curve has a free
+offset and a shift-equivariant initial guess, so a fold's least-squares optimum moves with the
+target; only MINPACK's path differs, and on the benchmark's data a fresh fit's predictions were at
+most 0.009 W from the shifted one's, its MAE within 6e-5 W (316 fits). So their DynPower model is
+fitted afresh, as kepler-model-server fits it, and its six scoring fits are not repeated.
 
-When: `may_derive` at planning time (the DynPower job then runs right after the AbsPower job of its
-set and trainer, in the same process), and `derive_node` on the data, which checks that they
-really are the shifted AbsPower data; otherwise the model is fitted afresh (`fit_or_derive`).
+When: `may_ride` at planning time (the DynPower job then runs right after the AbsPower job of its
+set and trainer, in the same process), and `shift_offsets` on the data, which checks that they
+really are the shifted AbsPower data; otherwise the model is fitted and scored afresh (`fit_or_derive`).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from ..common.domain import BASE_SCORE, INITIAL_CONSTANT, INTERCEPT, NEIGHBOUR_M
 from .fit import FittedModel, fit_node, tested_model
 from .fit_data import FitInput, NodeData
 from .options import ScoreSettings
-from .scoring import held_out
+from .scoring import HeldOut, held_out
 
 if TYPE_CHECKING:  # curvefit imports joblib: not before train's workers have started
     from .curvefit import CurveCache
@@ -58,6 +63,12 @@ SHIFT_RTOL = 1e-9
 def may_derive(trainer: Trainer, isolator: str) -> bool:
     """Whether `trainer`'s DynPower models may be derived after `isolator` (the data decide at the end)."""
     return trainer.absorbs_shift is not None and isolator in SHIFT_ISOLATORS
+
+
+def may_ride(trainer: Trainer, isolator: str, scored: bool) -> bool:
+    """Whether `trainer`'s DynPower job should run right after its AbsPower job: its models may be
+    derived, or (`scored`) its held-out predictions."""
+    return may_derive(trainer, isolator) or (scored and trainer.scores_absorb_shift and isolator in SHIFT_ISOLATORS)
 
 
 # -- how: a copy of the fitted estimator predicting `offset` less
@@ -146,20 +157,12 @@ def _offsets(base_node: NodeData, data: FitInput, node: NodeData) -> Optional[Di
     return offsets
 
 
-def derive_node(
-    base: FittedModel, base_node: NodeData, data: FitInput, node: NodeData, floor: float = 0.0
-) -> Optional[FittedModel]:
-    """The DynPower model of `node` as the AbsPower model `base` of the same trainer, output lowered.
-
-    Equal to a fresh fit up to rounding when `node`'s data are `base_node`'s with every component's
-    power lowered by one constant: the same rows, split and scaled features. None when that does
-    not hold (isolators that drop containers or scale power, other node types) or the trainer's
-    fit absorbs no shift; the caller then fits afresh.
-    """
-    trainer = base.trainer
+def shift_offsets(base: FittedModel, base_node: NodeData, data: FitInput, node: NodeData) -> Optional[Dict[str, float]]:
+    """Per component, the constant that `node`'s power is `base_node`'s lowered by, when `node`'s data are
+    `base_node`'s so shifted: the same rows, split and scaled features. None when that does not hold
+    (isolators that drop containers or scale power, other node types or features)."""
     if (
-        trainer.absorbs_shift is None
-        or node.problem
+        node.problem
         or base_node.problem
         or base.node_type != node.node_type
         or base.features != data.features
@@ -167,7 +170,19 @@ def derive_node(
         or set(node.x_train) != set(base_node.x_train)
     ):
         return None
-    offsets = _offsets(base_node, data, node)
+    return _offsets(base_node, data, node)
+
+
+def derive_node(
+    base: FittedModel, base_node: NodeData, data: FitInput, node: NodeData, floor: float = 0.0
+) -> Optional[FittedModel]:
+    """The DynPower model of `node` as the AbsPower model `base` of the same trainer, output lowered.
+
+    Equal to a fresh fit up to rounding when `shift_offsets` finds the shift. None when it does not,
+    or the trainer's fit absorbs no shift; the caller then fits afresh.
+    """
+    trainer = base.trainer
+    offsets = shift_offsets(base, base_node, data, node) if trainer.absorbs_shift is not None else None
     if offsets is None:
         return None
     estimators = {c: shift_estimator(trainer, base.estimators[c], offsets[c]) for c in data.components}
@@ -188,12 +203,25 @@ def fit_or_derive(
     """The model of one node type and whether it was derived: from `base` (the AbsPower model of the
     same trainer and node type, and its data) where `derive_node` allows, else fitted. With
     `settings`, the model carries its held-out predictions (scoring.py): a derived model the base
-    model's, shifted (when the base was scored), a fitted one its own."""
+    model's, shifted (when the base was scored); a fitted curve fit's likewise when its data are the
+    base's shifted (`Trainer.scores_absorb_shift`), fold failures included; any other model its own."""
     floor = settings.floor if settings is not None else 0.0
     model = derive_node(base[0], base[1], data, node, floor) if base is not None else None
     derived = model is not None
     if model is None:
         model = fit_node(data, node, trainer, seed, cache, floor)
     if settings is not None and model.held_out is None:
-        model.held_out = held_out(data, node, trainer, seed, settings, cache)
+        model.held_out = _shifted_held_out(trainer, data, node, base) or held_out(
+            data, node, trainer, seed, settings, cache
+        )
     return model, derived
+
+
+def _shifted_held_out(
+    trainer: Trainer, data: FitInput, node: NodeData, base: Optional[Tuple[FittedModel, NodeData]]
+) -> Optional[HeldOut]:
+    """A curve fit's held-out predictions as its scored AbsPower model's, shifted; None when not so."""
+    if base is None or not trainer.scores_absorb_shift or base[0].held_out is None:
+        return None
+    offsets = shift_offsets(base[0], base[1], data, node)
+    return base[0].held_out.shifted(offsets) if offsets is not None else None

@@ -115,11 +115,13 @@ class Job:
     trainer: Trainer
     stage: Path  # staging copy of <source>/<ot>/<FG>/
     machine_specs: Dict[int, Optional[Dict[str, Any]]] = field(default_factory=dict)
-    # The DynPower job of the same set and trainer, run right after this (AbsPower) job in the same
-    # process so that its models can be derived from this job's (derive.py); such a job is
-    # `carried` and never runs on its own.
+    # The job run right after this one in the same process (plan.py links a chain of them): the
+    # DynPower job of the same set and trainer, whose models (or scores) come from this job's
+    # (`from_carrier`, derive.py), or a curve-fit job whose fits this one makes (curve_memo.py).
+    # Such a job is `carried` and never runs on its own.
     carries: Optional["Job"] = None
     carried: bool = False
+    from_carrier: bool = False
     curve_cache: Optional[Path] = None  # folder of the run's curve-fit results (curve_memo.py)
     onnx: bool = False  # write a checked `<name>.onnx` beside each model (onnx_check.py; train's --onnx)
     # The scoring flags (scoring.py); None: no scores and no files beside the model folders
@@ -132,10 +134,15 @@ class Job:
 
     @property
     def cost(self) -> float:
-        """Relative run time, for starting the slowest jobs first; a carried job adds little (no fit)."""
+        """Relative run time of this job and those it carries, for starting the slowest first; a carried
+        job adds little (its model derived, or its fits made already)."""
         rows = max(self.data.rows, 1)
         own = (self.trainer.cost * rows + self.trainer.quadratic * rows * rows) * len(self.data.components)
         return own + (0.1 * self.carries.cost if self.carries is not None else 0.0)
+
+    def chain(self) -> List["Job"]:
+        """This job and the jobs it carries, in the order they run."""
+        return [self] + (self.carries.chain() if self.carries is not None else [])
 
     def what(self, node_type: int) -> str:
         """How the summary names one model of this job."""
@@ -147,11 +154,15 @@ class Job:
 
 
 def execute(job: Job, context: WorkerContext) -> JobResult:
-    """Fit and write every node type of one job, then of the job it carries; a failure fails only that node type."""
-    result, fitted = _timed(job, context, {})
-    if job.carries is not None and result.fatal is None:
-        result.carried, _ = _timed(job.carries, context, fitted)
-    return result
+    """Fit and write every node type of one job, then of the jobs it carries, in order; a failure fails
+    only that node type, a file that cannot be written stops the chain."""
+    head, fitted = _timed(job, context, {})
+    result, current = head, job
+    while current.carries is not None and result.fatal is None:
+        follower = current.carries
+        result.carried, fitted = _timed(follower, context, fitted if follower.from_carrier else {})
+        result, current = result.carried, follower
+    return head
 
 
 def _timed(job: Job, context: WorkerContext, base: Fitted) -> Tuple[JobResult, Fitted]:

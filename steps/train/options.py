@@ -26,6 +26,7 @@ class ScoreSettings:
     folds: int = DEFAULT_CV_FOLDS
     top: float = DEFAULT_EXTRAPOLATION_TOP
     floor: float = DEFAULT_MAPE_FLOOR
+    threads: int = 1  # a model's scoring fits run on this many threads (the machine's CPUs)
 
     @property
     def enabled(self) -> bool:
@@ -69,8 +70,10 @@ class TrainOptions:
 
     @property
     def scoring(self) -> ScoreSettings:
-        """The scoring flags the jobs carry."""
-        return ScoreSettings(self.cv_folds, self.extrapolation_top, self.mape_floor)
+        """The scoring flags the jobs carry; with workers, a large table's scoring fits may use every CPU
+        (scoring.py `_each`); `--jobs 1` keeps to one fit at a time."""
+        threads = max(1, self.cpus) if self.jobs > 1 else 1
+        return ScoreSettings(self.cv_folds, self.extrapolation_top, self.mape_floor, threads)
 
     @property
     def metric_type(self) -> str:

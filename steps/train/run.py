@@ -162,7 +162,8 @@ def _extract(
     pool: Optional[ProcessPool],
     console: Console,
 ) -> _Extracted:
-    """Training sets per (source, group), their jobs planned and, with workers, submitted at once."""
+    """Training sets per (source, group), their jobs planned and, with workers, submitted as they come
+    (curve-fit jobs once every set is in: plan.py)."""
     from .node_types import resolve_node_types
     from .prepare import PrepareInfo, stream_training_sets
 
@@ -208,6 +209,9 @@ def _extract(
         added = plan.add(made)
         if pool is not None and added:
             submit(pool, added)
+    held = plan.finish()
+    if pool is not None and held:
+        submit(pool, held)
     return extracted
 
 
