@@ -3,6 +3,7 @@
     .venv/bin/python bench/train_bench.py            # the target data sets, growth ratios, --jobs speedup
     .venv/bin/python bench/train_bench.py --quick    # small data sets only (a minute or two)
     .venv/bin/python bench/train_bench.py --only 010/50c/6h/15s,vm/50vms/6h/15s   # these data sets only
+    .venv/bin/python bench/train_bench.py --scoring-cost  # cross-validation's cost: --cv-folds 5 over 0
 
 Besides the Kepler 0.7 sets, two Kepler 0.10 sets of the same size (steps.synth.generate_010): a bare-metal
 node with 50 containers ("010/...", rapl-sysfs zones, isolator active) and a VM host with 50 VMs and their
@@ -32,7 +33,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -73,6 +74,9 @@ FULL = [
     DataSet(50, 6, 15, "0.10"),
     DataSet(50, 6, 15, "vm"),
 ]
+# Issue #12: the wall time with --cv-folds 5 at most this many times the time without scoring.
+SCORING_RATIO = 3.0
+SCORING_SETS = [DataSet(50, 6, 15), DataSet(400, 1, 15), DataSet(50, 6, 15, "0.10"), DataSet(50, 6, 15, "vm")]
 QUICK = [DataSet(12, 1, 15), DataSet(50, 1, 15), DataSet(50, 0.25, 15), DataSet(100, 0.25, 15)]
 GROWTH = {  # (smaller, larger, what grows)
     "containers": [
@@ -224,6 +228,11 @@ def main() -> None:
     parser.add_argument("--kind", default="0.7", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help="keep generated data here (default: a temporary folder)")
     parser.add_argument("--train-args", default="", help='more train flags for every run, e.g. "--cv-folds 0"')
+    parser.add_argument(
+        "--scoring-cost",
+        action="store_true",
+        help=f"only scoring's cost: each set with --cv-folds 0 and 5 (both --no-onnx), target <= {SCORING_RATIO:g}x",
+    )
     args = parser.parse_args()
     if args.child:
         child(args.child, args.jobs, args.kind, args.train_args)
@@ -239,6 +248,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="train-bench-") as temporary:
         root = Path(args.workdir or temporary)
         print(f"train benchmark: {os.cpu_count()} CPUs, --jobs {args.jobs}, load average {os.getloadavg()[0]:.1f}")
+        if args.scoring_cost:
+            scoring_cost(sets if args.only else SCORING_SETS, args.jobs, root)
+            return
         results: Dict[str, Dict] = {}
         for dataset in sets:
             results[dataset.name] = measure(dataset, args.jobs, root, args.train_args)
@@ -284,6 +296,21 @@ def main() -> None:
                     + (f" <= {max_ratio:g}" if max_ratio else "")
                     + f": {'met' if met else 'MISSED'}"
                 )
+
+
+def scoring_cost(sets: List[DataSet], jobs: int, root: Path) -> None:
+    """Per set, train without and with scoring (issue #12's reference and its 5 folds, ONNX off in both)
+    and print the wall-time ratio against SCORING_RATIO."""
+    for dataset in sets:
+        without = measure(dataset, jobs, root, "--cv-folds 0 --no-onnx")
+        scored = measure(dataset, jobs, root, "--cv-folds 5 --no-onnx")
+        ratio = scored["wall"] / without["wall"]
+        print(
+            f"scoring cost {dataset.name}: --cv-folds 0 {without['wall']:.1f}s (cpu {without['cpu']:.1f}s), "
+            f"--cv-folds 5 {scored['wall']:.1f}s (cpu {scored['cpu']:.1f}s): {ratio:.2f}x <= {SCORING_RATIO:g}x: "
+            f"{'met' if ratio <= SCORING_RATIO else 'MISSED'}",
+            flush=True,
+        )
 
 
 def speedup_line(reference: DataSet, jobs: int, results: Dict[str, Dict], root: Path) -> None:
