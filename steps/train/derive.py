@@ -38,8 +38,8 @@ really are the shifted AbsPower data; otherwise the model is fitted and scored a
 
 from __future__ import annotations
 
-import copy
 import json
+import pickle
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
@@ -72,16 +72,23 @@ def may_ride(trainer: Trainer, isolator: str, scored: bool) -> bool:
 
 
 # -- how: a copy of the fitted estimator predicting `offset` less
+def _copy(estimator: Any) -> Any:
+    """A copy with the original's bytes: through pickle, not `copy.deepcopy`, whose copy of scikit-learn's
+    tree node arrays leaves their struct padding uninitialised (a derived gradient boosting model's pickle
+    then changed from run to run)."""
+    return pickle.loads(pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL))
+
+
 def _lower_intercept(estimator: Any, offset: float) -> Any:
     """LinearRegression (also the one after PolynomialFeatures)."""
-    shifted = copy.deepcopy(estimator)
+    shifted = _copy(estimator)
     shifted.intercept_ = shifted.intercept_ - offset
     return shifted
 
 
 def _lower_svr_bias(estimator: Any, offset: float) -> Any:
     """SVR: libsvm predicts with `_intercept_`; `intercept_` is its public copy."""
-    shifted = copy.deepcopy(estimator)
+    shifted = _copy(estimator)
     shifted.intercept_ = shifted.intercept_ - offset
     shifted._intercept_ = shifted._intercept_ - offset
     return shifted
@@ -89,21 +96,21 @@ def _lower_svr_bias(estimator: Any, offset: float) -> Any:
 
 def _lower_initial_constant(estimator: Any, offset: float) -> Any:
     """GradientBoostingRegressor (squared error): the initial constant is the target's mean."""
-    shifted = copy.deepcopy(estimator)
+    shifted = _copy(estimator)
     shifted.init_.constant_ = shifted.init_.constant_ - offset
     return shifted
 
 
 def _lower_neighbour_targets(estimator: Any, offset: float) -> Any:
     """KNeighborsRegressor: a prediction is the mean of stored targets, so lower the stored targets."""
-    shifted = copy.deepcopy(estimator)
+    shifted = _copy(estimator)
     shifted._y = shifted._y - offset
     return shifted
 
 
 def _lower_base_score(estimator: Any, offset: float) -> Any:
     """XGBRegressor: the base score is the intercept every prediction starts from."""
-    shifted = copy.deepcopy(estimator)
+    shifted = _copy(estimator)
     booster = shifted.get_booster()
     base = float(json.loads(booster.save_config())["learner"]["learner_model_param"]["base_score"])
     booster.set_param({"base_score": repr(base - offset)})
