@@ -19,7 +19,7 @@ import pytest
 
 import steps.train.curvefit as curvefit
 from steps.common.domain import CURVEFIT, TRAINERS, Estimator
-from steps.train import scoring
+from steps.train import fit, scoring
 from steps.train.derive import fit_or_derive, may_ride
 from steps.train.fit import fit_estimators, predict
 from steps.train.fit_data import FitData, prepare
@@ -46,9 +46,11 @@ def test_a_trainers_hyper_parameters_are_still_checked_on_its_first_fit():
     node = data.nodes[0]
     with pytest.raises(ValueError, match="n_estimators"):
         fit_estimators(data, broken, 0, node.x_train, node.y_train)
+    assert "BrokenBoostingTrainer" not in fit._CHECKED  # a fit that failed its check is checked again
 
 
-def test_fits_after_the_first_give_what_a_validated_fit_gives():
+def test_fits_after_the_first_give_what_a_validated_fit_gives(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(fit, "_CHECKED", set())  # this process's first fit of the trainer: validated
     data = prepare(training_set(saturating_power, rows=200, noise=1.0), 0)
     node, trainer = data.nodes[0], TRAINERS["GradientBoostingRegressorTrainer"]
     fits = [fit_estimators(data, trainer, 0, node.x_train, node.y_train) for _ in range(2)]
@@ -67,8 +69,6 @@ def _abs_and_dyn(name: str, change=None):
         absolute = training_set(sigmoid_power, rows=300, noise=1.0, factors=FACTORS, dram=dram_sigmoid)
     else:
         absolute = training_set(saturating_power, rows=300, noise=1.0, factors=FACTORS)
-    if change is not None:
-        change(absolute.table)
     dynamic = _min_isolated(absolute)
     if change is not None:
         change(dynamic.table)
