@@ -13,7 +13,9 @@ SIGTERM and SIGINT are held during these moves (signals.deferred). For SIGKILL, 
 pod deleted mid-commit, the next run calls `recover`: a staging folder whose run is gone is
 discarded when it has no journal (nothing was touched) and finished when it has one (the inodes
 say which moves are done). A run holds a lock (flock) on its staging folder for its lifetime;
-a folder whose lock can be taken belongs to a dead run, also across containers of one node.
+a folder whose lock can be taken belongs to a dead run, also across containers of one node. The
+folder is made under a `~new` name, locked, then renamed, all under a lock on the parent folder that
+`recover` takes too, so a run killed between making and locking it leaves nothing the next run keeps.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from . import signals
 from .errors import StepError, WriteFailure
 
 JOURNAL = "commit-journal.json"
-NEW_SUFFIX = "~new"  # a staging folder before it is locked: ignored by recover unless old
+NEW_SUFFIX = "~new"  # a staging folder before it is locked (see _creation_lock)
 ORPHAN_AGE_SECONDS = 600.0
 
 
@@ -172,10 +174,11 @@ class Staging:
         fresh = self.parent / (name + NEW_SUFFIX)
         try:
             self.parent.mkdir(parents=True, exist_ok=True)
-            fresh.mkdir(mode=0o700)
-            self._lock = os.open(fresh, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.rename(fresh, self.parent / name)
+            with _creation_lock(self.parent):
+                fresh.mkdir(mode=0o700)
+                self._lock = os.open(fresh, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.rename(fresh, self.parent / name)
         except OSError as failure:
             self._unlock()
             shutil.rmtree(fresh, ignore_errors=True)
@@ -271,6 +274,45 @@ def _lock_if_dead(folder: Path) -> Iterator[bool]:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def _creation_lock(parent: Path, patience: float = 5.0) -> Iterator[bool]:
+    """The parent folder locked (flock) while a staging folder is created, locked and renamed, or while
+    `recover` removes the `~new` folders of runs that died in between: holding it, no live run is
+    between the two, so every `~new` folder is a dead run's. False when the folder cannot be opened or
+    stays locked for `patience` seconds (the lock is held for microseconds)."""
+    try:
+        fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        yield False
+        return
+    try:
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    yield False
+                    return
+                time.sleep(0.001)
+        yield True
+    finally:
+        os.close(fd)
+
+
+def _remove_unlocked_leftovers(parent: Path, prefix: str) -> None:
+    """The `~new` folders of runs killed between creating and locking their staging folder: at once
+    under the creation lock, else (it could not be taken) once clearly old."""
+    with _creation_lock(parent) as locked:
+        for folder in sorted(parent.iterdir()):
+            if not (folder.name.startswith(prefix) and folder.name.endswith(NEW_SUFFIX)) or folder.is_symlink():
+                continue
+            with contextlib.suppress(OSError):
+                if locked or time.time() - folder.stat().st_mtime > ORPHAN_AGE_SECONDS:
+                    shutil.rmtree(folder, ignore_errors=True)
+
+
 def recover(parent: Path, label: str) -> List[str]:
     """Finish or discard the staging folders of dead runs with this label; what was done, as lines."""
     parent = Path(parent)
@@ -278,15 +320,12 @@ def recover(parent: Path, label: str) -> List[str]:
     if not parent.is_dir():
         return done
     prefix = f".{label}-"
+    _remove_unlocked_leftovers(parent, prefix)
     for folder in sorted(parent.iterdir()):
         if not folder.name.startswith(prefix) or not folder.is_dir() or folder.is_symlink():
             continue
         if folder.name.endswith(NEW_SUFFIX):
-            # Created but never locked (its run died within microseconds): remove once clearly old.
-            with contextlib.suppress(OSError):
-                if time.time() - folder.stat().st_mtime > ORPHAN_AGE_SECONDS:
-                    shutil.rmtree(folder, ignore_errors=True)
-            continue
+            continue  # a live run's, created since the line above
         with _lock_if_dead(folder) as dead:
             if not dead:
                 continue

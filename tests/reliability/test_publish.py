@@ -7,6 +7,7 @@ moment (signals.checkpoint); the lock that tells live from dead runs is a real f
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -149,6 +150,51 @@ def test_other_labels_are_left_alone(tmp_path: Path):
     (tmp_path / ".demo.train-1").mkdir()  # "demo.train" is another label than "demo"... but starts alike
     recover(tmp_path, "demo.export")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".demo.train-1", ".other-123"]
+
+
+NEW_FOLDER_SCRIPT = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    from steps.common import publish
+    parent = Path(sys.argv[1])
+    with publish._creation_lock(parent):  # as Staging.open holds it: create, lock, rename
+        (parent / ".demo-0123456789ab~new").mkdir()
+        if sys.argv[2] == "die":
+            os.kill(os.getpid(), signal.SIGKILL)
+        print("ready", flush=True)
+        sys.stdin.readline()
+""")
+
+
+def test_a_run_killed_between_creating_and_locking_its_staging_leaves_nothing(tmp_path: Path):
+    """The window a SIGKILL of the crash matrix once hit: the `~new` folder made, not yet locked and
+    renamed. Its run's death frees the creation lock, so the next recover removes the folder at once."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    child = subprocess.run([sys.executable, "-c", NEW_FOLDER_SCRIPT, str(tmp_path), "die"], env=env)
+    assert child.returncode == -signal.SIGKILL
+    assert [p.name for p in tmp_path.iterdir()] == [".demo-0123456789ab~new"]
+    recover(tmp_path, "demo")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_creating_its_staging_right_now_is_never_touched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A live run between creating and renaming holds the creation lock: recover waits (here 0.2 s), then
+    leaves the `~new` folder to its owner."""
+    monkeypatch.setattr(publish, "_creation_lock", functools.partial(publish._creation_lock, patience=0.2))
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    child = subprocess.Popen(
+        [sys.executable, "-c", NEW_FOLDER_SCRIPT, str(tmp_path), "live"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == b"ready"
+        recover(tmp_path, "demo")
+        assert [p.name for p in tmp_path.iterdir()] == [".demo-0123456789ab~new"]
+    finally:
+        child.communicate(b"\n", timeout=30)
+    assert child.returncode == 0
 
 
 UMASK_SCRIPT = textwrap.dedent("""
