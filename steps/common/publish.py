@@ -31,7 +31,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import ContextManager, Iterator, List, Optional, Sequence, Tuple
 
 from . import signals
 from .errors import StepError, WriteFailure
@@ -256,32 +256,11 @@ class Staging:
 
 
 @contextlib.contextmanager
-def _lock_if_dead(folder: Path) -> Iterator[bool]:
-    """True (holding its lock) when no live run owns `folder`."""
+def _flocked(folder: Path, patience: float = 0.0) -> Iterator[bool]:
+    """True while holding an exclusive flock on `folder`, tried for up to `patience` seconds; False when
+    the folder cannot be opened or stays locked."""
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        yield False
-        return
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def _creation_lock(parent: Path, patience: float = 5.0) -> Iterator[bool]:
-    """The parent folder locked (flock) while a staging folder is created, locked and renamed, or while
-    `recover` removes the `~new` folders of runs that died in between: holding it, no live run is
-    between the two, so every `~new` folder is a dead run's. False when the folder cannot be opened or
-    stays locked for `patience` seconds (the lock is held for microseconds)."""
-    try:
-        fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         yield False
         return
@@ -292,13 +271,26 @@ def _creation_lock(parent: Path, patience: float = 5.0) -> Iterator[bool]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() > deadline:
+                if time.monotonic() >= deadline:
                     yield False
                     return
                 time.sleep(0.001)
         yield True
     finally:
         os.close(fd)
+
+
+def _lock_if_dead(folder: Path) -> ContextManager[bool]:
+    """True (holding its lock) when no live run owns `folder`."""
+    return _flocked(folder)
+
+
+def _creation_lock(parent: Path, patience: float = 5.0) -> ContextManager[bool]:
+    """The parent folder locked while a staging folder is created, locked and renamed, or while `recover`
+    removes the `~new` folders of runs that died in between: holding it, no live run is between the two,
+    so every `~new` folder is a dead run's. False when it stays locked for `patience` seconds (it is held
+    for microseconds) or cannot be opened."""
+    return _flocked(parent, patience)
 
 
 def _remove_unlocked_leftovers(parent: Path, prefix: str) -> None:
