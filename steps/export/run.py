@@ -175,9 +175,10 @@ def build_content(
             plot_names[(selection.source, selection.output_type)] = _table_files(
                 content, pipeline, selection, local, node_types, weights, console
             )
-    fits = _fit_plots(content, pipeline, settings, selections, exported)
+    sidecar = best_models(exported, settings.error_key)  # the models the error reports list and plot
+    fits = _fit_plots(content, pipeline, selections, sidecar)
     lines = _reports(
-        content, pipeline, settings, selections, plot_names, node_types, local, exported, selected_by, fits
+        content, pipeline, settings, selections, plot_names, node_types, local, sidecar, exported, selected_by, fits
     )
     if report_lines is not None:
         report_lines.update(lines)
@@ -187,15 +188,14 @@ def build_content(
 def _fit_plots(
     content: ExportContent,
     pipeline: TrainedPipeline,
-    settings: ExportSettings,
     selections: Sequence[TableSelection],
-    exported: Sequence[ModelRow],
+    sidecar: Mapping[BestKey, ModelRow],
 ) -> List[FitEntry]:
     """Fit plots of the sidecar-best models (by the selected errors) from train's out-of-fold predictions."""
     components = {(t.source, t.output_type): table_components(t.source, t.columns) for t in pipeline.tables}
     files, entries = fit_plots(
         pipeline.layout,
-        best_models(exported, settings.error_key),
+        sidecar,
         components,
         [(s.source, s.output_type) for s in selections],
         pipeline.cv_folds,
@@ -247,6 +247,7 @@ def _reports(
     plot_names: Mapping[Tuple[str, str], Tuple[str, Optional[str]]],
     node_types: Sequence[int],
     local: Mapping[BestKey, ModelRow],
+    sidecar: Mapping[BestKey, ModelRow],
     exported: Sequence[ModelRow],
     selected_by: Optional[Selection] = None,
     fits: Sequence[FitEntry] = (),
@@ -254,7 +255,6 @@ def _reports(
     """The pipeline README and an error report per node type (best models for the sidecar and the local estimator);
     the sidecar report's lines by node type."""
     target = settings.database.pipeline(pipeline.name)
-    sidecar = best_models(exported, settings.error_key)
     order = [(s.source, s.output_type) for s in selections]
     by_output_type = [p for p in sorted(order, key=lambda pair: list(OUTPUT_TYPES).index(pair[1])) if p in plot_names]
     lines = [

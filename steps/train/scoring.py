@@ -103,6 +103,11 @@ def _take(values: Dict[str, np.ndarray], rows: np.ndarray) -> Dict[str, np.ndarr
     return {key: value[rows] for key, value in values.items()}
 
 
+def _row_count(node: NodeData) -> int:
+    """The rows of the node type in time order (none without them)."""
+    return len(node.timestamp) if node.timestamp is not None else 0
+
+
 def _finite(predicted: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
     for component, values in predicted.items():
         if not np.isfinite(values).all():
@@ -138,7 +143,7 @@ def cross_validate(
     threads: int = 1,
 ) -> Dict[str, np.ndarray]:
     """Out-of-fold predictions per component: each block predicted by estimators fitted on the others."""
-    rows = len(node.timestamp) if node.timestamp is not None else 0
+    rows = _row_count(node)
 
     def fold(held: np.ndarray) -> Dict[str, np.ndarray]:
         train = np.setdiff1d(np.arange(rows), held, assume_unique=True)
@@ -174,7 +179,7 @@ def extrapolate(
         poly, estimators = fit_estimators(data, trainer, seed, xs, ys, cache, components=(component,))
         return test, _finite(predict(data, poly, estimators, _take(node.x_all, test)))[component]
 
-    rows = len(node.timestamp) if node.timestamp is not None else 0
+    rows = _row_count(node)
     return dict(zip(data.components, _each(split, list(data.components), trainer, threads, rows)))
 
 
